@@ -1,0 +1,56 @@
+"""Who may use which route, decided in one place.
+
+Every blueprint calls ``guard(bp, default=...)``: its views are then open only to the roles
+the blueprint names, unless a view says otherwise with ``@allow(...)`` or ``@public``.
+A new view cannot forget its check: without a declaration it gets the blueprint's default.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from flask import Blueprint, abort, current_app, redirect, request, url_for
+from flask_login import current_user
+
+from models import Role
+
+STAFF = frozenset({Role.COORDINATOR, Role.ADMIN})
+EVERYONE_SIGNED_IN = frozenset(Role)
+
+
+def allow(*roles: Role | Iterable[Role]) -> Callable:
+    """Declare the roles that may use a view (overrides the blueprint's default)."""
+    allowed: set[Role] = set()
+    for role in roles:
+        allowed.update([role] if isinstance(role, Role) else role)
+
+    def decorate(view):
+        view.allowed_roles = frozenset(allowed)
+        return view
+
+    return decorate
+
+
+def public(view):
+    """A view anybody may open, signed in or not (sign-in pages, prospect links)."""
+    view.allowed_roles = None
+    return view
+
+
+def guard(bp: Blueprint, default: frozenset[Role]) -> None:
+    @bp.before_request
+    def _check_access():
+        view = current_app.view_functions.get(request.endpoint or "")
+        if view is None:
+            return None  # 404 follows
+        allowed = getattr(view, "allowed_roles", default)
+        if allowed is None:
+            return None
+        if not current_user.is_authenticated:
+            return redirect(url_for("portal.sign_in", next=request.full_path.rstrip("?")))
+        if current_user.role not in allowed:
+            from workflows.audit import record_access_denied
+
+            record_access_denied(current_user, request.path)
+            abort(403)
+        return None

@@ -1,0 +1,122 @@
+"""The application factory. ``flask --app app run`` finds ``create_app``."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, jsonify, render_template
+from flask_wtf.csrf import CSRFError
+from sqlalchemy import text
+from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+import admin
+import mail
+import models
+import portal
+from config import check_production_settings, config_for
+from extensions import csrf, limiter, migrate
+from models import db
+
+
+def create_app(config: str | dict[str, Any] | None = None) -> Flask:
+    """``config`` is a config name (development, testing, production) or a dict of overrides
+    applied on top of the testing config."""
+    app = Flask(__name__, instance_relative_config=True)
+    configure(app, config)
+    configure_logging(app)
+    configure_extensions(app)
+    configure_blueprints(app)
+    configure_error_handlers(app)
+    configure_health_check(app)
+    return app
+
+
+def configure(app: Flask, config: str | dict[str, Any] | None) -> None:
+    if isinstance(config, dict):
+        app.config.from_object(config_for("testing"))
+        app.config.update(config)
+    else:
+        app.config.from_object(config_for(config))
+    if app.config["ENV_NAME"] == "production":
+        check_production_settings(app.config)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
+        from pathlib import Path
+
+        Path(app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///")).parent.mkdir(
+            parents=True, exist_ok=True
+        )
+    if app.config["PROXY_COUNT"]:
+        n = app.config["PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
+
+
+def configure_logging(app: Flask) -> None:
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def configure_extensions(app: Flask) -> None:
+    models.init_app(app)
+    migrate.init_app(app, db, directory=str(app.root_path + "/migrations"))
+    csrf.init_app(app)
+    limiter.init_app(app)
+    mail.init_app(app)
+
+
+def configure_blueprints(app: Flask) -> None:
+    portal.init_app(app)
+    admin.init_app(app)
+
+
+def configure_error_handlers(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def csrf_error(error: CSRFError):
+        return render_template(
+            "errors/error.html",
+            code=400,
+            title="This form has expired",
+            message="The page was open too long or came from elsewhere. Go back, reload it and try again.",
+        ), 400
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        return render_template(
+            "errors/error.html",
+            code=error.code,
+            title=error.name,
+            message=ERROR_TEXT.get(error.code, error.description),
+        ), error.code
+
+    @app.errorhandler(Exception)
+    def unexpected_error(error: Exception):
+        app.logger.exception("unhandled error")
+        db.session.rollback()
+        return render_template(
+            "errors/error.html",
+            code=500,
+            title="Something went wrong",
+            message="Nothing was changed. Try again in a moment; if it keeps happening, tell us.",
+        ), 500
+
+
+ERROR_TEXT = {
+    403: "Your account may not open this page.",
+    404: "There is nothing here. The link may be old or mistyped.",
+    405: "That action is not available here.",
+    429: "Too many attempts in a short time. Wait a few minutes, then try again.",
+}
+
+
+def configure_health_check(app: Flask) -> None:
+    @app.get("/healthz")
+    def healthz():
+        try:
+            db.session.execute(text("SELECT 1"))
+        except Exception:
+            app.logger.exception("health check: the database does not answer")
+            return jsonify(status="error", error="database unavailable"), 503
+        finally:
+            db.session.rollback()
+        return jsonify(status="ok")

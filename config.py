@@ -1,0 +1,117 @@
+"""Settings. Every value in DESIGN.md §9 "Environment" can be overridden from the environment."""
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+INSTANCE_DIR = Path(__file__).resolve().parent / "instance"
+DEV_SECRET_KEY = "dev-only-not-secret"
+
+
+def _bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value not in (None, "") else default
+
+
+class Config:
+    """Development defaults: needs nothing installed beyond the Python packages."""
+
+    ENV_NAME = "development"
+    SECRET_KEY = os.environ.get("SECRET_KEY", DEV_SECRET_KEY)
+    SQLALCHEMY_DATABASE_URI = os.environ.get(
+        "DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'vouch.sqlite3'}"
+    )
+    BASE_URL = os.environ.get("BASE_URL", "http://127.0.0.1:5000").rstrip("/")
+    # Behind a reverse proxy, the number of proxies to trust for the client address (ProxyFix).
+    PROXY_COUNT = _int("PROXY_COUNT", 0)
+
+    MAIL_SERVER = os.environ.get("MAIL_SERVER", "localhost")
+    MAIL_PORT = _int("MAIL_PORT", 25)
+    MAIL_USERNAME = os.environ.get("MAIL_USERNAME")
+    MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD")
+    MAIL_USE_TLS = _bool("MAIL_USE_TLS", False)
+    MAIL_USE_SSL = _bool("MAIL_USE_SSL", False)
+    MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "Vouch <vouch@localhost>")
+    MAIL_TIMEOUT_SECONDS = _int("MAIL_TIMEOUT_SECONDS", 10)
+    # Attempts before an outbox message is marked dead; the wait doubles after each failure.
+    MAIL_MAX_ATTEMPTS = _int("MAIL_MAX_ATTEMPTS", 8)
+    MAIL_RETRY_BASE_SECONDS = _int("MAIL_RETRY_BASE_SECONDS", 30)
+    # Development only: write sign-in links to the server log so no mail server is needed.
+    LOG_SIGN_IN_LINKS = _bool("LOG_SIGN_IN_LINKS", True)
+
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    RATELIMIT_ENABLED = True
+    RATELIMIT_HEADERS_ENABLED = True
+    SIGN_IN_LIMIT_PER_ADDRESS = os.environ.get("SIGN_IN_LIMIT_PER_ADDRESS", "5 per 15 minutes")
+    SIGN_IN_LIMIT_PER_CLIENT = os.environ.get("SIGN_IN_LIMIT_PER_CLIENT", "20 per hour")
+
+    SIGN_IN_LINK_MAX_AGE = timedelta(minutes=10)
+    PERMANENT_SESSION_LIFETIME = timedelta(hours=12)
+    STAFF_IDLE_TIMEOUT = timedelta(minutes=30)
+    SESSION_COOKIE_NAME = "vouch_session"
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = False
+    WTF_CSRF_TIME_LIMIT = None  # the session's own lifetime bounds the token
+    MAX_CONTENT_LENGTH = 5 * 1024 * 1024
+
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {}
+
+
+class TestingConfig(Config):
+    ENV_NAME = "testing"
+    TESTING = True
+    SECRET_KEY = "testing-secret-key"
+    SQLALCHEMY_DATABASE_URI = os.environ.get(
+        "TEST_DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'test.sqlite3'}"
+    )
+    BASE_URL = "http://vouch.test"
+    MAIL_SERVER = "127.0.0.1"
+    MAIL_SUPPRESS_SEND = False  # tests send to a real SMTP server (aiosmtpd)
+    LOG_SIGN_IN_LINKS = False
+    RATELIMIT_STORAGE_URI = "memory://"
+
+
+class ProductionConfig(Config):
+    ENV_NAME = "production"
+    LOG_SIGN_IN_LINKS = False
+    SESSION_COOKIE_SECURE = True
+    SESSION_COOKIE_NAME = "__Host-vouch_session"
+    PREFERRED_URL_SCHEME = "https"
+
+
+CONFIGS = {
+    "development": Config,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}
+
+
+def config_for(name: str | None) -> type[Config]:
+    name = name or os.environ.get("VOUCH_ENV", "development")
+    try:
+        return CONFIGS[name]
+    except KeyError:
+        raise RuntimeError(f"VOUCH_ENV must be one of {', '.join(CONFIGS)}, not {name!r}") from None
+
+
+class ConfigError(RuntimeError):
+    """The settings do not allow the app to start safely."""
+
+
+def check_production_settings(settings) -> None:
+    key = settings.get("SECRET_KEY") or ""
+    if key in ("", DEV_SECRET_KEY) or len(key) < 32:
+        raise ConfigError(
+            "SECRET_KEY must be set to a random value of at least 32 characters in production "
+            "(python -c 'import secrets; print(secrets.token_urlsafe(48))')."
+        )
+    if not settings.get("BASE_URL", "").startswith("https://"):
+        raise ConfigError("BASE_URL must be the site's https:// address in production.")

@@ -1,0 +1,71 @@
+"""Writing messages to the outbox."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import select
+
+from models import OutboxMessage, db
+
+
+def render(template: str, context: Mapping[str, Any]) -> tuple[str, str, str | None]:
+    """(subject, text, html) of ``templates/mail/<template>.txt`` and ``.html``.
+
+    The text template sets the subject with ``{% set subject = "…" %}``.
+    """
+    env = current_app.jinja_env
+    context = {"base_url": current_app.config["BASE_URL"], **context}
+    text_module = env.get_template(f"mail/{template}.txt").make_module(context)
+    subject = " ".join(str(getattr(text_module, "subject", "")).split())
+    if not subject:
+        raise ValueError(f"mail/{template}.txt does not set a subject")
+    html_name = f"mail/{template}.html"
+    html = env.get_template(html_name).render(context) if _exists(html_name) else None
+    return subject, str(text_module).strip() + "\n", html
+
+
+def _exists(name: str) -> bool:
+    return name in current_app.jinja_env.list_templates(filter_func=lambda n: n.startswith("mail/"))
+
+
+def enqueue(
+    *,
+    template: str,
+    to: Iterable[str],
+    context: Mapping[str, Any],
+    idempotency_key: str,
+    cc: Iterable[str] = (),
+    expires_at: datetime | None = None,
+    sensitive: bool = False,
+    headers: Mapping[str, str] | None = None,
+    attachments: Iterable[Mapping[str, Any]] = (),
+) -> OutboxMessage:
+    """Add a message to the current transaction; it is sent only if that transaction commits.
+
+    Enqueuing again with the same ``idempotency_key`` returns the message already there.
+    """
+    existing = db.session.scalar(
+        select(OutboxMessage).where(OutboxMessage.idempotency_key == idempotency_key)
+    )
+    if existing is not None:
+        return existing
+    subject, text, html = render(template, context)
+    message = OutboxMessage(
+        idempotency_key=idempotency_key,
+        template=template,
+        to=list(to),
+        cc=list(cc),
+        subject=subject,
+        body_text=text,
+        body_html=html,
+        headers=dict(headers or {}),
+        attachments=[dict(a) for a in attachments],
+        sensitive=sensitive,
+        expires_at=expires_at,
+    )
+    db.session.add(message)
+    return message

@@ -1,0 +1,129 @@
+"""The data model: SQLAlchemy 2.0 typed models, one module per aggregate.
+
+Everyone imports from here: ``from models import db, Advocate``.
+"""
+
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import MetaData
+from sqlalchemy.orm import DeclarativeBase
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+db = SQLAlchemy(model_class=Base)
+
+from models.accounts import Account, ApiToken, LoginToken, Role  # noqa: E402
+from models.advocates import (  # noqa: E402
+    Advocate,
+    AdvocateCompetitor,
+    AdvocateStatus,
+    AdvocateTopic,
+    Blackout,
+    CompetitorRelation,
+    TopicStance,
+    WeeklyWindow,
+)
+from models.audit import AuditEvent  # noqa: E402
+from models.catalogues import (  # noqa: E402
+    SIZE_BANDS,
+    Competitor,
+    Format,
+    Industry,
+    JobLevel,
+    Product,
+    Region,
+    Topic,
+    UseCase,
+    size_band,
+)
+from models.companies import Company  # noqa: E402
+from models.engagements import (  # noqa: E402
+    Engagement,
+    EngagementStatus,
+    Feedback,
+    FeedbackSide,
+    WrittenAnswer,
+    quarter_of,
+)
+from models.outbox import OutboxMessage, OutboxStatus  # noqa: E402
+from models.points import PointsEntry  # noqa: E402
+from models.requests import (  # noqa: E402
+    Ask,
+    AskStatus,
+    ReferenceRequest,
+    RequestEvent,
+    RequestOutcome,
+    RequestStatus,
+)
+from models.settings import Setting  # noqa: E402
+from models.tiers import Perk, PerkKind, Redemption, RedemptionStatus, Tier  # noqa: E402
+
+__all__ = [
+    "SIZE_BANDS",
+    "Account",
+    "Advocate",
+    "AdvocateCompetitor",
+    "AdvocateStatus",
+    "AdvocateTopic",
+    "ApiToken",
+    "Ask",
+    "AskStatus",
+    "AuditEvent",
+    "Base",
+    "Blackout",
+    "Company",
+    "Competitor",
+    "CompetitorRelation",
+    "Engagement",
+    "EngagementStatus",
+    "Feedback",
+    "FeedbackSide",
+    "Format",
+    "Industry",
+    "JobLevel",
+    "LoginToken",
+    "OutboxMessage",
+    "OutboxStatus",
+    "Perk",
+    "PerkKind",
+    "PointsEntry",
+    "Product",
+    "Redemption",
+    "RedemptionStatus",
+    "ReferenceRequest",
+    "Region",
+    "RequestEvent",
+    "RequestOutcome",
+    "RequestStatus",
+    "Role",
+    "Setting",
+    "Tier",
+    "Topic",
+    "TopicStance",
+    "UseCase",
+    "WeeklyWindow",
+    "WrittenAnswer",
+    "db",
+    "quarter_of",
+    "size_band",
+]
+
+
+def init_app(app) -> None:
+    db.init_app(app)
+    from models.locking import configure_sqlite
+
+    with app.app_context():
+        for engine in db.engines.values():
+            if engine.dialect.name == "sqlite":
+                configure_sqlite(engine)

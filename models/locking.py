@@ -1,0 +1,66 @@
+"""Row locks behind the invariants a CHECK constraint cannot express.
+
+An advocate's quota and calendar are checked-then-changed under a lock on the advocate's row:
+``SELECT … FOR UPDATE`` on PostgreSQL; on SQLite, which locks the whole database, a write
+transaction (``BEGIN IMMEDIATE``) so that two writers queue instead of both reading the old state.
+Take the lock first thing in a workflow, before any change is made in the session.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import event, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from models import db
+from models.advocates import Advocate
+
+SQLITE_WRITE_OPTION = "vouch_sqlite_write"
+
+
+class LockOrderError(RuntimeError):
+    """A lock was asked for after changes were already made in the session."""
+
+
+def configure_sqlite(engine: Engine) -> None:
+    """Foreign keys on, WAL, a busy timeout, and transactions we begin ourselves (see above)."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None  # let SQLAlchemy emit BEGIN itself
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.execute("PRAGMA busy_timeout = 15000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection):
+        if connection.get_execution_options().get(SQLITE_WRITE_OPTION):
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            connection.exec_driver_sql("BEGIN")
+
+
+def begin_write(session: Session | None = None) -> None:
+    """Start a transaction that holds the write lock on SQLite (no-op elsewhere)."""
+    session = session or db.session
+    if session.get_bind().dialect.name != "sqlite":
+        return
+    if session.in_transaction():
+        if session.new or session.dirty or session.deleted:
+            raise LockOrderError("take the lock before changing anything in the session")
+        session.rollback()
+    session.connection(execution_options={SQLITE_WRITE_OPTION: True})
+
+
+def lock_advocate(advocate_id: int, session: Session | None = None) -> Advocate | None:
+    """The advocate's row, freshly read and locked until the transaction ends."""
+    session = session or db.session
+    if session.get_bind().dialect.name == "sqlite":
+        begin_write(session)
+        query = select(Advocate).where(Advocate.id == advocate_id)
+    else:
+        query = select(Advocate).where(Advocate.id == advocate_id).with_for_update()
+    return session.scalars(query.execution_options(populate_existing=True)).one_or_none()

@@ -1,0 +1,16 @@
+"""Everything outside people see: sign-in, the advocate's portal, prospect pages."""
+
+from flask import Blueprint
+
+from access import guard
+from models import Role
+
+bp = Blueprint("portal", __name__)
+guard(bp, default=frozenset({Role.ADVOCATE}))
+
+from portal import auth, home  # noqa: E402,F401  (registers the views on bp)
+
+
+def init_app(app) -> None:
+    auth.init_session_handling(app)
+    app.register_blueprint(bp)

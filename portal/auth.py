@@ -1,0 +1,194 @@
+"""Sign-in by magic link, sign-out, and the session rules (12 h, staff idle 30 min)."""
+
+from __future__ import annotations
+
+import time
+from urllib.parse import unquote, urlsplit
+
+from flask import (
+    current_app,
+    flash,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_login import current_user, login_user, logout_user
+
+from access import public
+from extensions import limiter, login_manager
+from models import Account, Role, db
+from models.accounts import normalize_email
+from portal import bp
+from portal.forms import ConfirmForm, SignInForm, SignOutForm
+from workflows import auth as auth_flow
+
+REFUSAL_TEXT = {
+    "invalid": "This sign-in link is not valid. It may have been copied incompletely.",
+    "expired": "This sign-in link has expired: links work for 10 minutes.",
+    "used": "This sign-in link has already been used: each link works once.",
+    "inactive": "This account is not active any more.",
+}
+
+
+def safe_next_path(candidate: str | None) -> str | None:
+    """A path on this site to go to after sign-in, or None (DESIGN.md §7.8)."""
+    if not candidate or len(candidate) > 500:
+        return None
+    decoded = unquote(candidate)
+    for value in (candidate, decoded):
+        if not value.startswith("/") or value.startswith("//") or "\\" in value:
+            return None
+        if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+            return None
+        parts = urlsplit(value)
+        if parts.scheme or parts.netloc:
+            return None
+    return candidate
+
+
+def home_for(account: Account) -> str:
+    if account.role == Role.ADVOCATE:
+        return url_for("portal.home")
+    return url_for("admin.home")
+
+
+def _sign_in_address_key() -> str:
+    return "sign-in-address:" + normalize_email(request.form.get("email", ""))[:254]
+
+
+def _sign_in_limits(limit_setting: str):
+    return lambda: current_app.config[limit_setting]
+
+
+@bp.route("/sign-in", methods=["GET", "POST"])
+@public
+@limiter.limit(_sign_in_limits("SIGN_IN_LIMIT_PER_ADDRESS"), key_func=_sign_in_address_key,
+               methods=["POST"], scope="sign-in-address")
+@limiter.limit(_sign_in_limits("SIGN_IN_LIMIT_PER_CLIENT"), methods=["POST"], scope="sign-in-client")
+def sign_in():
+    if current_user.is_authenticated:
+        return redirect(home_for(current_user))
+    form = SignInForm(next=request.args.get("next", ""))
+    if form.validate_on_submit():
+        auth_flow.request_link(form.email.data, next_path=safe_next_path(form.next.data))
+        session["sign_in_email"] = normalize_email(form.email.data)
+        return redirect(url_for("portal.link_sent"))
+    return render_template("portal/sign_in.html", form=form), 400 if form.errors else 200
+
+
+@bp.route("/sign-in/sent")
+@public
+def link_sent():
+    return render_template(
+        "portal/link_sent.html",
+        email=session.get("sign_in_email"),
+        minutes=int(auth_flow.link_lifetime().total_seconds() // 60),
+    )
+
+
+def _token_page(template: str, status: int = 200, **context):
+    response = make_response(render_template(template, **context), status)
+    # The URL holds a credential: do not leak it to other sites.
+    response.headers["Referrer-Policy"] = "same-origin"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _refused(reason: str):
+    status = 410 if reason in ("expired", "used") else 400
+    return _token_page(
+        "portal/link_invalid.html", status, message=REFUSAL_TEXT[reason], form=SignInForm()
+    )
+
+
+@bp.route("/sign-in/link/<token>", methods=["GET"])
+@public
+def open_link(token: str):
+    """Show whom the link signs in; only the button's POST uses it (mail scanners GET links)."""
+    try:
+        pending = auth_flow.inspect_link(token)
+    except auth_flow.SignInRefused as refusal:
+        return _refused(refusal.reason)
+    return _token_page("portal/confirm_link.html", pending=pending, form=ConfirmForm())
+
+
+@bp.route("/sign-in/link/<token>", methods=["POST"])
+@public
+def use_link(token: str):
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        return _refused("invalid")
+    try:
+        account, next_path = auth_flow.complete(token)
+    except auth_flow.SignInRefused as refusal:
+        return _refused(refusal.reason)
+    start_session(account)
+    flash(f"Welcome, {account.name}. You are signed in.", "success")
+    return redirect(safe_next_path(next_path) or home_for(account))
+
+
+@bp.route("/sign-out", methods=["POST"])
+@public
+def sign_out():
+    form = SignOutForm()
+    if form.validate_on_submit() and current_user.is_authenticated:
+        auth_flow.sign_out(db.session.merge(current_user._get_current_object()))
+    end_session()
+    flash("You are signed out.", "info")
+    return redirect(url_for("portal.sign_in"))
+
+
+def start_session(account: Account) -> None:
+    """A fresh session: nothing carried over from before sign-in."""
+    session.clear()
+    login_user(account)
+    session.permanent = True
+    now = int(time.time())
+    session["signed_in_at"] = now
+    session["seen_at"] = now
+
+
+def end_session() -> None:
+    logout_user()
+    session.clear()
+
+
+@login_manager.user_loader
+def load_account(session_id: str) -> Account | None:
+    """The account of a session cookie, if the cookie's session version is still current."""
+    account_id, _, version = session_id.partition(":")
+    if not account_id.isdigit() or not version.isdigit():
+        return None
+    account = db.session.get(Account, int(account_id))
+    if account is None or not account.active or account.session_version != int(version):
+        return None
+    return account
+
+
+def init_session_handling(app) -> None:
+    login_manager.init_app(app)
+    login_manager.login_view = "portal.sign_in"
+    login_manager.session_protection = None  # sessions are bound by version, not by IP/UA
+
+    @app.before_request
+    def _enforce_session_lifetime():
+        if not current_user.is_authenticated:
+            return None
+        now = int(time.time())
+        signed_in_at = session.get("signed_in_at", 0)
+        seen_at = session.get("seen_at", 0)
+        lifetime = app.config["PERMANENT_SESSION_LIFETIME"].total_seconds()
+        idle_limit = app.config["STAFF_IDLE_TIMEOUT"].total_seconds()
+        if now - signed_in_at > lifetime or (
+            current_user.is_staff and now - seen_at > idle_limit
+        ):
+            end_session()
+            g.session_expired = True
+            flash("Your session has ended. Sign in again to go on.", "info")
+            return None
+        session["seen_at"] = now
+        return None

@@ -1,0 +1,249 @@
+"""Fixtures shared by every test: the app on a real database (SQLite, or PostgreSQL when
+TEST_DATABASE_URL is set), a real SMTP server, and factories that return callables."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import os
+import re
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+
+import pytest
+from aiosmtpd.controller import Controller
+from flask_migrate import upgrade
+from sqlalchemy import text
+
+from app import create_app
+from extensions import limiter
+from mail.sender import drain
+from models import Account, Role, db
+
+# Tables filled by the migration with the reference data every program starts with.
+REFERENCE_TABLES = {"alembic_version", "industries", "regions", "topics", "formats", "job_levels", "tiers"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Inbox:
+    """What the test SMTP server received, parsed."""
+
+    messages: list[EmailMessage] = field(default_factory=list)
+    envelopes: list = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_DATA(self, server, session, envelope):  # aiosmtpd handler hook
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        with self.lock:
+            self.envelopes.append(envelope)
+            self.messages.append(message)
+        return "250 Message accepted for delivery"
+
+    def clear(self) -> None:
+        with self.lock:
+            self.messages.clear()
+            self.envelopes.clear()
+
+    def to(self, address: str) -> list[EmailMessage]:
+        with self.lock:
+            return [m for m in self.messages if address.lower() in m["To"].lower()]
+
+    def wait_for(self, address: str, count: int = 1, timeout: float = 5.0) -> list[EmailMessage]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = self.to(address)
+            if len(found) >= count:
+                return found
+            time.sleep(0.02)
+        raise AssertionError(f"expected {count} message(s) to {address}, got {len(self.to(address))}")
+
+
+def text_body(message: EmailMessage) -> str:
+    return message.get_body(preferencelist=("plain",)).get_content()
+
+
+def html_body(message: EmailMessage) -> str:
+    return message.get_body(preferencelist=("html",)).get_content()
+
+
+def first_link(message: EmailMessage, pattern: str = r"https?://\S+") -> str:
+    found = re.search(pattern, text_body(message))
+    assert found, f"no link in:\n{text_body(message)}"
+    return found.group(0)
+
+
+@pytest.fixture(scope="session")
+def smtp_server():
+    inbox = Inbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield inbox, port
+    controller.stop()
+
+
+@pytest.fixture()
+def smtp(smtp_server) -> Inbox:
+    """A real SMTP server (aiosmtpd); the inbox is empty at the start of each test."""
+    inbox, _port = smtp_server
+    inbox.clear()
+    return inbox
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> str:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        return url
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'vouch-test.sqlite3'}"
+
+
+def reset_schema(url: str) -> None:
+    if url.startswith("postgresql"):
+        from sqlalchemy import create_engine
+
+        engine = create_engine(url)
+        with engine.begin() as connection:
+            connection.execute(text("DROP SCHEMA public CASCADE"))
+            connection.execute(text("CREATE SCHEMA public"))
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def app(database_url, smtp_server):
+    """The app on a database migrated from empty, once per test session."""
+    _inbox, port = smtp_server
+    reset_schema(database_url)
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "MAIL_SERVER": "127.0.0.1",
+            "MAIL_PORT": port,
+        }
+    )
+    with app.app_context():
+        upgrade()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        for engine in db.engines.values():
+            engine.dispose()
+
+
+def clean_database() -> None:
+    tables = [t for t in reversed(db.metadata.sorted_tables) if t.name not in REFERENCE_TABLES]
+    if db.engine.dialect.name == "postgresql":
+        names = ", ".join(t.name for t in tables)
+        db.session.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    else:
+        for table in tables:
+            db.session.execute(table.delete())
+    db.session.commit()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_state(request):
+    """Each test starts from the migrated database with its reference data only."""
+    yield
+    if "app" not in request.fixturenames:
+        return
+    app = request.getfixturevalue("app")
+    with app.app_context():
+        db.session.remove()
+        clean_database()
+        db.session.remove()
+    limiter.reset()
+
+
+@pytest.fixture()
+def app_context(app):
+    with app.app_context():
+        yield
+        db.session.remove()
+
+
+@pytest.fixture()
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture()
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture()
+def make_account(app):
+    """``make_account(role="advocate", email=None, name=None)`` → the account's id and e-mail."""
+    counter = iter(range(1, 10_000))
+
+    def make(role: Role | str = Role.ADVOCATE, email: str | None = None, name: str | None = None,
+             **values) -> Account:
+        n = next(counter)
+        with app.app_context():
+            account = Account(
+                email=(email or f"person{n}@example.com").lower(),
+                name=name or f"Person {n}",
+                role=Role(role),
+                **values,
+            )
+            db.session.add(account)
+            db.session.commit()
+            db.session.refresh(account)
+            db.session.expunge(account)
+        return account
+
+    return make
+
+
+@pytest.fixture()
+def deliver(app):
+    """Send what the outbox holds to the test SMTP server, as ``flask mail drain`` does."""
+
+    def run():
+        with app.app_context():
+            result = drain()
+            db.session.remove()
+        return result
+
+    return run
+
+
+def csrf_token(html: str) -> str:
+    found = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or re.search(
+        r'name="csrf_token" value="([^"]+)"', html
+    )
+    assert found, "no CSRF token on the page"
+    return found.group(1)
+
+
+@pytest.fixture()
+def sign_in(client, smtp, deliver):
+    """Sign an account in through the real flow: ask, read the e-mail, open, press the button."""
+
+    def run(account: Account, http=None, next_path: str | None = None):
+        http = http or client
+        page = http.get("/sign-in")
+        data = {"email": account.email, "csrf_token": csrf_token(page.get_data(as_text=True))}
+        if next_path:
+            data["next"] = next_path
+        assert http.post("/sign-in", data=data).status_code == 302
+        deliver()
+        link = first_link(smtp.wait_for(account.email)[-1])
+        path = link.split("://", 1)[1].split("/", 1)[1]
+        confirm = http.get("/" + path)
+        assert confirm.status_code == 200, confirm.get_data(as_text=True)
+        response = http.post("/" + path, data={"csrf_token": csrf_token(confirm.get_data(as_text=True))})
+        assert response.status_code == 302
+        return response
+
+    return run

@@ -1,0 +1,41 @@
+"""Creating and changing accounts."""
+
+from __future__ import annotations
+
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import select
+
+from models import Account, Role, db
+from models.accounts import normalize_email
+from workflows.audit import add_event
+
+
+class AccountError(ValueError):
+    """The account cannot be created as asked; the message says why."""
+
+
+def create_account(
+    email: str, role: Role | str, name: str | None = None, *, actor: Account | None = None,
+    timezone: str = "UTC",
+) -> Account:
+    try:
+        role = Role(role)
+    except ValueError:
+        raise AccountError(
+            f"unknown role {role!r}: use one of {', '.join(r.value for r in Role)}"
+        ) from None
+    try:
+        email = validate_email(email, check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise AccountError(f"{email!r} is not a valid e-mail address: {exc}") from None
+    email = normalize_email(email)
+    if db.session.scalar(select(Account.id).where(Account.email == email)) is not None:
+        raise AccountError(f"an account for {email} already exists")
+    account = Account(
+        email=email, role=role, name=(name or email.split("@")[0]).strip()[:120], timezone=timezone
+    )
+    db.session.add(account)
+    db.session.flush()
+    add_event("account.created", actor=actor, subject=email, role=role.value)
+    db.session.commit()
+    return account

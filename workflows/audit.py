@@ -1,0 +1,39 @@
+"""Writing the audit log. Callers never pass tokens or links: only who, what and from where."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import has_request_context, request
+
+from models import Account, AuditEvent, db
+
+
+def client_ip() -> str | None:
+    return request.remote_addr if has_request_context() else None
+
+
+def add_event(
+    kind: str,
+    *,
+    actor: Account | None = None,
+    subject: str | None = None,
+    **detail: Any,
+) -> AuditEvent:
+    """Add an event to the current transaction (it commits with the change it describes)."""
+    event = AuditEvent(
+        kind=kind,
+        actor_id=actor.id if actor is not None else None,
+        subject=subject,
+        client_ip=client_ip(),
+        detail=detail,
+    )
+    db.session.add(event)
+    return event
+
+
+def record_access_denied(account: Account, path: str) -> None:
+    """An authorisation failure, committed on its own: nothing else happens in that request."""
+    db.session.rollback()
+    add_event("access.denied", actor=account, path=path[:300])
+    db.session.commit()

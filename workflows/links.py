@@ -1,0 +1,71 @@
+"""Signed, purpose-bound tokens and the absolute links built on them.
+
+One itsdangerous serializer per purpose, each with its own salt, all made here; a token made
+for one purpose never loads for another. Links always start from ``BASE_URL``, never from the
+``Host`` of the request being served.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from enum import StrEnum
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import current_app
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+
+class Purpose(StrEnum):
+    SIGN_IN = "sign-in"
+    # Prospect links (M4): one purpose each, so a booking link cannot cancel a call.
+    BOOK = "prospect-book"
+    MANAGE_BOOKING = "prospect-manage"
+    FEEDBACK = "prospect-feedback"
+    READ_ANSWERS = "prospect-read-answers"
+    UNSUBSCRIBE = "unsubscribe"
+
+
+class InvalidToken(Exception):
+    """The token is tampered with, expired, or was made for another purpose."""
+
+    def __init__(self, purpose: str, *, expired: bool = False) -> None:
+        super().__init__(purpose)
+        self.expired = expired
+
+
+def _serializer(purpose: Purpose) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=f"vouch/{purpose}")
+
+
+def sign(purpose: Purpose, payload: Any) -> str:
+    return _serializer(purpose).dumps(payload)
+
+
+def load(purpose: Purpose, token: str, max_age_seconds: int) -> Any:
+    """The payload of a token made for ``purpose``; ``InvalidToken`` for anything else."""
+    try:
+        return _serializer(purpose).loads(token, max_age=max_age_seconds)
+    except SignatureExpired as exc:
+        raise InvalidToken(str(purpose), expired=True) from exc
+    except BadSignature as exc:
+        raise InvalidToken(str(purpose)) from exc
+
+
+def random_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def digest(secret: str) -> str:
+    """What the database keeps of a secret: its SHA-256, enough for a 256-bit random value."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def external_url(endpoint: str, **values: Any) -> str:
+    """An absolute link for an e-mail, always on ``BASE_URL`` (works outside a request too)."""
+    base = urlsplit(current_app.config["BASE_URL"])
+    adapter = current_app.url_map.bind(
+        base.netloc, script_name=base.path or "/", url_scheme=base.scheme
+    )
+    return adapter.build(endpoint, values, force_external=True)
