@@ -47,7 +47,9 @@ def guard(bp: Blueprint, default: frozenset[Role]) -> None:
         if allowed is None:
             return None
         if not current_user.is_authenticated:
-            return redirect(url_for("portal.sign_in", next=request.full_path.rstrip("?")))
+            # Come back here after sign-in, if "here" is a page (a form's POST cannot be replayed).
+            back = request.full_path.rstrip("?") if request.method in ("GET", "HEAD") else None
+            return redirect(url_for("portal.sign_in", next=back))
         if current_user.role not in allowed:
             from workflows.audit import record_access_denied
 

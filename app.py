@@ -29,6 +29,7 @@ def create_app(config: str | dict[str, Any] | None = None) -> Flask:
     configure_extensions(app)
     configure_blueprints(app)
     configure_error_handlers(app)
+    configure_security_headers(app)
     configure_health_check(app)
     return app
 
@@ -107,6 +108,23 @@ ERROR_TEXT = {
     405: "That action is not available here.",
     429: "Too many attempts in a short time. Wait a few minutes, then try again.",
 }
+
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+    "script-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+)
+
+
+def configure_security_headers(app: Flask) -> None:
+    @app.after_request
+    def add_headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        # Stricter than same-origin breaks Flask-WTF's HTTPS referrer check (DESIGN.md §7.6).
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        return response
 
 
 def configure_health_check(app: Flask) -> None:

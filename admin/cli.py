@@ -28,10 +28,14 @@ def create_user(email: str, role: str, name: str | None) -> None:
 @demo_cli.command("load")
 def load_demo() -> None:
     """Load a believable demo program (idempotent: running it again changes nothing)."""
+    from workflows.demo import DemoError
     from workflows.demo import load_demo as load
 
-    with click.progressbar(length=100, label="Loading demo data") as bar:
-        summary = load(on_progress=bar.update)
+    try:
+        with click.progressbar(length=100, label="Loading demo data") as bar:
+            summary = load(on_progress=bar.update)
+    except DemoError as exc:
+        raise click.ClickException(str(exc)) from None
     click.echo(summary.describe())
 
 

@@ -48,6 +48,8 @@ def enqueue(
 
     Enqueuing again with the same ``idempotency_key`` returns the message already there.
     """
+    if isinstance(to, str) or isinstance(cc, str):
+        raise TypeError("to and cc are lists of addresses, not a single string")
     existing = db.session.scalar(
         select(OutboxMessage).where(OutboxMessage.idempotency_key == idempotency_key)
     )

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import logging
+import smtplib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import urlsplit
 
+import flask_mail
 from flask import current_app
 from flask_mail import Message
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
-from mail import mail
 from models import OutboxMessage, OutboxStatus, db
+from models.locking import begin_write
 from models.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -36,11 +38,14 @@ def due_count() -> int:
 
 
 def _due_query():
+    """Queued messages due for an attempt, and those past their expiry even while they wait
+    out a retry, so that an expired sign-in link leaves the database as soon as possible."""
+    now = utcnow()
     return (
         select(OutboxMessage.id)
         .where(
             OutboxMessage.status == OutboxStatus.QUEUED,
-            OutboxMessage.next_attempt_at <= utcnow(),
+            or_(OutboxMessage.next_attempt_at <= now, OutboxMessage.expires_at <= now),
         )
         .order_by(OutboxMessage.id)
     )
@@ -71,12 +76,15 @@ def _build(message: OutboxMessage) -> Message:
 
 
 def _claim(message_id_: int) -> OutboxMessage | None:
-    """Lock one due message for this worker; another worker skips it (PostgreSQL)."""
+    """Lock one due message for this worker; another worker skips it (PostgreSQL) or waits
+    (SQLite, whose write lock also keeps the result from failing to commit after the send)."""
     query = select(OutboxMessage).where(
         OutboxMessage.id == message_id_, OutboxMessage.status == OutboxStatus.QUEUED
     )
     if db.session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
+    else:
+        begin_write()
     return db.session.scalars(query.execution_options(populate_existing=True)).one_or_none()
 
 
@@ -143,14 +151,11 @@ class SMTPConnection:
     so that a server that is down fails each message (recorded) instead of the whole run."""
 
     def __init__(self) -> None:
-        self._context = None
-        self._connection = None
+        self._connection: TimedConnection | None = None
 
     def send(self, message: Message) -> None:
         if self._connection is None:
-            context = mail.connect()
-            self._connection = context.__enter__()
-            self._context = context
+            self._connection = TimedConnection.open()
         try:
             self._connection.send(message)
         except Exception:
@@ -158,9 +163,44 @@ class SMTPConnection:
             raise
 
     def close(self) -> None:
-        context, self._context, self._connection = self._context, None, None
-        if context is not None:
-            try:
-                context.__exit__(None, None, None)
-            except Exception:  # the session is gone either way
-                log.debug("closing the SMTP session failed", exc_info=True)
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            connection.close()
+
+
+class TimedConnection(flask_mail.Connection):
+    """Flask-Mail's connection, with ``MAIL_TIMEOUT_SECONDS`` on the socket: Flask-Mail opens
+    SMTP without a timeout, and a server that accepts but never answers would hang the worker."""
+
+    @classmethod
+    def open(cls) -> TimedConnection:
+        connection = cls(current_app.extensions["mail"])
+        connection.__enter__()
+        return connection
+
+    def configure_host(self) -> smtplib.SMTP:
+        settings = self.mail
+        smtp_class = smtplib.SMTP_SSL if settings.use_ssl else smtplib.SMTP
+        host = smtp_class(
+            settings.server, settings.port, timeout=float(current_app.config["MAIL_TIMEOUT_SECONDS"])
+        )
+        try:
+            host.set_debuglevel(int(settings.debug))
+            if settings.use_tls:
+                host.starttls()
+            if settings.username and settings.password:
+                host.login(settings.username, settings.password)
+        except Exception:
+            host.close()
+            raise
+        return host
+
+    def close(self) -> None:
+        host, self.host = self.host, None
+        if host is None:
+            return
+        try:
+            host.quit()
+        except Exception:  # the session is gone either way
+            log.debug("closing the SMTP session failed", exc_info=True)
+            host.close()

@@ -8,9 +8,12 @@ from flask import current_app
 # access to the values within the .ini file in use.
 config = context.config
 
-# Interpret the config file for Python logging.
-# This line sets up loggers basically.
-fileConfig(config.config_file_name)
+# Interpret the config file for Python logging, unless the app has set logging up already
+# (create_app does). Never disable the loggers that exist: fileConfig's default would silence
+# every logger of the app (mail.sender, workflows.*) for the rest of the process after an
+# in-process upgrade, as the test suite and `flask db upgrade` do.
+if config.config_file_name is not None and not logging.getLogger().handlers:
+    fileConfig(config.config_file_name, disable_existing_loggers=False)
 logger = logging.getLogger('alembic.env')
 
 

@@ -67,6 +67,11 @@ class Account(db.Model):
     def end_sessions(self) -> None:
         self.session_version += 1
 
+    def deactivate(self) -> None:
+        """No more sign-in; every session and outstanding link ends, even if reactivated later."""
+        self.active = False
+        self.end_sessions()
+
     def __repr__(self) -> str:
         return f"<Account {self.id} {self.role}>"
 

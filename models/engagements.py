@@ -56,7 +56,8 @@ class Engagement(db.Model):
     __tablename__ = "engagements"
     __table_args__ = (
         CheckConstraint(
-            "(starts_at IS NULL AND ends_at IS NULL) OR (ends_at > starts_at)",
+            "(starts_at IS NULL AND ends_at IS NULL) OR "
+            "(starts_at IS NOT NULL AND ends_at IS NOT NULL AND ends_at > starts_at)",
             name="times_ordered",
         ),
         CheckConstraint(

@@ -44,20 +44,49 @@ def configure_sqlite(engine: Engine) -> None:
 
 
 def begin_write(session: Session | None = None) -> None:
-    """Start a transaction that holds the write lock on SQLite (no-op elsewhere)."""
-    session = session or db.session
+    """Start a transaction that holds the write lock on SQLite (no-op elsewhere).
+
+    Inside a transaction that already holds it (a second lock in one workflow) nothing changes.
+    """
+    session = _session(session)
     if session.get_bind().dialect.name != "sqlite":
         return
     if session.in_transaction():
-        if session.new or session.dirty or session.deleted:
+        if _holds_write_lock(session):
+            return
+        if _has_changes(session):
+            # Rolling back to start the write transaction would silently drop them.
             raise LockOrderError("take the lock before changing anything in the session")
         session.rollback()
     session.connection(execution_options={SQLITE_WRITE_OPTION: True})
 
 
+def _session(session: Session | None) -> Session:
+    # ``db.session`` is a scoped_session proxy, which lacks ``in_transaction()``: use the real one.
+    return session if session is not None else db.session()
+
+
+def _holds_write_lock(session: Session) -> bool:
+    return bool(session.connection().get_execution_options().get(SQLITE_WRITE_OPTION))
+
+
+def _has_changes(session: Session) -> bool:
+    """Changes pending in the session, or already flushed (autoflush) in this transaction."""
+    pending = session.new or session.dirty or session.deleted
+    return bool(pending) or session.info.get(_FLUSHED_IN) is session.get_transaction()
+
+
+_FLUSHED_IN = "vouch_flushed_in_transaction"
+
+
+@event.listens_for(Session, "after_flush")
+def _remember_flush(session: Session, _flush_context) -> None:
+    session.info[_FLUSHED_IN] = session.get_transaction()
+
+
 def lock_advocate(advocate_id: int, session: Session | None = None) -> Advocate | None:
     """The advocate's row, freshly read and locked until the transaction ends."""
-    session = session or db.session
+    session = _session(session)
     if session.get_bind().dialect.name == "sqlite":
         begin_write(session)
         query = select(Advocate).where(Advocate.id == advocate_id)

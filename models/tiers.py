@@ -46,7 +46,8 @@ class Perk(db.Model):
     __tablename__ = "perks"
     __table_args__ = (
         CheckConstraint(
-            "(kind = 'benefit' AND points_cost IS NULL) OR (kind = 'redeemable' AND points_cost > 0)",
+            "(kind = 'benefit' AND points_cost IS NULL) OR "
+            "(kind = 'redeemable' AND points_cost IS NOT NULL AND points_cost > 0)",
             name="cost_matches_kind",
         ),
     )

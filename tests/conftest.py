@@ -247,3 +247,70 @@ def sign_in(client, smtp, deliver):
         return response
 
     return run
+
+
+@pytest.fixture()
+def make_advocate(app, make_account):
+    """``make_advocate(tier="Premier", status="active", timezone="Europe/Berlin", **profile)``
+    → the Advocate (detached), with its account, a company and consent recorded."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import select
+
+    from models import Advocate, AdvocateStatus, Company, Tier
+
+    counter = iter(range(1, 10_000))
+
+    def make(tier: str | None = "Active", status: str = "active", timezone: str = "UTC",
+             email: str | None = None, name: str | None = None, company: str | None = None,
+             **profile) -> Advocate:
+        n = next(counter)
+        account = make_account(role=Role.ADVOCATE, email=email, name=name, timezone=timezone)
+        with app.app_context():
+            company_row = Company(name=company or f"Customer {n} Inc", employees=500)
+            db.session.add(company_row)
+            advocate = Advocate(
+                account_id=account.id,
+                company=company_row,
+                tier=db.session.scalar(select(Tier).where(Tier.name == tier)) if tier else None,
+                status=AdvocateStatus(status),
+                consent_at=datetime(2026, 1, 1, tzinfo=UTC),
+                consent_source="test",
+                **profile,
+            )
+            db.session.add(advocate)
+            db.session.commit()
+            advocate = db.session.scalars(
+                select(Advocate).where(Advocate.id == advocate.id)
+            ).one()
+            advocate.account, advocate.tier, advocate.company  # noqa: B018  (load before detaching)
+            db.session.expunge_all()
+        return advocate
+
+    return make
+
+
+@pytest.fixture()
+def count_queries(app):
+    """``with count_queries() as queries: ...`` then ``len(queries)``: the SQL statements run."""
+    from contextlib import contextmanager
+
+    from sqlalchemy import event
+
+    @contextmanager
+    def counting():
+        statements: list[str] = []
+
+        def record(_conn, _cursor, statement, *_args):
+            if not statement.lstrip().upper().startswith(("BEGIN", "SAVEPOINT", "RELEASE", "PRAGMA")):
+                statements.append(statement)
+
+        with app.app_context():
+            engine = db.engine
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            yield statements
+        finally:
+            event.remove(engine, "before_cursor_execute", record)
+
+    return counting

@@ -25,7 +25,7 @@ def create_account(
             f"unknown role {role!r}: use one of {', '.join(r.value for r in Role)}"
         ) from None
     try:
-        email = validate_email(email, check_deliverability=False).normalized
+        email = validate_email(email.strip(), check_deliverability=False).normalized
     except EmailNotValidError as exc:
         raise AccountError(f"{email!r} is not a valid e-mail address: {exc}") from None
     email = normalize_email(email)

@@ -20,11 +20,15 @@ log = logging.getLogger(__name__)
 
 
 class SignInRefused(Exception):
-    """The link cannot sign anybody in. ``reason``: invalid, expired, used or inactive."""
+    """The link cannot sign anybody in. ``reason``: invalid, expired, used or inactive.
 
-    def __init__(self, reason: str) -> None:
+    ``account_id``: the account the link was made for, when the link is genuine (for the audit).
+    """
+
+    def __init__(self, reason: str, account_id: int | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.account_id = account_id
 
 
 @dataclass(frozen=True)
@@ -47,8 +51,10 @@ def mask_email(email: str) -> str:
 def request_link(email: str, next_path: str | None = None) -> None:
     """E-mail a sign-in link if the address belongs to an active account.
 
-    Does the same work, writes to the database and answers the same way whether or not the
-    address is known, so the caller cannot tell the difference, by content or by time.
+    Answers the same way whether or not the address is known, and never waits on SMTP (the
+    outbox sends later), so the caller cannot tell the difference by content; what is left of
+    the difference in time (the rows a known address adds) is bounded by the per-address rate
+    limit. Both cases are audited.
     """
     email = normalize_email(email)
     secret = random_secret()
@@ -94,24 +100,37 @@ def _login_token(token: str) -> tuple[LoginToken, int]:
     try:
         payload = load(Purpose.SIGN_IN, token, int(link_lifetime().total_seconds()))
     except InvalidToken as exc:
-        raise SignInRefused("expired" if exc.expired else "invalid") from exc
-    if not isinstance(payload, dict) or not isinstance(payload.get("s"), str):
-        raise SignInRefused("invalid")
-    row = db.session.scalar(select(LoginToken).where(LoginToken.token_hash == digest(payload["s"])))
-    if row is None or row.purpose != Purpose.SIGN_IN:
+        if not exc.expired:
+            raise SignInRefused("invalid") from exc
+        row = _row_of(exc.payload)
+        raise SignInRefused("expired", account_id=row.account_id if row else None) from exc
+    row = _row_of(payload)
+    if row is None:
         raise SignInRefused("invalid")
     return row, payload.get("v")
 
 
+def _row_of(payload) -> LoginToken | None:
+    if not isinstance(payload, dict) or not isinstance(payload.get("s"), str):
+        return None
+    row = db.session.scalar(select(LoginToken).where(LoginToken.token_hash == digest(payload["s"])))
+    if row is None or row.purpose != Purpose.SIGN_IN:
+        return None
+    return row
+
+
 def _check(row: LoginToken, version: int) -> None:
+    reason = None
     if row.used_at is not None:
-        raise SignInRefused("used")
-    if row.expires_at <= utcnow():
-        raise SignInRefused("expired")
-    if not row.account.active:
-        raise SignInRefused("inactive")
-    if row.account.session_version != version:
-        raise SignInRefused("invalid")  # signed out or deactivated since the link was sent
+        reason = "used"
+    elif row.expires_at <= utcnow():
+        reason = "expired"
+    elif not row.account.active:
+        reason = "inactive"
+    elif row.account.session_version != version:
+        reason = "invalid"  # signed out or deactivated since the link was sent
+    if reason:
+        raise SignInRefused(reason, account_id=row.account_id)
 
 
 def inspect_link(token: str) -> PendingSignIn:
@@ -138,10 +157,11 @@ def complete(token: str) -> tuple[Account, str | None]:
             .execution_options(synchronize_session=False)
         ).rowcount
         if claimed != 1:
-            raise SignInRefused("used")
+            raise SignInRefused("used", account_id=row.account_id)
     except SignInRefused as refusal:
         db.session.rollback()
-        add_event("sign_in.failed", reason=refusal.reason)
+        actor = db.session.get(Account, refusal.account_id) if refusal.account_id else None
+        add_event("sign_in.failed", actor=actor, reason=refusal.reason)
         db.session.commit()
         raise
     account = row.account

@@ -30,9 +30,11 @@ class Purpose(StrEnum):
 class InvalidToken(Exception):
     """The token is tampered with, expired, or was made for another purpose."""
 
-    def __init__(self, purpose: str, *, expired: bool = False) -> None:
+    def __init__(self, purpose: str, *, expired: bool = False, payload: Any = None) -> None:
         super().__init__(purpose)
         self.expired = expired
+        # An expired token's signature holds: its payload is genuine (for the audit), not usable.
+        self.payload = payload
 
 
 def _serializer(purpose: Purpose) -> URLSafeTimedSerializer:
@@ -45,10 +47,15 @@ def sign(purpose: Purpose, payload: Any) -> str:
 
 def load(purpose: Purpose, token: str, max_age_seconds: int) -> Any:
     """The payload of a token made for ``purpose``; ``InvalidToken`` for anything else."""
+    serializer = _serializer(purpose)
     try:
-        return _serializer(purpose).loads(token, max_age=max_age_seconds)
+        return serializer.loads(token, max_age=max_age_seconds)
     except SignatureExpired as exc:
-        raise InvalidToken(str(purpose), expired=True) from exc
+        try:
+            payload = serializer.load_payload(exc.payload) if exc.payload is not None else None
+        except BadSignature:
+            payload = None
+        raise InvalidToken(str(purpose), expired=True, payload=payload) from exc
     except BadSignature as exc:
         raise InvalidToken(str(purpose)) from exc
 

@@ -216,7 +216,7 @@ def upgrade():
     sa.Column('kind', sa.Enum('benefit', 'redeemable', name='perkkind', native_enum=False, create_constraint=True), nullable=False),
     sa.Column('points_cost', sa.Integer(), nullable=True),
     sa.Column('active', sa.Boolean(), nullable=False),
-    sa.CheckConstraint("(kind = 'benefit' AND points_cost IS NULL) OR (kind = 'redeemable' AND points_cost > 0)", name=op.f('ck_perks_cost_matches_kind')),
+    sa.CheckConstraint("(kind = 'benefit' AND points_cost IS NULL) OR (kind = 'redeemable' AND points_cost IS NOT NULL AND points_cost > 0)", name=op.f('ck_perks_cost_matches_kind')),
     sa.ForeignKeyConstraint(['min_tier_id'], ['tiers.id'], name=op.f('fk_perks_min_tier_id_tiers')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_perks'))
     )
@@ -475,7 +475,7 @@ def upgrade():
     sa.Column('answers_submitted_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('answers_approved_at', sa.DateTime(timezone=True), nullable=True),
     sa.CheckConstraint("status NOT IN ('booked') OR starts_at IS NOT NULL", name=op.f('ck_engagements_booked_has_time')),
-    sa.CheckConstraint('(starts_at IS NULL AND ends_at IS NULL) OR (ends_at > starts_at)', name=op.f('ck_engagements_times_ordered')),
+    sa.CheckConstraint('(starts_at IS NULL AND ends_at IS NULL) OR (starts_at IS NOT NULL AND ends_at IS NOT NULL AND ends_at > starts_at)', name=op.f('ck_engagements_times_ordered')),
     sa.ForeignKeyConstraint(['advocate_id'], ['advocates.id'], name=op.f('fk_engagements_advocate_id_advocates'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['ask_id'], ['asks.id'], name=op.f('fk_engagements_ask_id_asks'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['format_code'], ['formats.code'], name=op.f('fk_engagements_format_code_formats')),
