@@ -64,6 +64,14 @@ class Config:
 
     SQLALCHEMY_ENGINE_OPTIONS: dict = {}
 
+    # The program's rules (DESIGN.md §5); an admin setting may override some later.
+    ASK_EXPIRY_HOURS = _int("ASK_EXPIRY_HOURS", 48)
+    PROFILE_REVIEW_DAYS = _int("PROFILE_REVIEW_DAYS", 90)
+    POINTS_CALL_COMPLETED = _int("POINTS_CALL_COMPLETED", 100)
+    POINTS_WRITTEN_REFERENCE = _int("POINTS_WRITTEN_REFERENCE", 60)
+    POINTS_GOOD_FEEDBACK = _int("POINTS_GOOD_FEEDBACK", 20)
+    POINTS_CASE_STUDY_OR_EVENT = _int("POINTS_CASE_STUDY_OR_EVENT", 150)
+
 
 class TestingConfig(Config):
     ENV_NAME = "testing"

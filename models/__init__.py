@@ -56,7 +56,7 @@ from models.engagements import (  # noqa: E402
     quarter_of,
 )
 from models.outbox import OutboxMessage, OutboxStatus  # noqa: E402
-from models.points import PointsEntry  # noqa: E402
+from models.points import PointsEntry, PointsReason  # noqa: E402
 from models.requests import (  # noqa: E402
     Ask,
     AskStatus,
@@ -97,6 +97,7 @@ __all__ = [
     "Perk",
     "PerkKind",
     "PointsEntry",
+    "PointsReason",
     "Product",
     "Redemption",
     "RedemptionStatus",

@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint, func, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models import db
 from models._columns import created_at_column
+
+
+class PointsReason(StrEnum):
+    CALL_COMPLETED = "call_completed"
+    WRITTEN_REFERENCE = "written_reference"
+    PROSPECT_FEEDBACK = "prospect_feedback"  # the prospect rated the call 4 or 5
+    CASE_STUDY = "case_study"
+    EVENT = "event"
+    REDEMPTION = "redemption"  # a perk redeemed: a negative delta
+    REFUND = "refund"  # a rejected redemption given back
 
 
 class PointsEntry(db.Model):

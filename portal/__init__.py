@@ -8,7 +8,7 @@ from models import Role
 bp = Blueprint("portal", __name__)
 guard(bp, default=frozenset({Role.ADVOCATE}))
 
-from portal import auth, home  # noqa: E402,F401  (registers the views on bp)
+from portal import asks, auth, availability, history, home, perks, privacy, profile, topics, written  # noqa: E402,F401  (registers the views on bp)
 
 
 def init_app(app) -> None:

@@ -314,3 +314,116 @@ def count_queries(app):
             event.remove(engine, "before_cursor_execute", record)
 
     return counting
+
+
+@pytest.fixture()
+def make_request(app, make_account):
+    """``make_request(format="call", requested_by=None, **fields)`` → a ReferenceRequest (detached).
+
+    ``topics``/``use_cases``/``competitors`` may be given as lists of names."""
+    from datetime import date, timedelta
+
+    from sqlalchemy import select
+
+    from models import Competitor, Industry, ReferenceRequest, Region, Topic, UseCase
+
+    def make(format: str = "call", requested_by: Account | None = None, industry: str | None = "Healthcare",
+             region: str | None = "Europe", topics=(), use_cases=(), competitors=(), **fields):
+        seller = requested_by or make_account(role=Role.SALES)
+        with app.app_context():
+            def tags(model, names):
+                rows = []
+                for name in names:
+                    row = db.session.scalar(select(model).where(model.key == name.casefold()))
+                    if row is None:
+                        row = model(name=name)
+                        db.session.add(row)
+                    rows.append(row)
+                return rows
+
+            request = ReferenceRequest(
+                requested_by_id=seller.id,
+                prospect_company=fields.pop("prospect_company", "Prospect Health GmbH"),
+                industry=db.session.scalar(select(Industry).where(Industry.name == industry)),
+                region=db.session.scalar(select(Region).where(Region.name == region)),
+                employees=fields.pop("employees", 800),
+                contact_name=fields.pop("contact_name", "Pat Prospect"),
+                contact_email=fields.pop("contact_email", "pat@prospect.example"),
+                format_code=format,
+                needed_by=fields.pop("needed_by", date.today() + timedelta(days=14)),
+                topics=[db.session.scalar(select(Topic).where(Topic.name == t)) for t in topics],
+                use_cases=tags(UseCase, use_cases),
+                competitors=tags(Competitor, competitors),
+                **fields,
+            )
+            db.session.add(request)
+            db.session.commit()
+            db.session.refresh(request)
+            db.session.expunge(request)
+        return request
+
+    return make
+
+
+@pytest.fixture()
+def make_ask(app, make_request):
+    """``make_ask(advocate, request=None, status="pending", **fields)`` → an Ask (detached)."""
+    from datetime import timedelta
+
+    from models import Ask, AskStatus
+    from models.types import utcnow
+
+    def make(advocate, request=None, status: str = "pending", **fields):
+        request = request or make_request()
+        with app.app_context():
+            ask = Ask(
+                request_id=request.id,
+                advocate_id=advocate.id,
+                status=AskStatus(status),
+                score=fields.pop("score", 70),
+                explanation=fields.pop("explanation", [{"label": "Same industry", "points": 70}]),
+                expires_at=fields.pop("expires_at", utcnow() + timedelta(hours=48)),
+                **fields,
+            )
+            db.session.add(ask)
+            db.session.commit()
+            db.session.refresh(ask)
+            db.session.expunge(ask)
+        return ask
+
+    return make
+
+
+@pytest.fixture()
+def make_engagement(app):
+    """``make_engagement(advocate, status="booked", starts_at=None, minutes=30, **fields)`` →
+    an Engagement (detached) counted in the quarter of its call (or of now while unbooked)."""
+    from datetime import timedelta
+
+    from models import Engagement, EngagementStatus, quarter_of
+    from models.types import utcnow
+
+    def make(advocate, status: str = "booked", starts_at=None, minutes: int = 30, format: str = "call",
+             **fields):
+        status = EngagementStatus(status)
+        if starts_at is None and status in (EngagementStatus.BOOKED, EngagementStatus.COMPLETED):
+            starts_at = utcnow() + timedelta(days=3 if status == EngagementStatus.BOOKED else -3)
+        with app.app_context():
+            engagement = Engagement(
+                advocate_id=advocate.id,
+                format_code=format,
+                status=status,
+                starts_at=starts_at,
+                ends_at=starts_at + timedelta(minutes=minutes) if starts_at else None,
+                quarter=quarter_of(starts_at or utcnow()),
+                prospect_name=fields.pop("prospect_name", "Pat Prospect"),
+                prospect_email=fields.pop("prospect_email", "pat@prospect.example"),
+                **fields,
+            )
+            db.session.add(engagement)
+            db.session.commit()
+            db.session.refresh(engagement)
+            db.session.expunge(engagement)
+        return engagement
+
+    return make

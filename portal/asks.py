@@ -1,0 +1,1 @@
+"""asks pages of the advocate portal (M2)."""

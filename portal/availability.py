@@ -1,0 +1,284 @@
+"""The advocate's availability: weekly windows, time zone, blackouts, snooze, limits (M2).
+
+One page (``/portal/availability``) with small forms; each form POSTs to its own URL, which
+calls one workflow function, flashes and redirects back. A refused change re-renders the page
+with the message beside the field (status 400) and changes nothing.
+"""
+
+from __future__ import annotations
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from werkzeug.exceptions import NotFound
+from wtforms import DateField, IntegerField, SelectChoice, SelectField, StringField
+from wtforms.validators import InputRequired, Length, Optional
+from wtforms.widgets import TimeInput
+
+from models.types import utcnow
+from portal import bp
+from workflows import availability as flow
+from workflows.audit import record_access_denied
+
+# --- forms -----------------------------------------------------------------------------------
+
+
+class TimeOfDayField(StringField):
+    """An ``<input type="time">`` read by the workflow's own rule (refuses 24:00, 9.30, …)."""
+
+    widget = TimeInput()
+
+    def process_formdata(self, valuelist):
+        self.data = None
+        if valuelist and valuelist[0].strip():
+            try:
+                self.data = flow.parse_time_of_day(valuelist[0][:20])
+            except flow.AvailabilityError as error:
+                raise ValueError(str(error)) from None
+
+    def _value(self) -> str:
+        if self.raw_data:
+            return self.raw_data[0][:20]
+        return self.data.strftime("%H:%M") if self.data else ""
+
+
+NOT_A_DATE = "Enter a date like 2026-05-31."
+NOT_A_NUMBER = "Enter a whole number, like 2."
+
+
+class WindowForm(FlaskForm):
+    weekday = SelectField(
+        "Weekday",
+        choices=[SelectChoice(str(number), name) for number, name in enumerate(flow.WEEKDAYS)],
+        coerce=int,
+        validators=[InputRequired("Pick a weekday.")],
+        invalid_value_message="Pick a weekday from Monday to Sunday.",
+        invalid_choice_message="Pick a weekday from Monday to Sunday.",
+    )
+    starts = TimeOfDayField("Start time", validators=[InputRequired("Enter a start time, like 09:00.")])
+    ends = TimeOfDayField("End time", validators=[InputRequired("Enter an end time, like 12:00.")])
+
+
+class TimeZoneForm(FlaskForm):
+    timezone = StringField(
+        "Time zone",
+        validators=[
+            InputRequired("Pick your time zone."),
+            Length(max=64, message="A time zone name has at most 64 characters."),
+        ],
+        filters=[lambda value: value.strip() if isinstance(value, str) else value],
+        render_kw={"list": "time-zones", "autocomplete": "off", "spellcheck": "false"},
+    )
+
+
+class BlackoutForm(FlaskForm):
+    starts_on = DateField(
+        "First day", validators=[InputRequired("Enter the first day.")], invalid_value_message=NOT_A_DATE
+    )
+    ends_on = DateField(
+        "Last day", validators=[InputRequired("Enter the last day.")], invalid_value_message=NOT_A_DATE
+    )
+    reason = StringField(
+        "Reason (optional, only you and your coordinator see it)",
+        validators=[
+            Length(
+                max=flow.REASON_MAX_LENGTH,
+                message=f"Keep the reason to {flow.REASON_MAX_LENGTH} characters or fewer.",
+            )
+        ],
+    )
+
+
+class SnoozeForm(FlaskForm):
+    until = DateField(
+        "Snooze until",
+        validators=[InputRequired("Enter the last day of your snooze.")],
+        invalid_value_message=NOT_A_DATE,
+    )
+
+
+class LimitsForm(FlaskForm):
+    quarterly_cap = IntegerField(
+        "Calls per quarter, at most", validators=[Optional()], render_kw={"min": 0},
+        invalid_value_message=NOT_A_NUMBER,
+    )
+    min_days_between_calls = IntegerField(
+        "Days between calls, at least",
+        validators=[InputRequired("Enter a number of days (0 for no minimum).")],
+        invalid_value_message=NOT_A_NUMBER,
+        render_kw={"min": flow.MIN_DAYS_BETWEEN_CALLS[0], "max": flow.MIN_DAYS_BETWEEN_CALLS[1]},
+    )
+    max_calls_per_day = IntegerField(
+        "Calls per day, at most",
+        validators=[InputRequired("Enter how many calls a day you accept.")],
+        invalid_value_message=NOT_A_NUMBER,
+        render_kw={"min": flow.MAX_CALLS_PER_DAY[0], "max": flow.MAX_CALLS_PER_DAY[1]},
+    )
+
+
+class ButtonForm(FlaskForm):
+    """A button that changes something: only its CSRF token travels (remove, clear snooze)."""
+
+
+# --- views -----------------------------------------------------------------------------------
+
+
+@bp.get("/portal/availability")
+def availability():
+    return _page()
+
+
+@bp.post("/portal/availability/windows")
+def add_window():
+    form = WindowForm()
+    if _submitted(form, flow.add_window, form.weekday.data, form.starts.data, form.ends.data):
+        return _done(f"Window added: {_window_text(form)}.")
+    return _page(400, window_form=form)
+
+
+@bp.get("/portal/availability/windows/<int:window_id>")
+def edit_window(window_id: int):
+    return _page(editing=window_id)
+
+
+@bp.post("/portal/availability/windows/<int:window_id>")
+def change_window(window_id: int):
+    form = WindowForm(prefix="edit")
+    if _submitted(
+        form, flow.change_window, window_id, form.weekday.data, form.starts.data, form.ends.data
+    ):
+        return _done(f"Window changed to {_window_text(form)}.")
+    return _page(400, editing=window_id, edit_form=form)
+
+
+@bp.post("/portal/availability/windows/<int:window_id>/remove")
+def remove_window(window_id: int):
+    if _submitted(ButtonForm(), flow.remove_window, window_id):
+        return _done("Window removed.")
+    abort(400)
+
+
+@bp.post("/portal/availability/time-zone")
+def set_time_zone():
+    form = TimeZoneForm()
+    if _submitted(form, flow.set_time_zone, form.timezone.data):
+        return _done(f"Time zone set to {form.timezone.data}. Your windows keep their local times.")
+    return _page(400, time_zone_form=form)
+
+
+@bp.post("/portal/availability/blackouts")
+def add_blackout():
+    form = BlackoutForm()
+    if _submitted(
+        form, flow.add_blackout, form.starts_on.data, form.ends_on.data, form.reason.data or ""
+    ):
+        return _done(f"No calls from {form.starts_on.data:%d %B} to {form.ends_on.data:%d %B %Y}.")
+    return _page(400, blackout_form=form)
+
+
+@bp.post("/portal/availability/blackouts/<int:blackout_id>/remove")
+def remove_blackout(blackout_id: int):
+    if _submitted(ButtonForm(), flow.remove_blackout, blackout_id):
+        return _done("Blackout removed.")
+    abort(400)
+
+
+@bp.post("/portal/availability/snooze")
+def snooze():
+    form = SnoozeForm()
+    if _submitted(form, flow.snooze, form.until.data, now=utcnow()):
+        return _done(f"Snoozed until {form.until.data:%A %d %B %Y}: no asks and no bookings till then.")
+    return _page(400, snooze_form=form)
+
+
+@bp.post("/portal/availability/snooze/clear")
+def clear_snooze():
+    if _submitted(ButtonForm(), flow.clear_snooze):
+        return _done("Snooze cleared: you can be asked again.")
+    abort(400)
+
+
+@bp.post("/portal/availability/limits")
+def set_limits():
+    form = LimitsForm()
+    if _submitted(
+        form, flow.set_limits,
+        form.quarterly_cap.data, form.min_days_between_calls.data, form.max_calls_per_day.data,
+    ):
+        return _done("Limits saved.")
+    return _page(400, limits_form=form)
+
+
+@bp.errorhandler(flow.NotFound)
+def _not_theirs(_error):
+    """Another advocate's window or blackout: the same 404 as an id that never existed."""
+    record_access_denied(current_user, request.path)
+    return current_app.handle_http_exception(NotFound())
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _advocate_id() -> int:
+    advocate = current_user.advocate
+    if advocate is None:
+        abort(404)  # an advocate account whose profile is not set up yet
+    return advocate.id
+
+
+def _submitted(form: FlaskForm, change, *args, **kwargs) -> bool:
+    """Validate the form and make the change; a refusal lands on the form's field, or the form."""
+    if not form.validate_on_submit():
+        return False
+    try:
+        change(_advocate_id(), *args, **kwargs)
+    except flow.AvailabilityError as refusal:
+        field = form._fields.get(refusal.field or "")
+        (field.errors if field is not None else form.form_errors).append(str(refusal))
+        return False
+    return True
+
+
+def _done(message: str):
+    flash(message, "success")
+    return redirect(url_for("portal.availability"))
+
+
+def _window_text(form: WindowForm) -> str:
+    return f"{flow.WEEKDAYS[form.weekday.data]} {form.starts.data:%H:%M}–{form.ends.data:%H:%M}"
+
+
+def _first_error(forms) -> str:
+    for form in forms:
+        for messages in form.errors.values():
+            return messages[0]
+    return ""
+
+
+def _page(status: int = 200, *, editing: int | None = None, **forms):
+    """The page, with fresh forms except the one that was just refused."""
+    overview = flow.overview(_advocate_id(), now=utcnow())
+    advocate = overview.advocate
+    context = {
+        "window_form": WindowForm(formdata=None),
+        "time_zone_form": TimeZoneForm(formdata=None, data={"timezone": overview.zone}),
+        "blackout_form": BlackoutForm(formdata=None),
+        "snooze_form": SnoozeForm(formdata=None, data={"until": advocate.snoozed_until}),
+        "limits_form": LimitsForm(formdata=None, obj=advocate),
+        "button_form": ButtonForm(formdata=None),
+        "editing": None,
+    }
+    if editing is not None:
+        window = overview.window(editing)  # flow.NotFound → 404 when not theirs
+        context["editing"] = window.id
+        context["edit_form"] = WindowForm(formdata=None, prefix="edit", obj=window)
+    context.update(forms)
+    if status != 200:
+        flash(f"Nothing was changed. {_first_error(forms.values())}", "error")
+    return render_template(
+        "portal/availability.html",
+        overview=overview,
+        time_zones=flow.known_time_zones(),
+        weekdays=flow.WEEKDAYS,
+        **context,
+    ), status

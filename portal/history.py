@@ -1,0 +1,1 @@
+"""history pages of the advocate portal (M2)."""

@@ -1,0 +1,1 @@
+"""perks pages of the advocate portal (M2)."""

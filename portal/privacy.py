@@ -1,0 +1,1 @@
+"""privacy pages of the advocate portal (M2)."""

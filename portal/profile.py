@@ -1,0 +1,1 @@
+"""profile pages of the advocate portal (M2)."""

@@ -1,0 +1,1 @@
+"""topics pages of the advocate portal (M2)."""

@@ -1,0 +1,1 @@
+"""written pages of the advocate portal (M2)."""

@@ -1,0 +1,56 @@
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from models import PointsEntry, PointsReason, Tier, db
+from models.types import utcnow
+from workflows import points
+
+
+def tiers():
+    return db.session.scalars(select(Tier)).all()
+
+
+def tier(name):
+    return db.session.scalar(select(Tier).where(Tier.name == name))
+
+
+def test_progress_from_occasional_towards_active(app_context):
+    result = points.progress(200, tier("Occasional"), tiers())
+    assert result.next_tier.name == "Active"
+    assert result.points_to_next == 200
+    assert result.percent == 50
+
+
+def test_progress_at_the_top_tier_is_complete(app_context):
+    result = points.progress(50, tier("Premier"), tiers())
+    assert result.next_tier is None and result.percent == 100
+
+
+def test_suggested_tier_follows_thresholds(app_context):
+    assert points.suggested_tier(0, tiers()).name == "Occasional"
+    assert points.suggested_tier(400, tiers()).name == "Active"
+    assert points.suggested_tier(1500, tiers()).name == "Premier"
+
+
+def test_balance_counts_everything_but_tiers_only_the_last_year(app, make_advocate):
+    advocate = make_advocate()
+    with app.app_context():
+        points.award(advocate.id, 100, PointsReason.CALL_COMPLETED, source_type="engagement", source_id=1)
+        old = points.award(advocate.id, 150, PointsReason.CASE_STUDY)
+        old.created_at = utcnow() - timedelta(days=400)
+        points.award(advocate.id, -60, PointsReason.REDEMPTION, source_type="redemption", source_id=1)
+        db.session.commit()
+        assert points.balance(advocate.id) == 190
+        assert points.earned_recently(advocate.id) == 100
+
+
+def test_the_same_source_earns_once(app, make_advocate):
+    advocate = make_advocate()
+    with app.app_context():
+        source = {"source_type": "engagement", "source_id": 7}
+        first = points.award(advocate.id, 100, PointsReason.CALL_COMPLETED, **source)
+        again = points.award(advocate.id, 100, PointsReason.CALL_COMPLETED, **source)
+        db.session.commit()
+        assert first is not None and again is None
+        assert len(db.session.scalars(select(PointsEntry)).all()) == 1

@@ -1,0 +1,96 @@
+"""The points ledger and tier progress. The ledger is append-only: balances and progress are
+always sums over it (DESIGN.md §4), computed here and nowhere else."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from models import Advocate, PointsEntry, PointsReason, Tier, db
+from models.points import balance_query
+from models.types import utcnow
+
+TIER_WINDOW = timedelta(days=365)
+
+
+def balance(advocate_id: int) -> int:
+    """Points the advocate can spend now (earned minus redeemed)."""
+    return int(db.session.scalar(balance_query(advocate_id)))
+
+
+def earned_recently(advocate_id: int, now: datetime | None = None) -> int:
+    """Points earned over the last 12 months: what tier suggestions are based on."""
+    since = (now or utcnow()) - TIER_WINDOW
+    query = balance_query(advocate_id, since=since).where(PointsEntry.delta > 0)
+    return int(db.session.scalar(query))
+
+
+@dataclass(frozen=True)
+class TierProgress:
+    tier: Tier | None
+    next_tier: Tier | None
+    points: int  # earned over the last 12 months
+    points_to_next: int
+    percent: int  # 0–100 towards the next tier (100 at the top)
+
+
+def progress(points: int, current: Tier | None, tiers: Sequence[Tier]) -> TierProgress:
+    """Where ``points`` stand between the current tier and the one above it."""
+    ranked = sorted(tiers, key=lambda t: t.rank)  # rank 1 is the top
+    above = [t for t in ranked if current is None or t.rank < current.rank]
+    next_tier = above[-1] if above else None
+    if next_tier is None:
+        return TierProgress(current, None, points, 0, 100)
+    floor = current.points_threshold if current else 0
+    span = max(1, next_tier.points_threshold - floor)
+    percent = max(0, min(100, (points - floor) * 100 // span))
+    return TierProgress(current, next_tier, points, max(0, next_tier.points_threshold - points), percent)
+
+
+def suggested_tier(points: int, tiers: Sequence[Tier]) -> Tier | None:
+    """The highest tier whose threshold the points reach."""
+    reached = [t for t in tiers if points >= t.points_threshold]
+    return min(reached, key=lambda t: t.rank) if reached else None
+
+
+def tier_progress(advocate: Advocate, now: datetime | None = None) -> TierProgress:
+    tiers = db.session.scalars(select(Tier)).all()
+    return progress(earned_recently(advocate.id, now), advocate.tier, tiers)
+
+
+def award(
+    advocate_id: int,
+    delta: int,
+    reason: PointsReason,
+    *,
+    source_type: str | None = None,
+    source_id: int | None = None,
+    note: str = "",
+    by_id: int | None = None,
+) -> PointsEntry | None:
+    """Add a ledger row to the current transaction, unless this source already earned it."""
+    if source_type is not None and source_id is not None:
+        already = db.session.scalar(
+            select(PointsEntry.id).where(
+                PointsEntry.advocate_id == advocate_id,
+                PointsEntry.source_type == source_type,
+                PointsEntry.source_id == source_id,
+                PointsEntry.reason == reason.value,
+            )
+        )
+        if already is not None:
+            return None
+    entry = PointsEntry(
+        advocate_id=advocate_id,
+        delta=delta,
+        reason=reason.value,
+        source_type=source_type,
+        source_id=source_id,
+        note=note,
+        created_by_id=by_id,
+    )
+    db.session.add(entry)
+    return entry
