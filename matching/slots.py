@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 
@@ -66,59 +67,105 @@ def free_slots(
 
     ``busy`` are the advocate's booked calls; ``until`` cuts the horizon short (a needed-by date).
     """
-    tz = ZoneInfo(zone)
-    now = now.astimezone(UTC)
-    earliest = now + rules.notice
-    latest = now + timedelta(days=rules.horizon_days)
-    if until is not None:
-        latest = min(latest, until.astimezone(UTC))
-    duration = timedelta(minutes=rules.duration_minutes)
-    step = timedelta(minutes=rules.step_minutes or rules.duration_minutes)
-    buffer = timedelta(minutes=rules.buffer_minutes)
+    return list(_slots(windows, zone, now, blackouts, busy, rules, until))
 
-    by_weekday: dict[int, list[Window]] = {}
-    for window in windows:
-        by_weekday.setdefault(window.weekday, []).append(window)
+
+def first_free_slot(
+    windows: Iterable[Window],
+    *,
+    zone: str,
+    now: datetime,
+    blackouts: Iterable[DateRange] = (),
+    busy: Iterable[Interval] = (),
+    rules: SlotRules = SlotRules(),
+    until: datetime | None = None,
+) -> Interval | None:
+    """The earliest slot ``free_slots`` would give, found without computing the others."""
+    return next(_slots(windows, zone, now, blackouts, busy, rules, until), None)
+
+
+def _slots(windows, zone, now, blackouts, busy, rules, until) -> Iterator[Interval]:
+    if not windows:
+        return
+    notice, horizon, duration, step, buffer = _spans(rules)
+    if now.tzinfo is not UTC:
+        now = now.astimezone(UTC)
+    earliest = now + notice
+    latest = now + horizon
+    if until is not None and until < latest:
+        latest = until.astimezone(UTC)
     blackouts = tuple(blackouts)
-    booked = sorted(busy, key=lambda b: b.start)
-    # Calls already on a local day count against the advocate's daily limit.
-    calls_per_day = Counter(b.start.astimezone(tz).date() for b in booked)
-    # Calls never overlap, so sorted by start they are sorted by end too.
-    booked_ends = [b.end + buffer for b in booked]
+    if busy:
+        booked = sorted(busy, key=lambda b: b.start)
+        # Calls already on a local day count against the advocate's daily limit.
+        tz = ZoneInfo(zone)
+        calls_per_day = Counter(b.start.astimezone(tz).date() for b in booked)
+        # Calls never overlap, so sorted by start they are sorted by end too.
+        booked_ends = [b.end + buffer for b in booked]
+    else:
+        booked, booked_ends, calls_per_day = (), (), {}
 
-    slots: list[Interval] = []
-    day = earliest.astimezone(tz).date()
-    last_day = latest.astimezone(tz).date()
+    day = _local_date(earliest, zone)
+    last_day = _local_date(latest, zone)
+    one_day = timedelta(days=1)
     while day <= last_day:
-        todays = by_weekday.get(day.weekday())
-        if todays and calls_per_day[day] < rules.max_per_day and not _blacked_out(day, blackouts):
-            # Overlapping windows would offer a slot twice: keep each once, in order.
-            day_slots = {
-                slot
-                for window in todays
-                for slot in _window_slots(
-                    day, window, tz, earliest, latest, duration, step, buffer, booked, booked_ends
+        weekday = day.weekday()
+        todays = [w for w in windows if w.weekday == weekday]
+        if todays and calls_per_day.get(day, 0) < rules.max_per_day and not (
+            blackouts and _blacked_out(day, blackouts)
+        ):
+            if len(todays) == 1:
+                yield from _window_slots(
+                    day, todays[0], zone, earliest, latest, duration, step, buffer, booked, booked_ends
                 )
-            }
-            slots.extend(sorted(day_slots, key=lambda slot: slot.start))
-        day += timedelta(days=1)
-    return slots
+            else:
+                # Overlapping windows would offer a slot twice: keep each once, in order.
+                day_slots = {
+                    slot
+                    for window in todays
+                    for slot in _window_slots(
+                        day, window, zone, earliest, latest, duration, step, buffer, booked, booked_ends
+                    )
+                }
+                yield from sorted(day_slots, key=lambda slot: slot.start)
+        day += one_day
+
+
+@lru_cache(maxsize=64)
+def _spans(rules: SlotRules) -> tuple[timedelta, timedelta, timedelta, timedelta, timedelta]:
+    return (
+        rules.notice,
+        timedelta(days=rules.horizon_days),
+        timedelta(minutes=rules.duration_minutes),
+        timedelta(minutes=rules.step_minutes or rules.duration_minutes),
+        timedelta(minutes=rules.buffer_minutes),
+    )
+
+
+def _local_date(moment: datetime, zone: str) -> date:
+    return moment.astimezone(ZoneInfo(zone)).date()
+
+
+@lru_cache(maxsize=65536)
+def _utc(day: date, clock: time, zone: str) -> datetime:
+    """A wall-clock time on a local day, in UTC. Cached: many advocates share zones and hours."""
+    return datetime.combine(day, clock, tzinfo=ZoneInfo(zone)).astimezone(UTC)
 
 
 def _blacked_out(day: date, blackouts: Sequence[DateRange]) -> bool:
     return any(day in blackout for blackout in blackouts)
 
 
-def _window_slots(day, window, tz, earliest, latest, duration, step, buffer, booked, booked_ends):
-    start = datetime.combine(day, window.start, tzinfo=tz).astimezone(UTC)
-    window_end = datetime.combine(day, window.end, tzinfo=tz).astimezone(UTC)
+def _window_slots(day, window, zone, earliest, latest, duration, step, buffer, booked, booked_ends):
+    start = _utc(day, window.start, zone)
+    window_end = _utc(day, window.end, zone)
     if start < earliest:
         # Move to the first step on or after the notice limit, keeping the window's rhythm.
         skipped = -(-(earliest - start) // step)
         start += skipped * step
     while start + duration <= window_end and start + duration <= latest:
         end = start + duration
-        if not _conflicts(start, end, buffer, booked, booked_ends):
+        if not booked or not _conflicts(start, end, buffer, booked, booked_ends):
             yield Interval(start, end)
         start += step
 
