@@ -71,6 +71,9 @@ class Config:
     POINTS_WRITTEN_REFERENCE = _int("POINTS_WRITTEN_REFERENCE", 60)
     POINTS_GOOD_FEEDBACK = _int("POINTS_GOOD_FEEDBACK", 20)
     POINTS_CASE_STUDY_OR_EVENT = _int("POINTS_CASE_STUDY_OR_EVENT", 150)
+    # Score weights of the matching engine, e.g. {"industry": 25, "load": 5, ...}; they should
+    # add up to 100. Unset parts keep matching.engine.Weights' defaults.
+    MATCH_WEIGHTS: dict = {}
 
 
 class TestingConfig(Config):

@@ -22,13 +22,19 @@ SIZE_BANDS: tuple[tuple[str, int, int | None], ...] = (
 )
 
 
-def size_band(employees: int | None) -> str | None:
+def size_band_index(employees: int | None) -> int | None:
+    """0 for the smallest band, up to 4 for 5000+; None when the size is unknown."""
     if employees is None or employees < 1:
         return None
-    for label, low, high in SIZE_BANDS:
+    for index, (_label, low, high) in enumerate(SIZE_BANDS):
         if employees >= low and (high is None or employees <= high):
-            return label
+            return index
     return None  # pragma: no cover - the last band is open-ended
+
+
+def size_band(employees: int | None) -> str | None:
+    index = size_band_index(employees)
+    return None if index is None else SIZE_BANDS[index][0]
 
 
 class Industry(NamedMixin, db.Model):
