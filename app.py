@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from flask import Flask, jsonify, render_template
+from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import text
 from werkzeug.exceptions import HTTPException
@@ -17,7 +18,7 @@ import models
 import portal
 from config import check_production_settings, config_for
 from extensions import csrf, limiter, migrate
-from models import db
+from models import Role, db
 
 
 def create_app(config: str | dict[str, Any] | None = None) -> Flask:
@@ -69,6 +70,25 @@ def configure_extensions(app: Flask) -> None:
 def configure_blueprints(app: Flask) -> None:
     portal.init_app(app)
     admin.init_app(app)
+    configure_navigation(app)
+
+
+def configure_navigation(app: Flask) -> None:
+    by_role = {
+        Role.ADVOCATE: portal.SECTIONS,
+        Role.SALES: admin.SALES_SECTIONS,
+        Role.COORDINATOR: admin.STAFF_SECTIONS,
+        Role.ADMIN: admin.STAFF_SECTIONS,
+    }
+
+    @app.context_processor
+    def navigation():
+        def nav_sections():
+            if not current_user.is_authenticated:
+                return ()
+            return [(e, label) for e, label in by_role[current_user.role] if e in app.view_functions]
+
+        return {"nav_sections": nav_sections}
 
 
 def configure_error_handlers(app: Flask) -> None:

@@ -5,6 +5,10 @@ from flask import Blueprint
 from access import STAFF, guard
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+# Navigation for staff and for sales: (endpoint, label), in order.
+STAFF_SECTIONS = (("admin.home", "Dashboard"),)
+SALES_SECTIONS = (("admin.home", "Dashboard"),)
 guard(bp, default=STAFF)
 
 from admin import home  # noqa: E402,F401  (registers the views on bp)

@@ -1,11 +1,27 @@
-"""The advocate's home page (filled by M2: asks, calls, quota, tier)."""
+"""The advocate's home page (M2 item 1): what is asked of them now, their calls, this quarter's
+use of their quota, their tier and points, and a nudge when the profile needs a look.
 
-from flask import redirect, render_template
+Read in a fixed number of queries whatever the number of asks and engagements.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from flask import current_app, redirect, render_template, url_for
 from flask_login import current_user
+from sqlalchemy import or_, select
+from sqlalchemy.orm import joinedload
 
 from access import EVERYONE_SIGNED_IN, allow
+from models import Advocate, Ask, Engagement, EngagementStatus, ReferenceRequest, db, size_band
+from models.types import utcnow
 from portal import bp
 from portal.auth import home_for
+from workflows import points, quota
+from workflows import requests as requests_flow
 
 
 @bp.route("/")
@@ -16,4 +32,75 @@ def index():
 
 @bp.route("/portal")
 def home():
-    return render_template("portal/home.html", advocate=current_user.advocate)
+    advocate = current_user.advocate
+    if advocate is None:
+        return render_template("portal/home.html", page=None)
+    return render_template("portal/home.html", page=_home_page(advocate, utcnow()), zone=local_zone())
+
+
+# --- the page --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HomePage:
+    advocate: Advocate
+    asks: list[Ask]
+    upcoming: list[Engagement]  # booked calls not over yet, soonest first
+    in_progress: list[Engagement]  # accepted, waiting for a booking or for written answers
+    use: quota.QuarterUse
+    progress: points.TierProgress
+    balance: int
+    review_due: bool
+    profile_url: str | None
+
+    def size(self, ask: Ask) -> str | None:
+        return size_band(ask.request.employees)
+
+
+def _home_page(advocate: Advocate, now: datetime) -> HomePage:
+    engagements = _open_engagements(advocate.id, now)
+    return HomePage(
+        advocate=advocate,
+        asks=requests_flow.pending_asks(advocate.id, now),
+        upcoming=[e for e in engagements if e.status is EngagementStatus.BOOKED],
+        in_progress=[e for e in engagements if e.status is EngagementStatus.AWAITING_BOOKING],
+        use=quota.quarter_use(advocate, quota.current_quarter(now)),
+        progress=points.tier_progress(advocate, now),
+        balance=points.balance(advocate.id),
+        review_due=review_due(advocate, now),
+        profile_url=url_for("portal.profile") if "portal.profile" in current_app.view_functions else None,
+    )
+
+
+def _open_engagements(advocate_id: int, now: datetime) -> list[Engagement]:
+    """Booked calls not over yet, and accepted engagements waiting for their booking/answers."""
+    query = (
+        select(Engagement)
+        .where(
+            Engagement.advocate_id == advocate_id,
+            or_(
+                Engagement.status == EngagementStatus.AWAITING_BOOKING,
+                (Engagement.status == EngagementStatus.BOOKED) & (Engagement.ends_at >= now),
+            ),
+        )
+        .options(
+            joinedload(Engagement.format),
+            joinedload(Engagement.request).joinedload(ReferenceRequest.industry),
+        )
+        .order_by(Engagement.starts_at, Engagement.created_at, Engagement.id)
+    )
+    return list(db.session.scalars(query).unique())
+
+
+def review_due(advocate: Advocate, now: datetime) -> bool:
+    """Profile not reviewed yet, or not for PROFILE_REVIEW_DAYS."""
+    days = current_app.config["PROFILE_REVIEW_DAYS"]
+    return advocate.last_reviewed_at is None or advocate.last_reviewed_at < now - timedelta(days=days)
+
+
+def local_zone() -> ZoneInfo:
+    """The signed-in account's zone (UTC if the name kept is not a zone this machine knows)."""
+    try:
+        return ZoneInfo(current_user.timezone or "UTC")
+    except (ValueError, KeyError):
+        return ZoneInfo("UTC")

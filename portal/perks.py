@@ -1,1 +1,111 @@
-"""perks pages of the advocate portal (M2)."""
+"""The advocate's perks (M2 item 6): their tier's benefits, the catalogue (higher tiers' perks
+shown locked with the tier they need), redeeming points for a perk, and their redemptions.
+
+One page (``/portal/perks``). Each perk they can afford has a small form, folded away until
+opened, that POSTs to ``/portal/perks/<id>/redeem``: one workflow call, a flash, a redirect.
+A refused redemption (locked, inactive, not enough points) changes nothing and says why.
+"""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from flask import abort, flash, redirect, render_template, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from wtforms import TextAreaField
+from wtforms.validators import Length
+
+from portal import bp
+from workflows import perks as flow
+
+# --- forms -----------------------------------------------------------------------------------
+
+
+class RedeemForm(FlaskForm):
+    """One per perk, told apart by its prefix (``perk-<id>-note``) so every label is unique."""
+
+    note = TextAreaField(
+        "A note for your coordinator (optional)",
+        validators=[
+            Length(
+                max=flow.NOTE_MAX_LENGTH,
+                message=f"Keep the note to {flow.NOTE_MAX_LENGTH} characters or fewer.",
+            )
+        ],
+        render_kw={"rows": 2, "maxlength": flow.NOTE_MAX_LENGTH},
+    )
+
+
+def redeem_form(perk_id: int, formdata=None) -> RedeemForm:
+    if formdata is None:
+        return RedeemForm(formdata=None, prefix=f"perk-{perk_id}")
+    return RedeemForm(prefix=f"perk-{perk_id}")
+
+
+# --- views -----------------------------------------------------------------------------------
+
+
+@bp.get("/portal/perks")
+def perks():
+    return _page()
+
+
+@bp.post("/portal/perks/<int:perk_id>/redeem")
+def redeem(perk_id: int):
+    form = redeem_form(perk_id, formdata=True)
+    if not form.validate_on_submit():
+        flash(f"Nothing was redeemed. {_first_error(form)}", "error")
+        return _page(400, refused=(perk_id, form))
+    try:
+        done = flow.redeem(_advocate_id(), perk_id, form.note.data or "")
+    except flow.NotFound:
+        abort(404)
+    except flow.RedemptionError as refusal:
+        flash(f"Nothing was redeemed. {refusal}", "error")
+        return redirect(url_for("portal.perks"))
+    flash(
+        f"You redeemed “{done.perk_name}” for {done.points_spent} points; you have {done.balance} "
+        "points left. Your program coordinator will be in touch about it.",
+        "success",
+    )
+    return redirect(url_for("portal.perks") + "#redemptions")
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _advocate_id() -> int:
+    advocate = current_user.advocate
+    if advocate is None:
+        abort(404)  # an advocate account whose profile is not set up yet
+    return advocate.id
+
+
+def _page(status: int = 200, refused: tuple[int, RedeemForm] | None = None):
+    page = flow.overview(_advocate_id())
+    forms = {o.perk.id: redeem_form(o.perk.id) for o in page.offers if o.refusal is None}
+    if refused is not None:
+        forms[refused[0]] = refused[1]
+    return render_template(
+        "portal/perks.html",
+        page=page,
+        forms=forms,
+        open_form=refused[0] if refused else None,
+        local=_local_time(),
+    ), status
+
+
+def _first_error(form: FlaskForm) -> str:
+    for messages in form.errors.values():
+        return messages[0]
+    return ""
+
+
+def _local_time():
+    """``local(moment)``: an aware UTC moment in the advocate's own zone."""
+    try:
+        zone = ZoneInfo(current_user.timezone)
+    except (ValueError, KeyError):
+        zone = ZoneInfo("UTC")
+    return lambda moment: moment.astimezone(zone)

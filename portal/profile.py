@@ -1,1 +1,190 @@
-"""profile pages of the advocate portal (M2)."""
+"""The advocate's profile (M2 item 3): job, products and use cases, competitors, success
+metrics and talking points, languages, companies they will not speak with.
+
+One page (``/portal/profile``) with one form that saves everything (and counts as a review),
+and a button that marks the profile as reviewed. A refused save re-renders the page with each
+message beside its field (status 400) and changes nothing.
+"""
+
+from __future__ import annotations
+
+import re
+
+from flask import abort, current_app, flash, redirect, render_template, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from wtforms import SelectChoice, SelectField, StringField, TextAreaField
+from wtforms.widgets import TextInput
+
+from models import CompetitorRelation
+from models.types import utcnow
+from portal import bp
+from workflows import profiles as flow
+
+# --- forms -----------------------------------------------------------------------------------
+
+
+class ListField(TextAreaField):
+    """A list typed as text, one item per line or separated as ``separators`` says."""
+
+    def __init__(self, label=None, validators=None, separators: re.Pattern[str] = flow.TAG_SEPARATORS,
+                 joiner: str = "\n", **kwargs):
+        super().__init__(label, validators, **kwargs)
+        self.separators = separators
+        self.joiner = joiner
+
+    def process_data(self, value):
+        self.data = list(value or [])
+
+    def process_formdata(self, valuelist):
+        self.data = flow.split_list(valuelist[0] if valuelist else "", self.separators)
+
+    def _value(self) -> str:
+        if self.raw_data:
+            return self.raw_data[0]
+        return self.joiner.join(self.data or [])
+
+
+class LanguagesField(ListField):
+    """The same, on one line: ``English, German``."""
+
+    widget = TextInput()
+
+
+LONG_TEXT = {"rows": 4, "maxlength": flow.TEXT_MAX_LENGTH}
+TAGS_HINT = f"Separate them with commas, or put one per line. Up to {flow.TAGS_MAX}."
+
+
+class ProfileForm(FlaskForm):
+    job_title = StringField("Job title", render_kw={"maxlength": flow.JOB_TITLE_MAX_LENGTH,
+                                                    "autocomplete": "organization-title"})
+    job_level = SelectField("Job level", choices=[], validate_choice=False)
+    products = ListField("Products you use", render_kw={"rows": 3})
+    use_cases = ListField("What you use them for (use cases)", render_kw={"rows": 3})
+    competitors_evaluated = ListField("Competitors you evaluated", render_kw={"rows": 2})
+    competitors_replaced = ListField("Competitors you replaced", render_kw={"rows": 2})
+    success_metrics = TextAreaField("Success metrics", render_kw=LONG_TEXT)
+    talking_points = TextAreaField("Talking points", render_kw=LONG_TEXT)
+    languages = LanguagesField("Languages you can take a call in", joiner=", ")
+    refused_companies = ListField(
+        "Companies you will not speak with", separators=flow.COMPANY_SEPARATORS, render_kw={"rows": 3}
+    )
+
+    def offer_job_levels(self, job_levels) -> None:
+        self.job_level.choices = [SelectChoice("", "Not set")] + [
+            SelectChoice(level.code, level.name) for level in job_levels
+        ]
+
+    def changes(self) -> flow.ProfileChanges:
+        return flow.ProfileChanges(
+            job_title=(self.job_title.data or "").strip(),
+            job_level=self.job_level.data or None,
+            products=self.products.data,
+            use_cases=self.use_cases.data,
+            competitors_evaluated=self.competitors_evaluated.data,
+            competitors_replaced=self.competitors_replaced.data,
+            success_metrics=_text(self.success_metrics.data),
+            talking_points=_text(self.talking_points.data),
+            languages=self.languages.data,
+            refused_companies=self.refused_companies.data,
+        )
+
+    def refused(self, refusal: flow.ProfileError) -> None:
+        """Each message beside its field (or above the form when it belongs to none)."""
+        for name, message in (refusal.errors or {"": str(refusal)}).items():
+            target = self._fields.get(name)
+            (target.errors if target is not None else self.form_errors).append(message)
+
+
+def _text(value: str | None) -> str:
+    """Browsers send line breaks as CRLF but count them as one character: so do we."""
+    return (value or "").replace("\r\n", "\n").strip()
+
+
+class ButtonForm(FlaskForm):
+    """A button that changes something: only its CSRF token travels."""
+
+
+# --- views -----------------------------------------------------------------------------------
+
+
+@bp.get("/portal/profile")
+def profile():
+    return _page()
+
+
+@bp.post("/portal/profile")
+def save_profile():
+    form = ProfileForm()
+    advocate_id = _advocate_id()
+    if form.validate_on_submit():
+        try:
+            changed = flow.save_profile(advocate_id, form.changes(), now=utcnow(), actor=current_user)
+        except flow.ProfileError as refusal:
+            form.refused(refusal)
+        else:
+            if changed:
+                flash("Profile saved, and marked as reviewed today. Thank you for keeping it current.",
+                      "success")
+            else:
+                flash("Nothing had changed: your profile is marked as reviewed today.", "success")
+            return redirect(url_for("portal.profile"))
+    return _page(400, form=form)
+
+
+@bp.post("/portal/profile/reviewed")
+def mark_profile_reviewed():
+    if not ButtonForm().validate_on_submit():
+        abort(400)
+    flow.mark_reviewed(_advocate_id(), now=utcnow(), actor=current_user)
+    flash("Thank you: your profile is marked as reviewed today.", "success")
+    return redirect(url_for("portal.profile"))
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _advocate_id() -> int:
+    advocate = current_user.advocate
+    if advocate is None:
+        abort(404)  # an advocate account whose profile is not set up yet
+    return advocate.id
+
+
+def _first_error(form: FlaskForm) -> str:
+    for messages in form.errors.values():
+        return messages[0] if messages else ""
+    return form.form_errors[0] if form.form_errors else ""
+
+
+def _page(status: int = 200, form: ProfileForm | None = None):
+    page = flow.profile_page(
+        _advocate_id(), now=utcnow(), review_days=current_app.config["PROFILE_REVIEW_DAYS"]
+    )
+    advocate = page.advocate
+    if form is None:
+        form = ProfileForm(
+            formdata=None,
+            data={
+                "job_title": advocate.job_title,
+                "job_level": advocate.job_level_code or "",
+                "products": sorted((p.name for p in advocate.products), key=str.casefold),
+                "use_cases": sorted((u.name for u in advocate.use_cases), key=str.casefold),
+                "competitors_evaluated": page.competitors(CompetitorRelation.EVALUATED),
+                "competitors_replaced": page.competitors(CompetitorRelation.REPLACED),
+                "success_metrics": advocate.success_metrics,
+                "talking_points": advocate.talking_points,
+                "languages": advocate.languages or [],
+                "refused_companies": advocate.refused_companies or [],
+            },
+        )
+    form.offer_job_levels(page.job_levels)
+    if status != 200:
+        flash(f"Nothing was saved. {_first_error(form)}", "error")
+    return render_template(
+        "portal/profile.html",
+        page=page,
+        form=form,
+        tags_hint=TAGS_HINT,
+        flow=flow,
+    ), status

@@ -8,7 +8,6 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import clean_database
 from sqlalchemy import func, select
 
 from models import (
@@ -37,6 +36,7 @@ from models import (
 )
 from models.engagements import COUNTED_STATUSES
 from models.types import utcnow
+from tests.conftest import clean_database
 from workflows.demo import DEMO_SETTING, load_demo
 
 SIGN_IN_WITH = {

@@ -9,7 +9,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
-from conftest import csrf_token
 from sqlalchemy import select
 
 from models import (
@@ -22,6 +21,7 @@ from models import (
     db,
     quarter_of,
 )
+from tests.conftest import csrf_token
 from workflows import availability as flow
 
 PAGE = "/portal/availability"

@@ -1,0 +1,593 @@
+"""Privacy (M2 item 9, DESIGN.md §7.13): what Vouch keeps about an advocate, all of it as JSON,
+and leaving the program — personal data erased, activity counts kept anonymously.
+
+``export_data`` reads everything in a fixed number of queries, whatever the data size.
+``leave_program`` owns its transaction: it takes the advocate's row lock, changes everything,
+enqueues the confirmation e-mail (to the address as it was before erasure) and commits once;
+a refusal (``PrivacyError``) or any error leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import joinedload, selectinload
+
+from mail.outbox import enqueue
+from models import (
+    Advocate,
+    AdvocateCompetitor,
+    AdvocateStatus,
+    AdvocateTopic,
+    Ask,
+    AskStatus,
+    AuditEvent,
+    Blackout,
+    Company,
+    Engagement,
+    EngagementStatus,
+    Feedback,
+    FeedbackSide,
+    LoginToken,
+    PointsEntry,
+    Redemption,
+    RedemptionStatus,
+    ReferenceRequest,
+    RequestEvent,
+    RequestStatus,
+    WeeklyWindow,
+    WrittenAnswer,
+    db,
+    size_band,
+)
+from models.advocates import advocate_formats, advocate_products, advocate_use_cases
+from models.locking import lock_advocate
+from models.types import utcnow
+from workflows.audit import add_event
+
+EXPORT_FORMAT = "vouch-personal-data/1"
+LEAVE_WORD = "LEAVE"
+CONFIRM_MESSAGE = f"Type {LEAVE_WORD} in the box to confirm that you want to leave the program."
+# What an ask or a call ended with when the advocate left (Ask.decline_reason, timelines).
+LEFT_PROGRAM = "left program"
+FORMER_ADVOCATE = "Former advocate"
+CANCEL_REASON = "The advocate left the reference program."
+WITHDRAWN_NOTE = "Withdrawn: the advocate left the reference program."
+# Free text an advocate writes that timelines may quote (a decline's note).
+PERSONAL_DETAIL_KEYS = frozenset({"note"})
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+class PrivacyError(ValueError):
+    """A privacy change refused by a rule; the message says why. ``field`` names the input."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class NotFound(LookupError):
+    """No such advocate."""
+
+
+# --- the rules -------------------------------------------------------------------------------
+
+
+def check_confirmation(typed: str | None) -> None:
+    """Leaving is for good: the advocate types LEAVE (any case, spaces around ignored)."""
+    if (typed or "").strip().upper() != LEAVE_WORD:
+        raise PrivacyError(CONFIRM_MESSAGE, "confirmation")
+
+
+def erased_email(account_id: int) -> str:
+    """The address an erased account keeps: unique, lower-case, never deliverable (RFC 6761)."""
+    return f"erased-{account_id}@invalid"
+
+
+def _zone(name: str | None) -> ZoneInfo:
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ValueError, KeyError):  # an unknown name kept from before: fall back to UTC
+        return ZoneInfo("UTC")
+
+
+# --- the page --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What the privacy page shows: the consent, and how much Vouch keeps of each kind."""
+
+    advocate: Advocate
+    zone: str
+    consent_local: datetime | None  # the consent's moment in the advocate's zone
+    counts: dict[str, int]
+
+
+def summary(advocate_id: int) -> Summary:
+    """The advocate and counts of what is kept about them, in two queries."""
+    advocate = db.session.scalars(
+        select(Advocate)
+        .where(Advocate.id == advocate_id)
+        .options(joinedload(Advocate.account), joinedload(Advocate.company), joinedload(Advocate.tier))
+    ).one_or_none()
+    if advocate is None:
+        raise NotFound(f"advocate {advocate_id}")
+
+    def count(model, *where) -> Any:
+        return select(func.count()).select_from(model).where(*where).scalar_subquery()
+
+    engagement_ids = select(Engagement.id).where(Engagement.advocate_id == advocate_id)
+    row = db.session.execute(
+        select(
+            count(WeeklyWindow, WeeklyWindow.advocate_id == advocate_id).label("windows"),
+            count(Blackout, Blackout.advocate_id == advocate_id).label("blackouts"),
+            count(Ask, Ask.advocate_id == advocate_id).label("asks"),
+            count(Engagement, Engagement.advocate_id == advocate_id).label("engagements"),
+            count(
+                Feedback,
+                Feedback.engagement_id.in_(engagement_ids),
+                Feedback.side == FeedbackSide.ADVOCATE,
+            ).label("feedback_given"),
+            count(
+                Feedback,
+                Feedback.engagement_id.in_(engagement_ids),
+                Feedback.side == FeedbackSide.PROSPECT,
+                Feedback.shared_with_advocate.is_(True),
+            ).label("feedback_received"),
+            count(PointsEntry, PointsEntry.advocate_id == advocate_id).label("points_entries"),
+            count(Redemption, Redemption.advocate_id == advocate_id).label("redemptions"),
+            count(AuditEvent, AuditEvent.actor_id == advocate.account_id).label("security_events"),
+        )
+    ).one()
+    zone = advocate.account.timezone
+    consent = advocate.consent_at.astimezone(_zone(zone)) if advocate.consent_at else None
+    return Summary(advocate=advocate, zone=zone, consent_local=consent, counts=dict(row._mapping))
+
+
+# --- the export ------------------------------------------------------------------------------
+
+
+def _iso(value: datetime | date | time | None) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, time):
+        return value.strftime("%H:%M")
+    return value.isoformat()
+
+
+def export_filename(zone: str, now: datetime | None = None) -> str:
+    """``vouch-my-data-YYYY-MM-DD.json``, dated in the advocate's own zone."""
+    day = (now or utcnow()).astimezone(_zone(zone)).date()
+    return f"vouch-my-data-{day.isoformat()}.json"
+
+
+def export_data(advocate_id: int, *, now: datetime | None = None) -> dict[str, Any]:
+    """Everything Vouch keeps about the advocate, as JSON-ready data (dates in ISO 8601, UTC).
+
+    Other people's personal data stays out: an ask shows the request as the advocate saw it,
+    the prospect company appears only where the advocate accepted, prospect contacts never.
+    """
+    now = now or utcnow()
+    advocate = db.session.scalars(
+        select(Advocate)
+        .where(Advocate.id == advocate_id)
+        .options(
+            joinedload(Advocate.account),
+            joinedload(Advocate.company).joinedload(Company.industry),
+            joinedload(Advocate.company).joinedload(Company.region),
+            joinedload(Advocate.tier),
+            joinedload(Advocate.job_level),
+            selectinload(Advocate.products),
+            selectinload(Advocate.use_cases),
+            selectinload(Advocate.formats),
+            selectinload(Advocate.topics).joinedload(AdvocateTopic.topic),
+            selectinload(Advocate.competitors).joinedload(AdvocateCompetitor.competitor),
+            selectinload(Advocate.windows),
+            selectinload(Advocate.blackouts),
+        )
+    ).one_or_none()
+    if advocate is None:
+        raise NotFound(f"advocate {advocate_id}")
+    account = advocate.account
+
+    asks = db.session.scalars(
+        select(Ask)
+        .where(Ask.advocate_id == advocate_id)
+        .order_by(Ask.created_at, Ask.id)
+        .options(
+            selectinload(Ask.request).options(
+                joinedload(ReferenceRequest.industry),
+                joinedload(ReferenceRequest.region),
+                joinedload(ReferenceRequest.format),
+                selectinload(ReferenceRequest.topics),
+                selectinload(ReferenceRequest.use_cases),
+            )
+        )
+    ).all()
+    engagements = db.session.scalars(
+        select(Engagement)
+        .where(Engagement.advocate_id == advocate_id)
+        .order_by(Engagement.created_at, Engagement.id)
+        .options(
+            joinedload(Engagement.format),
+            selectinload(Engagement.request).joinedload(ReferenceRequest.industry),
+            selectinload(Engagement.feedback),
+            selectinload(Engagement.answers),
+        )
+    ).all()
+    ledger = db.session.scalars(
+        select(PointsEntry)
+        .where(PointsEntry.advocate_id == advocate_id)
+        .order_by(PointsEntry.created_at, PointsEntry.id)
+    ).all()
+    redemptions = db.session.scalars(
+        select(Redemption)
+        .where(Redemption.advocate_id == advocate_id)
+        .order_by(Redemption.requested_at, Redemption.id)
+        .options(joinedload(Redemption.perk))
+    ).all()
+    security_log = db.session.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.actor_id == account.id)
+        .order_by(AuditEvent.at, AuditEvent.id)
+    ).all()
+
+    return {
+        "format": EXPORT_FORMAT,
+        "exported_at": _iso(now),
+        "account": {
+            "email": account.email,
+            "name": account.name,
+            "role": account.role.value,
+            "timezone": account.timezone,
+            "active": account.active,
+            "created_at": _iso(account.created_at),
+            "last_sign_in_at": _iso(account.last_sign_in_at),
+        },
+        "profile": _profile(advocate),
+        "availability": {
+            "timezone": account.timezone,
+            "weekly_windows": [
+                {"weekday": WEEKDAYS[w.weekday], "starts": _iso(w.starts), "ends": _iso(w.ends)}
+                for w in advocate.windows
+            ],
+            "blackouts": [
+                {"starts_on": _iso(b.starts_on), "ends_on": _iso(b.ends_on), "reason": b.reason}
+                for b in advocate.blackouts
+            ],
+            "snoozed_until": _iso(advocate.snoozed_until),
+            "quarterly_cap": advocate.quarterly_cap,
+            "min_days_between_calls": advocate.min_days_between_calls,
+            "max_calls_per_day": advocate.max_calls_per_day,
+        },
+        "asks": [_ask(ask) for ask in asks],
+        "engagements": [_engagement(engagement) for engagement in engagements],
+        "points": {
+            "balance": sum(entry.delta for entry in ledger),
+            "ledger": [
+                {
+                    "at": _iso(entry.created_at),
+                    "delta": entry.delta,
+                    "reason": entry.reason,
+                    "note": entry.note,
+                }
+                for entry in ledger
+            ],
+        },
+        "redemptions": [
+            {
+                "perk": redemption.perk.name,
+                "points_spent": redemption.points_spent,
+                "status": redemption.status.value,
+                "requested_at": _iso(redemption.requested_at),
+                "decided_at": _iso(redemption.decided_at),
+                "note": redemption.note,
+            }
+            for redemption in redemptions
+        ],
+        "security_log": [
+            {"at": _iso(event.at), "event": event.kind, "client_ip": event.client_ip}
+            for event in security_log
+        ],
+    }
+
+
+def _profile(advocate: Advocate) -> dict[str, Any]:
+    company = advocate.company
+    return {
+        "company": None if company is None else {
+            "name": company.name,
+            "industry": company.industry.name if company.industry else None,
+            "region": company.region.name if company.region else None,
+            "size": company.size_band,
+        },
+        "job_title": advocate.job_title,
+        "job_level": advocate.job_level.name if advocate.job_level else None,
+        "tier": advocate.tier.name if advocate.tier else None,
+        "status": advocate.status.value,
+        "products": sorted(p.name for p in advocate.products),
+        "use_cases": sorted(u.name for u in advocate.use_cases),
+        "topics": sorted(
+            ({"topic": t.topic.name, "stance": t.stance.value} for t in advocate.topics),
+            key=lambda t: t["topic"],
+        ),
+        "formats": [f.name for f in sorted(advocate.formats, key=lambda f: f.position)],
+        "competitors": sorted(
+            (
+                {"competitor": c.competitor.name, "relation": c.relation.value}
+                for c in advocate.competitors
+            ),
+            key=lambda c: c["competitor"],
+        ),
+        "success_metrics": advocate.success_metrics,
+        "talking_points": advocate.talking_points,
+        "languages": list(advocate.languages or []),
+        "refused_companies": list(advocate.refused_companies or []),
+        "consent": {"given_at": _iso(advocate.consent_at), "source": advocate.consent_source},
+        "last_reviewed_at": _iso(advocate.last_reviewed_at),
+        "created_at": _iso(advocate.created_at),
+    }
+
+
+def _ask(ask: Ask) -> dict[str, Any]:
+    """The ask as the advocate saw it: the prospect's company only once they accepted."""
+    request = ask.request
+    return {
+        "asked_at": _iso(ask.created_at),
+        "expires_at": _iso(ask.expires_at),
+        "responded_at": _iso(ask.responded_at),
+        "status": ask.status.value,
+        "decline_reason": ask.decline_reason,
+        "decline_note": ask.decline_note,
+        "match_score": ask.score,
+        "match_reasons": list(ask.explanation or []),
+        "request": {
+            "prospect_company": request.prospect_company if ask.status is AskStatus.ACCEPTED else None,
+            "industry": request.industry.name if request.industry else None,
+            "size": size_band(request.employees),
+            "region": request.region.name if request.region else None,
+            "format": request.format.name,
+            "needed_by": _iso(request.needed_by),
+            "topics": sorted(t.name for t in request.topics),
+            "use_cases": sorted(u.name for u in request.use_cases),
+        },
+    }
+
+
+def _engagement(engagement: Engagement) -> dict[str, Any]:
+    request = engagement.request
+    given = [f for f in engagement.feedback if f.side is FeedbackSide.ADVOCATE]
+    received = [
+        f for f in engagement.feedback if f.side is FeedbackSide.PROSPECT and f.shared_with_advocate
+    ]
+    return {
+        "format": engagement.format.name,
+        "status": engagement.status.value,
+        "starts_at": _iso(engagement.starts_at),
+        "ends_at": _iso(engagement.ends_at),
+        "quarter": engagement.quarter,
+        "accepted_at": _iso(engagement.created_at),
+        "booked_at": _iso(engagement.booked_at),
+        "completed_at": _iso(engagement.completed_at),
+        "cancelled_at": _iso(engagement.cancelled_at),
+        "cancel_reason": engagement.cancel_reason,
+        "prospect_company": request.prospect_company if request else None,
+        "prospect_industry": request.industry.name if request and request.industry else None,
+        "written_answers": [
+            {"question": answer.question, "answer": answer.answer} for answer in engagement.answers
+        ],
+        "answers_submitted_at": _iso(engagement.answers_submitted_at),
+        "feedback_given": [_feedback(f) for f in given],
+        "feedback_received": [_feedback(f) for f in received],
+    }
+
+
+def _feedback(feedback: Feedback) -> dict[str, Any]:
+    return {
+        "at": _iso(feedback.created_at),
+        "rating": feedback.rating,
+        "comment": feedback.comment,
+        "helped_decision": feedback.helped_decision,
+    }
+
+
+# --- leaving the program ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Departure:
+    asks_declined: int
+    engagements_cancelled: int
+
+
+def leave_program(advocate_id: int, *, confirmation: str | None, now: datetime | None = None) -> Departure:
+    """Leave for good (DESIGN.md §7.13), in one transaction.
+
+    The account is deactivated (its sessions and links end) and its personal data erased; pending
+    asks are declined and upcoming calls cancelled, each on its request's timeline, so that the
+    coordinator can find someone else; engagements, ratings and the points ledger stay,
+    anonymous, so that program reports still count the activity.
+    """
+    check_confirmation(confirmation)
+    now = now or utcnow()
+    try:
+        advocate = lock_advocate(advocate_id)
+        if advocate is None:
+            raise NotFound(f"advocate {advocate_id}")
+        account = advocate.account
+        if account.email == erased_email(account.id):  # left already (a retried request)
+            db.session.rollback()
+            return Departure(asks_declined=0, engagements_cancelled=0)
+        old_email, old_name = account.email, account.name
+        enqueue(
+            template="left_program",
+            to=[old_email],
+            context={"left_at": now},
+            idempotency_key=f"left-program:{advocate.id}:{account.session_version}",
+        )
+        declined = _decline_pending_asks(advocate, now)
+        cancelled = _cancel_upcoming(advocate, now)
+        _scrub_timelines(advocate, old_name, old_email)
+        db.session.flush()
+        _erase(advocate, old_email, now)
+        add_event(
+            "advocate.left",
+            actor=account,
+            advocate_id=advocate.id,
+            account_id=account.id,
+            asks_declined=declined,
+            engagements_cancelled=cancelled,
+        ).client_ip = None  # nothing personal beyond the ids
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    return Departure(asks_declined=declined, engagements_cancelled=cancelled)
+
+
+def _timeline(request: ReferenceRequest, kind: str, advocate: Advocate, now: datetime, **detail) -> None:
+    db.session.add(RequestEvent(
+        request_id=request.id, at=now, kind=kind, actor_id=advocate.account_id,
+        detail={"advocate_id": advocate.id, **detail},
+    ))
+
+
+def _reopen(request: ReferenceRequest, leaving: Advocate, now: datetime) -> None:
+    """The request needs someone else now: still "asking" while others are asked, else "new"
+    (with the same "needs_candidate" line on its timeline as when the last ask is declined)."""
+    others_pending = any(
+        ask.status is AskStatus.PENDING and ask.advocate_id != leaving.id for ask in request.asks
+    )
+    wanted = RequestStatus.ASKING if others_pending else RequestStatus.NEW
+    if request.status is not wanted:
+        request.status, request.updated_at = wanted, now
+        if wanted is RequestStatus.NEW:
+            db.session.add(RequestEvent(request_id=request.id, at=now, kind="needs_candidate", detail={}))
+
+
+def _decline_pending_asks(advocate: Advocate, now: datetime) -> int:
+    asks = db.session.scalars(
+        select(Ask)
+        .where(Ask.advocate_id == advocate.id, Ask.status == AskStatus.PENDING)
+        .options(selectinload(Ask.request).selectinload(ReferenceRequest.asks))
+    ).all()
+    for ask in asks:
+        ask.status, ask.decline_reason, ask.responded_at = AskStatus.DECLINED, LEFT_PROGRAM, now
+        _timeline(ask.request, "declined", advocate, now, reason=LEFT_PROGRAM)
+        if ask.request.status is RequestStatus.ASKING:
+            _reopen(ask.request, advocate, now)
+    return len(asks)
+
+
+def _cancel_upcoming(advocate: Advocate, now: datetime) -> int:
+    """Calls not yet booked, or booked in the future: cancelled, their place given back.
+
+    The engagement stays (anonymous) but lets go of its request, which may then be matched again
+    (a request has at most one engagement); its accepted ask is declined for the same reason.
+    """
+    engagements = db.session.scalars(
+        select(Engagement)
+        .where(
+            Engagement.advocate_id == advocate.id,
+            (Engagement.status == EngagementStatus.AWAITING_BOOKING)
+            | ((Engagement.status == EngagementStatus.BOOKED) & (Engagement.starts_at > now)),
+        )
+        .options(
+            selectinload(Engagement.request).selectinload(ReferenceRequest.asks),
+            selectinload(Engagement.ask),
+        )
+    ).all()
+    for engagement in engagements:
+        engagement.status = EngagementStatus.CANCELLED
+        engagement.cancelled_at = now
+        engagement.cancel_reason = CANCEL_REASON
+        if engagement.ask is not None and engagement.ask.status is AskStatus.ACCEPTED:
+            engagement.ask.status, engagement.ask.decline_reason = AskStatus.DECLINED, LEFT_PROGRAM
+        request = engagement.request
+        if request is not None:
+            _timeline(request, "advocate_left", advocate, now,
+                      engagement_id=engagement.id, reason=LEFT_PROGRAM)
+            if request.status in (RequestStatus.MATCHED, RequestStatus.SCHEDULED):
+                _reopen(request, advocate, now)
+            engagement.request = None
+    return len(engagements)
+
+
+def _scrub_timelines(advocate: Advocate, name: str, email: str) -> None:
+    """Their name, e-mail or own notes written into the timelines of requests they were asked for
+    (events about another advocate of the same name are left alone)."""
+    personal = {name.casefold(), email.casefold()}
+
+    def erased(key: str, value: Any) -> Any:
+        if key in PERSONAL_DETAIL_KEYS:
+            return ""
+        if isinstance(value, str) and value.casefold() in personal:
+            return FORMER_ADVOCATE
+        return value
+
+    events = db.session.scalars(
+        select(RequestEvent).where(
+            RequestEvent.request_id.in_(select(Ask.request_id).where(Ask.advocate_id == advocate.id))
+        )
+    ).all()
+    for event in events:
+        detail = event.detail or {}
+        if detail.get("advocate_id") != advocate.id and event.actor_id != advocate.account_id:
+            continue
+        scrubbed = {key: erased(key, value) for key, value in detail.items()}
+        if scrubbed != detail:
+            event.detail = scrubbed  # a new dict: JSON columns do not track changes in place
+
+
+def _erase(advocate: Advocate, old_email: str, now: datetime) -> None:
+    """Personal data out; what counts activity (engagements, ratings, ledger) stays."""
+    account = advocate.account
+    placeholder = erased_email(account.id)
+    account.email = placeholder
+    account.name = FORMER_ADVOCATE
+    account.timezone = "UTC"
+    account.deactivate()
+
+    advocate.status = AdvocateStatus.RETIRED
+    advocate.job_title = ""
+    advocate.job_level_code = None
+    advocate.success_metrics = ""
+    advocate.talking_points = ""
+    advocate.languages = []
+    advocate.refused_companies = []
+    advocate.snoozed_until = None
+    advocate.quarterly_cap = None
+    advocate.min_days_between_calls = 0
+    advocate.max_calls_per_day = 1
+
+    mine = advocate.id
+    engagement_ids = select(Engagement.id).where(Engagement.advocate_id == mine).scalar_subquery()
+    statements = [
+        delete(AdvocateTopic).where(AdvocateTopic.advocate_id == mine),
+        delete(AdvocateCompetitor).where(AdvocateCompetitor.advocate_id == mine),
+        delete(WeeklyWindow).where(WeeklyWindow.advocate_id == mine),
+        delete(Blackout).where(Blackout.advocate_id == mine),
+        delete(advocate_products).where(advocate_products.c.advocate_id == mine),
+        delete(advocate_use_cases).where(advocate_use_cases.c.advocate_id == mine),
+        delete(advocate_formats).where(advocate_formats.c.advocate_id == mine),
+        delete(LoginToken).where(LoginToken.account_id == account.id),
+        update(Engagement)
+        .where(Engagement.advocate_id == mine)
+        .values(prospect_name="", prospect_email="", prospect_timezone=None),
+        update(Feedback).where(Feedback.engagement_id.in_(engagement_ids)).values(comment=""),
+        update(WrittenAnswer).where(WrittenAnswer.engagement_id.in_(engagement_ids)).values(answer=""),
+        update(Ask).where(Ask.advocate_id == mine).values(decline_note=""),
+        update(Redemption).where(Redemption.advocate_id == mine).values(note=""),
+        # A perk not yet sent goes nowhere now; the ledger keeps its row (no refund to anyone).
+        update(Redemption)
+        .where(Redemption.advocate_id == mine, Redemption.status == RedemptionStatus.REQUESTED)
+        .values(status=RedemptionStatus.REJECTED, decided_at=now, note=WITHDRAWN_NOTE),
+        update(AuditEvent).where(AuditEvent.subject == old_email).values(subject=placeholder),
+    ]
+    for statement in statements:
+        db.session.execute(statement.execution_options(synchronize_session=False))

@@ -1,0 +1,126 @@
+"""The quota rule (DESIGN.md §5 "Quota"): how many calls an advocate has used in a quarter and
+how many are left, and the check that claims a place under the advocate's row lock.
+
+What counts: the advocate's engagements of any format that are awaiting booking, booked or
+completed (``COUNTED_STATUSES``), in the quarter they count in (of the call once booked, of the
+acceptance while unbooked). A cancelled engagement gives its place back. The limit is
+``advocate.quarterly_limit``: min(tier quota, personal cap).
+
+Accepting an ask (``workflows.requests``) and booking a call (M4) both call ``claim_place``
+inside their own transaction, before they create or move an engagement.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from models import Advocate, Engagement, db, quarter_of
+from models.engagements import COUNTED_STATUSES
+from models.locking import lock_advocate
+from models.types import utcnow
+
+
+class QuotaExceeded(ValueError):
+    """No place left in the quarter; the message says how many were used of how many."""
+
+    def __init__(self, use: QuarterUse, cap_below_quota: bool = False) -> None:
+        self.use = use
+        if use.limit == 0:
+            message = (
+                f"You take no calls in {use.label}: your limit for the quarter is 0. "
+                "Nothing was changed."
+            )
+        else:
+            message = (
+                f"You have already used all {use.limit} of your calls for {use.label} "
+                f"({use.used} counted). Nothing was changed."
+            )
+        if cap_below_quota:
+            message += " You can raise your personal limit on your availability page."
+        super().__init__(message)
+
+
+class AdvocateNotFound(LookupError):
+    pass
+
+
+@dataclass(frozen=True)
+class QuarterUse:
+    quarter: str  # "2026Q2"
+    used: int
+    limit: int
+
+    @property
+    def left(self) -> int:
+        return max(0, self.limit - self.used)
+
+    @property
+    def full(self) -> bool:
+        return self.used >= self.limit
+
+    @property
+    def label(self) -> str:
+        """``2026Q2`` → ``Q2 2026``."""
+        year, _, number = self.quarter.partition("Q")
+        return f"Q{number} {year}"
+
+
+def current_quarter(now: datetime | None = None) -> str:
+    return quarter_of(now or utcnow())
+
+
+def usage(advocate_id: int, quarter: str, session: Session | None = None) -> int:
+    """Engagements that use up a place in ``quarter`` (one query)."""
+    session = session or db.session
+    return int(
+        session.scalar(
+            select(func.count(Engagement.id)).where(
+                Engagement.advocate_id == advocate_id,
+                Engagement.quarter == quarter,
+                Engagement.status.in_(COUNTED_STATUSES),
+            )
+        )
+    )
+
+
+def limit(advocate: Advocate) -> int:
+    """Calls the advocate may take in a quarter: min(tier quota, personal cap)."""
+    return advocate.quarterly_limit
+
+
+def quarter_use(advocate: Advocate, quarter: str | None = None, session: Session | None = None) -> QuarterUse:
+    """Used and left in ``quarter`` (default: the current one). Reads, locks nothing."""
+    quarter = quarter or current_quarter()
+    return QuarterUse(quarter, usage(advocate.id, quarter, session), limit(advocate))
+
+
+def check_place_left(use: QuarterUse, advocate: Advocate | None = None) -> None:
+    """The rule alone: raises ``QuotaExceeded`` when the quarter is full."""
+    if use.full:
+        cap_below_quota = (
+            advocate is not None
+            and advocate.quarterly_cap is not None
+            and advocate.tier is not None
+            and advocate.quarterly_cap < advocate.tier.quarterly_quota
+        )
+        raise QuotaExceeded(use, cap_below_quota)
+
+
+def claim_place(advocate_id: int, quarter: str, session: Session | None = None) -> Advocate:
+    """Lock the advocate's row and check a place is left in ``quarter``; returns the locked,
+    freshly read advocate. The place is taken by the engagement the caller then creates (or
+    moves into ``quarter``) in the same transaction; the lock keeps any other claim waiting
+    until that transaction ends. Raises ``QuotaExceeded`` (the caller rolls back).
+
+    Taking the lock again in a transaction that already holds it is harmless, so a workflow
+    may lock the advocate first thing and call this later, before it changes anything.
+    """
+    advocate = lock_advocate(advocate_id, session)
+    if advocate is None:
+        raise AdvocateNotFound(f"advocate {advocate_id}")
+    check_place_left(QuarterUse(quarter, usage(advocate_id, quarter, session), limit(advocate)), advocate)
+    return advocate
