@@ -7,8 +7,20 @@ from access import STAFF, guard
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 # Navigation for staff and for sales: (endpoint, label), in order.
-STAFF_SECTIONS = (("admin.home", "Dashboard"),)
-SALES_SECTIONS = (("admin.home", "Dashboard"),)
+# Sections whose endpoint does not exist (yet) are left out of the menu.
+STAFF_SECTIONS = (
+    ("admin.home", "Dashboard"),
+    ("admin.requests", "Requests"),
+    ("admin.pool", "Advocates"),
+    ("admin.imports", "Import"),
+    ("admin.tokens", "API tokens"),
+)
+SALES_SECTIONS = (
+    ("admin.home", "Dashboard"),
+    ("admin.requests", "My requests"),
+    ("admin.new_request", "New request"),
+    ("admin.tokens", "API tokens"),
+)
 guard(bp, default=STAFF)
 
 from admin import home  # noqa: E402,F401  (registers the views on bp)

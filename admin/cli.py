@@ -1,4 +1,5 @@
-"""Staff command-line tools: ``flask users create``, ``flask demo load``."""
+"""Staff command-line tools (DESIGN.md §9 "CLI"). Each command is thin: it parses its
+arguments, calls one workflow function, and reports."""
 
 from __future__ import annotations
 
@@ -10,6 +11,10 @@ from workflows.accounts import AccountError, create_account
 
 users_cli = AppGroup("users", help="Accounts of every role.")
 demo_cli = AppGroup("demo", help="Demo data.")
+tokens_cli = AppGroup("tokens", help="Personal API tokens for the JSON API.")
+asks_cli = AppGroup("asks", help="Asks sent to advocates.")
+customers_cli = AppGroup("customers", help="Customer companies.")
+advocates_cli = AppGroup("advocates", help="Reference profiles.")
 
 
 @users_cli.command("create")
@@ -39,6 +44,58 @@ def load_demo() -> None:
     click.echo(summary.describe())
 
 
+@tokens_cli.command("create")
+@click.argument("email")
+@click.option("--name", default="API token", help="What the token is for, e.g. the CRM's name.")
+def create_token(email: str, name: str) -> None:
+    """Create a personal API token for EMAIL; the token is printed once, alone on the last line."""
+    from workflows.tokens import TokenError
+    from workflows.tokens import create_token as create
+
+    try:
+        _token, secret = create(email, name=name)
+    except TokenError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Created an API token for {email}. Keep it safe: it is shown only now.")
+    click.echo(secret)
+
+
+@asks_cli.command("expire")
+def expire_asks() -> None:
+    """Expire asks unanswered past their deadline, so the next candidate can be asked."""
+    from workflows.requests import expire_overdue_asks
+
+    expired = expire_overdue_asks()
+    click.echo(f"expired {expired} ask{'' if expired == 1 else 's'}")
+
+
+def _import(kind: str, path: str) -> None:
+    from workflows import imports
+
+    importer = {"customers": imports.import_customers, "advocates": imports.import_advocates}[kind]
+    try:
+        with click.progressbar(length=100, label=f"Importing {kind}") as bar:
+            report = importer(path, on_progress=bar.update)
+    except imports.ImportRejected as rejected:
+        click.echo(rejected.describe(), err=True)
+        raise SystemExit(1) from None
+    click.echo(report.describe())
+
+
+@customers_cli.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+def import_customers(path: str) -> None:
+    """Import customer companies from a CSV file (all rows, or none if any row is bad)."""
+    _import("customers", path)
+
+
+@advocates_cli.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+def import_advocates(path: str) -> None:
+    """Import advocates from a reference spreadsheet saved as CSV (all rows, or none)."""
+    _import("advocates", path)
+
+
 def register_cli(app) -> None:
-    app.cli.add_command(users_cli)
-    app.cli.add_command(demo_cli)
+    for group in (users_cli, demo_cli, tokens_cli, asks_cli, customers_cli, advocates_cli):
+        app.cli.add_command(group)
