@@ -9,7 +9,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import select
 
-from models import OutboxMessage, db
+from models import OutboxMessage, OutboxStatus, db
 
 
 def render(template: str, context: Mapping[str, Any]) -> tuple[str, str, str | None]:
@@ -71,3 +71,41 @@ def enqueue(
     )
     db.session.add(message)
     return message
+
+
+ERASED_BODY = "[erased: the recipient left the program]"
+
+
+def forget_recipient(email: str, *, keep: OutboxMessage | None = None) -> int:
+    """Erase an address from the outbox, in the caller's transaction (someone left the program).
+
+    Messages to it lose their addresses and bodies; those still queued are not sent. ``keep`` is
+    the one message that must still go out (the confirmation of leaving); its body is wiped
+    once it is sent, like any sensitive message.
+    """
+    from sqlalchemy import String, cast
+
+    email = email.casefold()
+    candidates = db.session.scalars(
+        select(OutboxMessage).where(
+            cast(OutboxMessage.to, String).contains(email) | cast(OutboxMessage.cc, String).contains(email)
+        )
+    ).all()
+    forgotten = 0
+    for message in candidates:
+        if message is keep:
+            message.sensitive = True
+            continue
+        addresses = [a for a in (*message.to, *(message.cc or ())) if a.casefold() == email]
+        if not addresses:
+            continue
+        message.to = [a for a in message.to if a.casefold() != email] or ["erased@invalid"]
+        message.cc = [a for a in (message.cc or []) if a.casefold() != email]
+        message.subject = "[erased]"
+        message.body_text = ERASED_BODY
+        message.body_html = None
+        message.attachments = []
+        if message.status == OutboxStatus.QUEUED:
+            message.status = OutboxStatus.EXPIRED
+        forgotten += 1
+    return forgotten

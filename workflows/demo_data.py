@@ -290,12 +290,10 @@ TALKING_POINTS = [
 
 # Perks: (name, description, minimum tier, points cost or None for a standing benefit).
 PERKS = [
-    ("Quarterly executive briefing", "A seat at the quarterly roadmap briefing with our executives.",
-     "Premier", None),
-    ("Early access to beta features", "New features 30 days before general availability.", "Premier", None),
-    ("Product roadmap reviews", "A quarterly roadmap review with the product team.", "Active", None),
-    ("Logo on our website", "Your company among the customers we are proud of.", "Active", None),
-    ("Product preview webinars", "Invitations to every product preview webinar.", "Occasional", None),
+    # Standing perks beyond the tier benefits listed on each tier.
+    ("Customer advisory board seat", "A seat on the board that shapes our roadmap.", "Premier", None),
+    ("Speaker slot at the customer summit", "First choice of the summit's customer talks.", "Active", None),
+    ("Reference community", "The private community where our references swap notes.", "Occasional", None),
     ("Branded hoodie", "A warm thank-you in your size.", "Occasional", 150),
     ("Charity donation ($250)", "We give $250 to a charity you choose, in your name.", "Occasional", 300),
     ("Training credits ($1,000)", "Credits for any course of our academy.", "Active", 600),

@@ -173,6 +173,20 @@ def _decide(redemption_id: int, status: RedemptionStatus, *, by: Account, note: 
                 source_type="redemption", source_id=redemption.id,
                 note=redemption.perk.name[:200], by_id=by.id,
             )
+        account = redemption.advocate.account
+        enqueue(
+            template="redemption_decided",
+            to=[account.email],
+            context={
+                "name": account.name,
+                "perk_name": redemption.perk.name,
+                "fulfilled": status == RedemptionStatus.FULFILLED,
+                "points": redemption.points_spent,
+                "note": note,
+                "perks_link": external_url("portal.perks"),
+            },
+            idempotency_key=f"redemption-decided:{redemption.id}",
+        )
         add_event(
             f"perk.redemption_{status.value}", actor=by, subject=f"redemption:{redemption.id}",
             advocate_id=advocate_id, perk=redemption.perk.name, points=redemption.points_spent,

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import joinedload, selectinload
 
-from mail.outbox import enqueue
+from mail.outbox import enqueue, forget_recipient
 from models import (
     Advocate,
     AdvocateCompetitor,
@@ -424,12 +424,13 @@ def leave_program(advocate_id: int, *, confirmation: str | None, now: datetime |
             db.session.rollback()
             return Departure(asks_declined=0, engagements_cancelled=0)
         old_email, old_name = account.email, account.name
-        enqueue(
+        confirmation_mail = enqueue(
             template="left_program",
             to=[old_email],
             context={"left_at": now},
             idempotency_key=f"left-program:{advocate.id}:{account.session_version}",
         )
+        forget_recipient(old_email, keep=confirmation_mail)
         declined = _decline_pending_asks(advocate, now)
         cancelled = _cancel_upcoming(advocate, now)
         _scrub_timelines(advocate, old_name, old_email)

@@ -475,3 +475,24 @@ def test_rules_as_plain_functions():
     flow.check_note("x" * flow.NOTE_MAX_LENGTH)
     with pytest.raises(ValueError, match="500 characters"):
         flow.check_note("x" * (flow.NOTE_MAX_LENGTH + 1))
+
+
+def test_the_advocate_hears_of_the_decision_by_e_mail(
+    app, make_advocate, make_account, catalogue, smtp, deliver
+):
+    from tests.conftest import text_body
+
+    coordinator = make_account(role=Role.COORDINATOR)
+    advocate = make_advocate(tier="Active", email="pat@customer.example")
+    give_points(app, advocate.id, 300)
+    with app.app_context():
+        first = flow.redeem(advocate.id, catalogue["hoodie"]).redemption_id
+        second = flow.redeem(advocate.id, catalogue["hoodie"]).redemption_id
+        flow.fulfil(first, by=coordinator)
+        flow.reject(second, by=coordinator, note="Out of stock, sorry.")
+        db.session.remove()
+    deliver()
+    fulfilled, rejected = smtp.wait_for("pat@customer.example", count=2)
+    assert "fulfilled" in text_body(fulfilled) and "is on its way" in fulfilled["Subject"]
+    assert "150 points are back" in text_body(rejected) and "Out of stock, sorry." in text_body(rejected)
+    assert "http://vouch.test/portal/perks" in text_body(rejected)

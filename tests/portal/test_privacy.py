@@ -651,3 +651,23 @@ def test_a_cancelled_call_gives_its_place_in_the_quarter_back(app, client, dana,
             Engagement.status.in_(COUNTED_STATUSES)))
         assert counted == 0
         db.session.remove()
+
+
+def test_after_leaving_the_outbox_keeps_their_address_only_on_the_confirmation(
+    app, client, dana, smtp, deliver
+):
+    """The sign-in mail of the fixture was sent to Dana; after leaving only the confirmation names
+    her address, and once sent its body is gone too."""
+    from models import OutboxMessage, OutboxStatus
+
+    assert leave(client).status_code == 302
+    deliver()
+    assert smtp.wait_for("dana@northwind.example", count=2)  # the sign-in link, then the confirmation
+    with app.app_context():
+        messages = db.session.scalars(select(OutboxMessage)).all()
+        naming_her = [m for m in messages if "dana@northwind.example" in (m.to + m.cc)]
+        assert [m.template for m in naming_her] == ["left_program"]
+        assert naming_her[0].status == OutboxStatus.SENT
+        assert "Dana" not in naming_her[0].body_text
+        sign_in_mail = next(m for m in messages if m.template == "sign_in_link")
+        assert sign_in_mail.to == ["erased@invalid"] and sign_in_mail.subject == "[erased]"
