@@ -6,12 +6,14 @@ server's address, so the links the app e-mails lead to it and the browser opens 
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 
 import pytest
 from werkzeug.serving import make_server
 
+PHONE = {"width": 390, "height": 844}
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -55,3 +57,16 @@ def live_url(app, live_server, monkeypatch) -> str:
     """The live server's address, which is also BASE_URL while the test runs."""
     monkeypatch.setitem(app.config, "BASE_URL", live_server)
     return live_server
+
+
+def sign_in_link(email) -> str:
+    """The sign-in link in an e-mail read from the SMTP fixture."""
+    text = email.get_body(preferencelist=("plain",)).get_content()
+    found = re.search(r"https?://\S+/sign-in/link/\S+", text)
+    assert found, f"no sign-in link in:\n{text}"
+    return found.group(0)
+
+
+def fits_the_screen(page) -> bool:
+    """The page does not scroll sideways."""
+    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")

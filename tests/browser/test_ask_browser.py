@@ -9,10 +9,9 @@ import pytest
 from playwright.sync_api import expect
 
 from models import RequestStatus
+from tests.browser.conftest import PHONE, fits_the_screen, sign_in_link
 
 pytestmark = pytest.mark.browser
-
-PHONE = {"width": 390, "height": 844}
 
 
 @pytest.fixture()
@@ -21,15 +20,6 @@ def browser_context_args(browser_context_args):
     return {**browser_context_args, "viewport": PHONE, "is_mobile": True, "has_touch": True}
 
 
-def sign_in_link(email) -> str:
-    text = email.get_body(preferencelist=("plain",)).get_content()
-    found = re.search(r"https?://\S+/sign-in/link/\S+", text)
-    assert found, f"no sign-in link in:\n{text}"
-    return found.group(0)
-
-
-def fits_the_screen(page) -> bool:
-    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
 
 def sign_in(page, account, smtp, deliver) -> None:

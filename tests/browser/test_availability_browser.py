@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import expect
 
-pytestmark = pytest.mark.browser
+from tests.browser.conftest import PHONE, fits_the_screen, sign_in_link
 
-PHONE = {"width": 390, "height": 844}
+pytestmark = pytest.mark.browser
 
 
 @pytest.fixture()
@@ -20,15 +19,6 @@ def browser_context_args(browser_context_args):
     return {**browser_context_args, "viewport": PHONE, "is_mobile": True, "has_touch": True}
 
 
-def sign_in_link(email) -> str:
-    text = email.get_body(preferencelist=("plain",)).get_content()
-    found = re.search(r"https?://\S+/sign-in/link/\S+", text)
-    assert found, f"no sign-in link in:\n{text}"
-    return found.group(0)
-
-
-def fits_the_screen(page) -> bool:
-    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
 
 def add_window(page, weekday: str, starts: str, ends: str) -> None:

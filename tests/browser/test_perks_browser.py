@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
 from models import Perk, PerkKind, PointsEntry, PointsReason, Tier, db
+from tests.browser.conftest import PHONE, fits_the_screen, sign_in_link
 
 pytestmark = pytest.mark.browser
-
-PHONE = {"width": 390, "height": 844}
 
 
 @pytest.fixture()
@@ -21,15 +18,6 @@ def browser_context_args(browser_context_args):
     return {**browser_context_args, "viewport": PHONE, "is_mobile": True, "has_touch": True}
 
 
-def sign_in_link(email) -> str:
-    text = email.get_body(preferencelist=("plain",)).get_content()
-    found = re.search(r"https?://\S+/sign-in/link/\S+", text)
-    assert found, f"no sign-in link in:\n{text}"
-    return found.group(0)
-
-
-def fits_the_screen(page) -> bool:
-    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
 
 def set_up_program(app, advocate_id: int) -> None:

@@ -9,14 +9,10 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.conftest import sign_in_link
+
 pytestmark = pytest.mark.browser
 
-
-def sign_in_link(email) -> str:
-    text = email.get_body(preferencelist=("plain",)).get_content()
-    found = re.search(r"https?://\S+/sign-in/link/\S+", text)
-    assert found, f"no sign-in link in:\n{text}"
-    return found.group(0)
 
 
 def test_an_advocate_downloads_their_data_and_leaves_the_program(

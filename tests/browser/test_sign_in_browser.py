@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.conftest import sign_in_link
+
 pytestmark = pytest.mark.browser
 
-
-def sign_in_link(email) -> str:
-    text = email.get_body(preferencelist=("plain",)).get_content()
-    found = re.search(r"https?://\S+/sign-in/link/\S+", text)
-    assert found, f"no sign-in link in:\n{text}"
-    return found.group(0)
 
 
 def test_a_person_signs_in_with_the_link_from_their_email(page, live_url, make_account, smtp, deliver):
