@@ -8,20 +8,18 @@ is full, somebody else took the request) re-renders the page with the reason, st
 
 from __future__ import annotations
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from werkzeug.exceptions import NotFound
 from wtforms import SelectChoice, SelectField, TextAreaField
 from wtforms.validators import InputRequired, Length
 
 from models import AskStatus, size_band
 from models.types import utcnow
-from portal import bp
+from portal import bp, current_advocate_id
 from portal.home import local_zone
 from workflows import quota
 from workflows import requests as flow
-from workflows.audit import record_access_denied
 
 # --- forms -----------------------------------------------------------------------------------
 
@@ -65,7 +63,7 @@ def accept_ask(ask_id: int):
     if not AcceptForm().validate_on_submit():
         abort(400)
     try:
-        engagement = flow.accept_ask(ask_id, _advocate_id())
+        engagement = flow.accept_ask(ask_id, current_advocate_id())
     except (flow.IllegalTransition, quota.QuotaExceeded) as refusal:
         return _page(ask_id, 409, refusal=str(refusal))
     if engagement.format_code == "written":
@@ -82,7 +80,7 @@ def decline_ask(ask_id: int):
     if not form.validate_on_submit():
         return _page(ask_id, 400, decline_form=form)
     try:
-        flow.decline_ask(ask_id, _advocate_id(), form.reason.data, form.note.data or "")
+        flow.decline_ask(ask_id, current_advocate_id(), form.reason.data, form.note.data or "")
     except flow.IllegalTransition as refusal:
         return _page(ask_id, 409, refusal=str(refusal))
     except flow.RequestFlowError as refusal:
@@ -94,26 +92,12 @@ def decline_ask(ask_id: int):
     return redirect(url_for("portal.home"))
 
 
-@bp.errorhandler(flow.AskNotFound)
-def _ask_not_theirs(_error):
-    """Another advocate's ask: the same 404 as an id that never existed."""
-    record_access_denied(current_user, request.path)
-    return current_app.handle_http_exception(NotFound())
-
-
 # --- helpers ---------------------------------------------------------------------------------
-
-
-def _advocate_id() -> int:
-    advocate = current_user.advocate
-    if advocate is None:
-        abort(404)  # an advocate account whose profile is not set up yet
-    return advocate.id
 
 
 def _page(ask_id: int, status: int = 200, *, refusal: str | None = None,
           decline_form: DeclineForm | None = None):
-    advocate_id = _advocate_id()
+    advocate_id = current_advocate_id()
     now = utcnow()
     the_ask, engagement = flow.advocate_ask(ask_id, advocate_id)
     overdue = flow.is_overdue(the_ask, now)

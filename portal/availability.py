@@ -7,18 +7,15 @@ with the message beside the field (status 400) and changes nothing.
 
 from __future__ import annotations
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
-from flask_login import current_user
+from flask import abort, flash, redirect, render_template, url_for
 from flask_wtf import FlaskForm
-from werkzeug.exceptions import NotFound
 from wtforms import DateField, IntegerField, SelectChoice, SelectField, StringField
 from wtforms.validators import InputRequired, Length, Optional
 from wtforms.widgets import TimeInput
 
 from models.types import utcnow
-from portal import bp
+from portal import bp, current_advocate_id
 from workflows import availability as flow
-from workflows.audit import record_access_denied
 
 # --- forms -----------------------------------------------------------------------------------
 
@@ -209,21 +206,7 @@ def set_limits():
     return _page(400, limits_form=form)
 
 
-@bp.errorhandler(flow.NotFound)
-def _not_theirs(_error):
-    """Another advocate's window or blackout: the same 404 as an id that never existed."""
-    record_access_denied(current_user, request.path)
-    return current_app.handle_http_exception(NotFound())
-
-
 # --- helpers ---------------------------------------------------------------------------------
-
-
-def _advocate_id() -> int:
-    advocate = current_user.advocate
-    if advocate is None:
-        abort(404)  # an advocate account whose profile is not set up yet
-    return advocate.id
 
 
 def _submitted(form: FlaskForm, change, *args, **kwargs) -> bool:
@@ -231,7 +214,7 @@ def _submitted(form: FlaskForm, change, *args, **kwargs) -> bool:
     if not form.validate_on_submit():
         return False
     try:
-        change(_advocate_id(), *args, **kwargs)
+        change(current_advocate_id(), *args, **kwargs)
     except flow.AvailabilityError as refusal:
         field = form._fields.get(refusal.field or "")
         (field.errors if field is not None else form.form_errors).append(str(refusal))
@@ -257,7 +240,7 @@ def _first_error(forms) -> str:
 
 def _page(status: int = 200, *, editing: int | None = None, **forms):
     """The page, with fresh forms except the one that was just refused."""
-    overview = flow.overview(_advocate_id(), now=utcnow())
+    overview = flow.overview(current_advocate_id(), now=utcnow())
     advocate = overview.advocate
     context = {
         "window_form": WindowForm(formdata=None),

@@ -16,7 +16,7 @@ from flask_wtf import FlaskForm
 from wtforms import TextAreaField
 from wtforms.validators import Length
 
-from portal import bp
+from portal import bp, current_advocate_id
 from workflows import perks as flow
 
 # --- forms -----------------------------------------------------------------------------------
@@ -58,7 +58,7 @@ def redeem(perk_id: int):
         flash(f"Nothing was redeemed. {_first_error(form)}", "error")
         return _page(400, refused=(perk_id, form))
     try:
-        done = flow.redeem(_advocate_id(), perk_id, form.note.data or "")
+        done = flow.redeem(current_advocate_id(), perk_id, form.note.data or "")
     except flow.NotFound:
         abort(404)
     except flow.RedemptionError as refusal:
@@ -75,15 +75,8 @@ def redeem(perk_id: int):
 # --- helpers ---------------------------------------------------------------------------------
 
 
-def _advocate_id() -> int:
-    advocate = current_user.advocate
-    if advocate is None:
-        abort(404)  # an advocate account whose profile is not set up yet
-    return advocate.id
-
-
 def _page(status: int = 200, refused: tuple[int, RedeemForm] | None = None):
-    page = flow.overview(_advocate_id())
+    page = flow.overview(current_advocate_id())
     forms = {o.perk.id: redeem_form(o.perk.id) for o in page.offers if o.refusal is None}
     if refused is not None:
         forms[refused[0]] = refused[1]

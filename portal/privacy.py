@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import json
 
-from flask import abort, current_app, flash, redirect, render_template, url_for
-from flask_login import current_user
+from flask import current_app, flash, redirect, render_template, url_for
 from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import InputRequired, Length
 
 from models.types import utcnow
-from portal import bp
+from portal import bp, current_advocate_id
 from portal.auth import end_session
 from workflows import privacy as flow
 
@@ -39,14 +38,14 @@ class LeaveForm(FlaskForm):
 
 @bp.get("/portal/privacy")
 def privacy():
-    return render_template("portal/privacy.html", summary=flow.summary(_advocate_id()))
+    return render_template("portal/privacy.html", summary=flow.summary(current_advocate_id()))
 
 
 @bp.get("/portal/privacy/my-data.json")
 def download_data():
     """All their data as a JSON file (a GET: it reads, and only ever their own rows)."""
     now = utcnow()
-    data = flow.export_data(_advocate_id(), now=now)
+    data = flow.export_data(current_advocate_id(), now=now)
     response = current_app.response_class(
         json.dumps(data, indent=2, ensure_ascii=False) + "\n", mimetype="application/json"
     )
@@ -58,7 +57,7 @@ def download_data():
 
 @bp.get("/portal/privacy/leave")
 def leave_confirm():
-    _advocate_id()
+    current_advocate_id()
     return render_template("portal/leave_confirm.html", form=LeaveForm(formdata=None))
 
 
@@ -67,7 +66,7 @@ def leave():
     form = LeaveForm()
     if form.validate_on_submit():
         try:
-            departure = flow.leave_program(_advocate_id(), confirmation=form.confirmation.data)
+            departure = flow.leave_program(current_advocate_id(), confirmation=form.confirmation.data)
         except flow.PrivacyError as refusal:
             form.confirmation.errors.append(str(refusal))
         else:
@@ -79,13 +78,6 @@ def leave():
 
 
 # --- helpers ---------------------------------------------------------------------------------
-
-
-def _advocate_id() -> int:
-    advocate = current_user.advocate
-    if advocate is None:
-        abort(404)  # an advocate account whose profile is not set up yet
-    return advocate.id
 
 
 def _farewell(departure: flow.Departure) -> str:

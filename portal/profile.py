@@ -18,7 +18,7 @@ from wtforms.widgets import TextInput
 
 from models import CompetitorRelation
 from models.types import utcnow
-from portal import bp
+from portal import bp, current_advocate_id
 from workflows import profiles as flow
 
 # --- forms -----------------------------------------------------------------------------------
@@ -116,7 +116,7 @@ def profile():
 @bp.post("/portal/profile")
 def save_profile():
     form = ProfileForm()
-    advocate_id = _advocate_id()
+    advocate_id = current_advocate_id()
     if form.validate_on_submit():
         try:
             changed = flow.save_profile(advocate_id, form.changes(), now=utcnow(), actor=current_user)
@@ -136,19 +136,12 @@ def save_profile():
 def mark_profile_reviewed():
     if not ButtonForm().validate_on_submit():
         abort(400)
-    flow.mark_reviewed(_advocate_id(), now=utcnow(), actor=current_user)
+    flow.mark_reviewed(current_advocate_id(), now=utcnow(), actor=current_user)
     flash("Thank you: your profile is marked as reviewed today.", "success")
     return redirect(url_for("portal.profile"))
 
 
 # --- helpers ---------------------------------------------------------------------------------
-
-
-def _advocate_id() -> int:
-    advocate = current_user.advocate
-    if advocate is None:
-        abort(404)  # an advocate account whose profile is not set up yet
-    return advocate.id
 
 
 def _first_error(form: FlaskForm) -> str:
@@ -159,7 +152,7 @@ def _first_error(form: FlaskForm) -> str:
 
 def _page(status: int = 200, form: ProfileForm | None = None):
     page = flow.profile_page(
-        _advocate_id(), now=utcnow(), review_days=current_app.config["PROFILE_REVIEW_DAYS"]
+        current_advocate_id(), now=utcnow(), review_days=current_app.config["PROFILE_REVIEW_DAYS"]
     )
     advocate = page.advocate
     if form is None:

@@ -8,13 +8,13 @@ id or format code the catalogue does not hold) gets a 400 with a clear message a
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import RadioField, SelectChoice, SelectMultipleField
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from portal import bp
+from portal import bp, current_advocate_id
 from workflows import profiles as flow
 
 # --- forms -----------------------------------------------------------------------------------
@@ -68,13 +68,13 @@ def topics_form(page: flow.TopicsPage, **kwargs) -> TopicsForm:
 
 @bp.get("/portal/topics")
 def topics():
-    page = flow.topics_page(_advocate_id())
+    page = flow.topics_page(current_advocate_id())
     return _render(page, topics_form(page, formdata=None, formats=sorted(page.accepted)))
 
 
 @bp.post("/portal/topics")
 def save_topics():
-    advocate_id = _advocate_id()
+    advocate_id = current_advocate_id()
     form = TopicsForm()
     if form.validate_on_submit():
         try:
@@ -96,13 +96,6 @@ def save_topics():
 
 
 # --- helpers ---------------------------------------------------------------------------------
-
-
-def _advocate_id() -> int:
-    advocate = current_user.advocate
-    if advocate is None:
-        abort(404)  # an advocate account whose profile is not set up yet
-    return advocate.id
 
 
 def _count(n: int, one: str, many: str) -> str:

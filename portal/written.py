@@ -9,18 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
-from flask_login import current_user
+from flask import flash, redirect, render_template, url_for
 from flask_wtf import FlaskForm
-from werkzeug.exceptions import NotFound
 from wtforms import SubmitField, TextAreaField
 from wtforms.validators import Length
 
 from models import EngagementStatus, size_band
-from portal import bp
+from portal import bp, current_advocate_id
 from portal.home import local_zone
 from workflows import written as flow
-from workflows.audit import record_access_denied
 
 # --- forms -----------------------------------------------------------------------------------
 
@@ -62,7 +59,7 @@ def answers_form(questions: Sequence[str], **kwargs) -> _AnswersForm:
 
 @bp.get("/portal/written/<int:engagement_id>")
 def written(engagement_id: int):
-    engagement = flow.advocate_written(engagement_id, _advocate_id())
+    engagement = flow.advocate_written(engagement_id, current_advocate_id())
     questions = flow.questions_of(engagement)
     saved = {a.position: a.answer for a in engagement.answers}
     form = answers_form(
@@ -73,7 +70,7 @@ def written(engagement_id: int):
 
 @bp.post("/portal/written/<int:engagement_id>")
 def save_written(engagement_id: int):
-    advocate_id = _advocate_id()
+    advocate_id = current_advocate_id()
     engagement = flow.advocate_written(engagement_id, advocate_id)
     questions = flow.questions_of(engagement)
     form = answers_form(questions)
@@ -103,21 +100,7 @@ def save_written(engagement_id: int):
     return redirect(url_for("portal.written", engagement_id=engagement_id))
 
 
-@bp.errorhandler(flow.NotFound)
-def _written_not_theirs(_error):
-    """Another advocate's engagement (or not a written one): the same 404 as an unknown id."""
-    record_access_denied(current_user, request.path)
-    return current_app.handle_http_exception(NotFound())
-
-
 # --- helpers ---------------------------------------------------------------------------------
-
-
-def _advocate_id() -> int:
-    advocate = current_user.advocate
-    if advocate is None:
-        abort(404)  # an advocate account whose profile is not set up yet
-    return advocate.id
 
 
 def _page(engagement, questions, form, status: int = 200, *, refusal: str | None = None):

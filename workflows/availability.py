@@ -24,6 +24,7 @@ from matching.slots import DateRange, Interval, SlotRules, Window, free_slots
 from models import Advocate, AdvocateStatus, Blackout, Engagement, WeeklyWindow, db
 from models.engagements import CALENDAR_STATUSES
 from models.locking import lock_advocate
+from workflows import errors
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 PREVIEW_DAYS = 14
@@ -42,7 +43,7 @@ class AvailabilityError(ValueError):
         self.field = field
 
 
-class NotFound(LookupError):
+class NotFound(errors.NotFound):
     """No such advocate, or no such window or blackout among the advocate's own."""
 
 

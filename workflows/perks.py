@@ -29,7 +29,7 @@ from models import (
 )
 from models.locking import lock_advocate
 from models.types import utcnow
-from workflows import points
+from workflows import errors, points
 from workflows.audit import add_event
 from workflows.links import external_url
 
@@ -46,7 +46,7 @@ class NotEnoughPoints(RedemptionError):
     pass
 
 
-class NotFound(LookupError):
+class NotFound(errors.NotFound):
     """No such advocate, perk or redemption."""
 
 

@@ -47,6 +47,7 @@ from models import (
 from models.advocates import advocate_formats, advocate_products, advocate_use_cases
 from models.locking import lock_advocate
 from models.types import utcnow
+from workflows import errors
 from workflows.audit import add_event
 
 EXPORT_FORMAT = "vouch-personal-data/1"
@@ -70,7 +71,7 @@ class PrivacyError(ValueError):
         self.field = field
 
 
-class NotFound(LookupError):
+class NotFound(errors.NotFound):
     """No such advocate."""
 
 

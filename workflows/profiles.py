@@ -37,6 +37,7 @@ from models import (
 )
 from models._columns import name_key
 from models.locking import lock_advocate
+from workflows import errors
 from workflows.audit import add_event
 
 JOB_TITLE_MAX_LENGTH = 120
@@ -68,7 +69,7 @@ class UnknownChoice(ProfileError):
     """A topic, stance or format the catalogue does not hold: a stale page or a tampered form."""
 
 
-class NotFound(LookupError):
+class NotFound(errors.NotFound):
     """No such advocate."""
 
 

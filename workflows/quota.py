@@ -22,6 +22,7 @@ from models import Advocate, Engagement, db, quarter_of
 from models.engagements import COUNTED_STATUSES
 from models.locking import lock_advocate
 from models.types import utcnow
+from workflows import errors
 
 
 class QuotaExceeded(ValueError):
@@ -44,7 +45,7 @@ class QuotaExceeded(ValueError):
         super().__init__(message)
 
 
-class AdvocateNotFound(LookupError):
+class AdvocateNotFound(errors.NotFound):
     pass
 
 

@@ -27,6 +27,7 @@ from models import (
 )
 from models.locking import lock_advocate
 from models.types import utcnow
+from workflows import errors
 from workflows.links import external_url
 
 WRITTEN_FORMAT = "written"
@@ -49,7 +50,7 @@ class NotAnswerable(WrittenError):
     """The reference was cancelled, or has no questions (HTTP 409)."""
 
 
-class NotFound(LookupError):
+class NotFound(errors.NotFound):
     """No such written engagement among the advocate's own."""
 
 
