@@ -13,6 +13,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 import admin
+import admin.api
 import mail
 import models
 import portal
@@ -70,6 +71,7 @@ def configure_extensions(app: Flask) -> None:
 def configure_blueprints(app: Flask) -> None:
     portal.init_app(app)
     admin.init_app(app)
+    admin.api.init_app(app)
     configure_navigation(app)
 
 
@@ -126,6 +128,7 @@ ERROR_TEXT = {
     403: "Your account may not open this page.",
     404: "There is nothing here. The link may be old or mistyped.",
     405: "That action is not available here.",
+    413: "That file is too large: the limit is 5 MB.",
     429: "Too many attempts in a short time. Wait a few minutes, then try again.",
 }
 

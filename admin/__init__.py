@@ -23,7 +23,7 @@ SALES_SECTIONS = (
 )
 guard(bp, default=STAFF)
 
-from admin import home  # noqa: E402,F401  (registers the views on bp)
+from admin import home, imports, pool, requests, tokens  # noqa: E402,F401  (registers the views on bp)
 
 
 def init_app(app) -> None:

@@ -84,6 +84,8 @@ class RequestProfile:
     competitors: frozenset[str] = frozenset()
     needed_by: datetime | None = None  # the call must start before this (UTC)
     already_asked: frozenset[int] = frozenset()
+    # How the request spells its competitors (key → name), for the reasons people read.
+    competitor_names: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,7 +266,9 @@ def score_reasons(
     if request.competitors:
         overlap = request.competitors & advocate.competitors
         if overlap:
-            append(Reason("Evaluated or replaced " + ", ".join(sorted(overlap)), weights.competitors))
+            names = dict(request.competitor_names)
+            spelled = sorted(names.get(key, key) for key in overlap)
+            append(Reason("Evaluated or replaced " + ", ".join(spelled), weights.competitors))
 
     if request.region and advocate.region == request.region:
         append(Reason("Same region", weights.region))

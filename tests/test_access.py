@@ -31,6 +31,8 @@ STATUS = {
 # public only when it says so with ``@public``.
 UNGUARDED_PUBLIC = {"healthz"}
 SKIPPED = {"static"}
+# The JSON API: bearer tokens instead of the session, 401/403 in JSON instead of pages.
+API_PREFIX = "/api/"
 
 
 @pytest.fixture()
@@ -139,19 +141,31 @@ def call(http, method: str, url: str):
 def test_the_walk_covers_the_known_pages(app):
     endpoints = {endpoint for endpoint, _method, _url in every_route(app)}
     assert {"portal.index", "portal.home", "admin.home", "portal.sign_in", "healthz"} <= endpoints
+    assert {"api.create_request", "api.get_request", "api.advocates", "api.openapi"} <= endpoints
     public = {endpoint for endpoint in endpoints if declared_public(app, endpoint)}
     assert public >= {"healthz", "portal.sign_in", "portal.link_sent", "portal.open_link",
-                      "portal.use_link", "portal.sign_out"}
-    assert not public & {"portal.index", "portal.home", "admin.home"}
+                      "portal.use_link", "portal.sign_out", "api.openapi"}
+    assert not public & {"portal.index", "portal.home", "admin.home", "api.get_request", "api.advocates"}
+
+
+def is_api(url: str) -> bool:
+    return url.startswith(API_PREFIX)
 
 
 def test_every_route_is_public_by_declaration_or_sends_anonymous_visitors_to_sign_in(app):
-    """Deny by default: a view that forgets to declare its roles must not be open."""
+    """Deny by default: a view that forgets to declare its roles must not be open. The JSON API
+    sends nobody to a page: it answers 401 in JSON, with its challenge."""
     open_by_accident = []
     for endpoint, method, url in every_route(app):
         response = call(app.test_client(), method, url)
         assert response.status_code < 500, f"{method} {url}: {response.status}"
         if declared_public(app, endpoint):
+            continue
+        if is_api(url):
+            if (response.status_code, response.mimetype) != (401, "application/json") or (
+                not response.headers.get("WWW-Authenticate", "").startswith("Bearer")
+            ):
+                open_by_accident.append(f"{method} {url} ({endpoint}): {response.status}")
             continue
         location = urlsplit(response.headers.get("Location", ""))
         if response.status_code != 302 or location.path != "/sign-in":
@@ -178,3 +192,28 @@ def test_every_route_answers_each_role_without_error_and_audits_refusals(app, si
             refused.append((account.id, urlsplit(url).path))
     assert access_denied_rows(app) == refused
     assert refused, f"{role} may open everything: the walk saw no refusal"
+
+
+@pytest.mark.parametrize("role", ["sales", "coordinator", "admin"])
+def test_every_api_route_answers_each_token_holder_in_json_and_audits_refusals(app, make_account, role):
+    """The API walked with a bearer token: never an error page, never a 5xx, and a role refused
+    (403) is audited like a refused page. (Advocates cannot hold a token: tests/test_tokens.py.)"""
+    from workflows.tokens import create_token
+
+    account = make_account(role=role)
+    with app.app_context():
+        _token, secret = create_token(account.email)
+        db.session.remove()
+    http = app.test_client()
+    refused = []
+    for _endpoint, method, url in every_route(app):
+        if not is_api(url):
+            continue
+        response = http.open(url, method=method, json={}, headers={"Authorization": f"Bearer {secret}"})
+        assert response.status_code < 500, f"{method} {url}: {response.status}"
+        assert response.mimetype == "application/json", f"{method} {url}: {response.mimetype}"
+        assert response.status_code != 401, f"{role}'s token was not recognised on {method} {url}"
+        if response.status_code == 403:
+            refused.append((account.id, urlsplit(url).path))
+    assert access_denied_rows(app) == refused
+    assert bool(refused) == (role == "sales"), refused  # staff may use every endpoint

@@ -74,6 +74,7 @@ def request_profile(request: ReferenceRequest) -> RequestProfile:
         use_cases=frozenset(u.key for u in request.use_cases),
         topics=frozenset(t.key for t in request.topics),
         competitors=frozenset(c.key for c in request.competitors),
+        competitor_names=tuple((c.key, c.name) for c in request.competitors),
         needed_by=needed_by,
         already_asked=frozenset(already_asked),
     )

@@ -288,3 +288,8 @@ def test_covering_one_more_use_case_never_lowers_a_score(advocates, extra):
 
 def test_snooze_is_by_date_not_time():
     assert rule_for(advocate(snoozed_until=date(2026, 6, 1))) == "snoozed"
+
+
+def test_competitors_are_named_as_the_request_spells_them():
+    req = request(competitors=frozenset({"acme"}), competitor_names=(("acme", "ACME Corp"),))
+    assert reasons_of(advocate(), req)["Evaluated or replaced ACME Corp"] == 10

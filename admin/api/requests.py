@@ -1,0 +1,290 @@
+"""Reference requests over the API (DESIGN.md §9): submit, read (with timeline, asks and
+engagement), the ranked matches, ask an advocate, record the deal's outcome.
+
+Who may do what:
+- sales submit requests, read their own and record their outcome; another seller's request
+  answers 404, like one that does not exist;
+- coordinators and admins do all of that for every request, and also see the matches and ask.
+  Sales do not see the matches: which advocates there are, how they rank and why others are
+  left out is the coordinator's to share. Sales do see who was asked for their own request.
+
+Each view parses its input, calls one workflow function and answers; a refusal of the workflow
+becomes 404 (not found or not theirs), 409 (illegal state change) or 422 (invalid input, or a
+rule such as "already asked"), with the workflow's own message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from flask import jsonify, request, url_for
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+
+from access import STAFF
+from admin.api import SELLERS_AND_STAFF, ApiError, allow, bp, current_account, json_body
+from models import Account, Advocate, Ask, Engagement, ReferenceRequest, Role, db
+from workflows import request_input
+from workflows import requests as flow
+from workflows.matching import rank
+
+MATCH_LIMIT_DEFAULT = 20
+MATCH_LIMIT_MAX = 200
+OUTCOMES = ("won", "lost")
+
+
+# --- the views --------------------------------------------------------------------------------
+
+
+@bp.post("/requests")
+@allow(SELLERS_AND_STAFF)
+def create_request():
+    raw = json_body()
+    with _refusals():
+        data = request_input.parse_request(raw)
+        submitted = flow.submit_request(data, by=current_account())
+    return _request_response(submitted.id, 201)
+
+
+@bp.get("/requests/<int:request_id>")
+@allow(SELLERS_AND_STAFF)
+def get_request(request_id: int):
+    viewer = current_account()
+    with _refusals():
+        found = flow.request_for(viewer, request_id)
+    return jsonify(request_json(found, viewer))
+
+
+@bp.patch("/requests/<int:request_id>")
+@allow(SELLERS_AND_STAFF)
+def update_request(request_id: int):
+    outcome = _outcome(json_body())
+    with _refusals():
+        changed = flow.record_outcome(request_id, outcome, by=current_account())
+    return _request_response(changed.id)
+
+
+@bp.get("/requests/<int:request_id>/matches")
+@allow(STAFF)
+def matches(request_id: int):
+    limit = _match_limit(request.args.get("limit"))
+    with _refusals():
+        found = flow.request_for(current_account(), request_id)
+        result = rank(found)
+    return jsonify(
+        candidates=[
+            {
+                "advocate_id": c.advocate_id,
+                "name": c.name,
+                "company": c.company,
+                "score": c.score,
+                "reasons": [{"label": r.label, "points": r.points} for r in c.reasons],
+            }
+            for c in result.candidates[:limit]
+        ],
+        excluded=[
+            {"advocate_id": e.advocate_id, "name": e.name, "rule": e.rule, "text": e.text}
+            for e in result.excluded[:limit]
+        ],
+        candidates_total=len(result.candidates),
+        excluded_total=len(result.excluded),
+    )
+
+
+@bp.post("/requests/<int:request_id>/asks")
+@allow(STAFF)
+def create_ask(request_id: int):
+    advocate_id = _advocate_id(json_body())
+    with _refusals():
+        made = flow.ask(request_id, advocate_id, by=current_account())
+    made = db.session.scalars(
+        select(Ask).where(Ask.id == made.id).options(joinedload(Ask.advocate).joinedload(Advocate.account))
+    ).one()
+    response = jsonify(ask_json(made, current_account()))
+    response.status_code = 201
+    response.headers["Location"] = url_for("api.get_request", request_id=request_id)
+    return response
+
+
+# --- reading the input ------------------------------------------------------------------------
+
+
+def _outcome(body: dict[str, Any]) -> str:
+    errors: dict[str, list[str]] = {
+        name: ["Only the outcome can be changed here."] for name in sorted(body) if name != "outcome"
+    }
+    outcome = body.get("outcome")
+    if outcome not in OUTCOMES:
+        errors["outcome"] = ["Give the deal's outcome: “won” or “lost”."]
+    if errors:
+        raise ApiError(422, _summary(errors), errors)
+    return outcome
+
+
+def _advocate_id(body: dict[str, Any]) -> int:
+    errors: dict[str, list[str]] = {
+        name: ["Unknown field: send only advocate_id."] for name in sorted(body) if name != "advocate_id"
+    }
+    value = body.get("advocate_id")
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        errors["advocate_id"] = ["Give the id of the advocate to ask, as a whole number."]
+    if errors:
+        raise ApiError(422, _summary(errors), errors)
+    return value
+
+
+def _match_limit(raw: str | None) -> int:
+    if raw is None:
+        return MATCH_LIMIT_DEFAULT
+    try:
+        limit = int(raw)
+    except ValueError:
+        limit = 0
+    if not 1 <= limit <= MATCH_LIMIT_MAX:
+        message = f"The limit is a whole number from 1 to {MATCH_LIMIT_MAX}."
+        raise ApiError(422, message, {"limit": [message]})
+    return limit
+
+
+def _summary(errors: dict[str, list[str]]) -> str:
+    return "Some fields are invalid: " + "; ".join(f"{name}: {msgs[0]}" for name, msgs in errors.items())
+
+
+@contextmanager
+def _refusals() -> Iterator[None]:
+    """The workflows' refusals, as API errors."""
+    try:
+        yield
+    except request_input.RequestInvalid as invalid:
+        raise ApiError(422, _summary(invalid.errors), invalid.errors) from None
+    except flow.RequestNotFound:
+        raise ApiError(404, "There is no such request among those you may see.") from None
+    except flow.AskNotFound:
+        raise ApiError(404, "There is no such ask.") from None
+    except flow.IllegalTransition as refusal:
+        raise ApiError(409, str(refusal)) from None
+    except flow.RequestFlowError as refusal:
+        field = refusal.field or "advocate_id"
+        raise ApiError(422, str(refusal), {field: [str(refusal)]}) from None
+
+
+# --- writing the answer -----------------------------------------------------------------------
+
+
+def _request_response(request_id: int, status: int = 200):
+    """The request as ``GET /requests/{id}`` shows it (after a change: read again)."""
+    viewer = current_account()
+    with _refusals():
+        found = flow.request_for(viewer, request_id)
+    response = jsonify(request_json(found, viewer))
+    response.status_code = status
+    if status == 201:
+        response.headers["Location"] = url_for("api.get_request", request_id=request_id)
+    return response
+
+
+def request_json(found: ReferenceRequest, viewer: Account) -> dict[str, Any]:
+    """The request with its timeline, asks and engagement. ``found`` comes from
+    ``workflows.requests.request_for`` (everything loaded); the engagement is one more query."""
+    engagement = db.session.scalar(select(Engagement).where(Engagement.request_id == found.id))
+    seller = found.requested_by
+    return {
+        "id": found.id,
+        "status": found.status.value,
+        "outcome": found.outcome.value,
+        "opportunity_id": found.opportunity_id,
+        "opportunity_name": found.opportunity_name,
+        "amount": _number(found.amount),
+        "prospect_company": found.prospect_company,
+        "industry": found.industry.name if found.industry else None,
+        "employees": found.employees,
+        "region": found.region.name if found.region else None,
+        "contact_name": found.contact_name,
+        "contact_email": found.contact_email,
+        "use_cases": _names(found.use_cases),
+        "topics": _names(found.topics),
+        "competitors": _names(found.competitors),
+        "format": found.format_code,
+        "needed_by": _date(found.needed_by),
+        "questions": list(found.questions or []),
+        "notes": found.notes,
+        "requested_by": {"id": seller.id, "name": seller.name, "email": seller.email} if seller else None,
+        "created_at": _moment(found.created_at),
+        "updated_at": _moment(found.updated_at),
+        "first_asked_at": _moment(found.first_asked_at),
+        "matched_at": _moment(found.matched_at),
+        "scheduled_at": _moment(found.scheduled_at),
+        "completed_at": _moment(found.completed_at),
+        "cancelled_at": _moment(found.cancelled_at),
+        "outcome_at": _moment(found.outcome_at),
+        "timeline": [
+            {
+                "at": _moment(event.at),
+                "kind": event.kind,
+                "actor": event.actor.name if event.actor else None,
+                "detail": event.detail or {},
+            }
+            for event in found.events
+        ],
+        "asks": [ask_json(ask, viewer) for ask in found.asks],
+        "engagement": engagement_json(engagement) if engagement else None,
+    }
+
+
+def ask_json(ask: Ask, viewer) -> dict[str, Any]:
+    """An ask as the API shows it. The advocate's note on a decline is for the coordinator:
+    sales get ``null`` there."""
+    return {
+        "id": ask.id,
+        "request_id": ask.request_id,
+        "advocate_id": ask.advocate_id,
+        "name": ask.advocate.account.name,
+        "status": ask.status.value,
+        "score": ask.score,
+        "reasons": [{"label": r["label"], "points": r["points"]} for r in ask.explanation or []],
+        "asked_at": _moment(ask.created_at),
+        "expires_at": _moment(ask.expires_at),
+        "responded_at": _moment(ask.responded_at),
+        "decline_reason": ask.decline_reason,
+        "decline_reason_text": flow.decline_reason_text(ask.decline_reason) if ask.decline_reason else None,
+        "decline_note": (ask.decline_note or None) if viewer.role != Role.SALES else None,
+    }
+
+
+def engagement_json(engagement: Engagement) -> dict[str, Any]:
+    return {
+        "id": engagement.id,
+        "advocate_id": engagement.advocate_id,
+        "format": engagement.format_code,
+        "status": engagement.status.value,
+        "starts_at": _moment(engagement.starts_at),
+        "ends_at": _moment(engagement.ends_at),
+        "quarter": engagement.quarter,
+        "created_at": _moment(engagement.created_at),
+        "booked_at": _moment(engagement.booked_at),
+        "completed_at": _moment(engagement.completed_at),
+        "cancelled_at": _moment(engagement.cancelled_at),
+    }
+
+
+def _names(entries) -> list[str]:
+    """Tags and topics in alphabetical order (the database keeps no order for them)."""
+    return sorted((entry.name for entry in entries), key=str.casefold)
+
+
+def _moment(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value is not None else None
+
+
+def _date(value: date | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _number(value: Decimal | None) -> int | float | None:
+    if value is None:
+        return None
+    return int(value) if value == value.to_integral_value() else float(value)

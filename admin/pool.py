@@ -1,0 +1,270 @@
+"""The advocate pool in the admin area (M3 item 3): a browser with search, and one advocate's page.
+
+The browser searches by industry, a topic the advocate is glad to talk about, format, tier,
+status, "available now" and name or company text (GET, so a search has its own address). Each
+row shows this quarter's use against the advocate's limit, counted in one aggregate query
+(DESIGN.md §5 "Quota": engagements awaiting booking, booked or completed in the quarter), so the
+page issues the same number of queries whatever the size of the pool.
+
+"Available now" is what the matching engine's first rules ask of anyone it may rank: active,
+consented, not snoozed, and a call left this quarter.
+
+Staff only (the blueprint's default): choosing advocates is the coordinator's job.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from flask import abort, render_template, request
+from sqlalchemy import and_, case, exists, func, or_, select
+from sqlalchemy.orm import contains_eager, joinedload, selectinload
+from wtforms import BooleanField, Form, SearchField, SelectChoice, SelectField
+from wtforms.validators import Length
+
+from admin import bp
+from admin.home import local_zone
+from admin.requests import select_choices
+from models import (
+    Account,
+    Advocate,
+    AdvocateCompetitor,
+    AdvocateStatus,
+    AdvocateTopic,
+    Ask,
+    Company,
+    Engagement,
+    Format,
+    Industry,
+    Tier,
+    Topic,
+    TopicStance,
+    db,
+)
+from models.advocates import advocate_formats
+from models.engagements import COUNTED_STATUSES
+from models.types import utcnow
+from workflows import points, quota
+
+PAGE_SIZE = 50
+RECENT = 10  # asks and engagements on the advocate's page
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+PICK = "Pick one from the list."
+FILTERS = ("q", "industry", "topic", "format", "tier", "status", "available")
+
+
+# --- the browser -----------------------------------------------------------------------------
+
+
+class PoolFilters(Form):
+    """The search form: a GET form, its choices from the catalogues (by id or code)."""
+
+    q = SearchField("Name or company", validators=[Length(max=100, message="Keep it under 100 characters.")])
+    industry = SelectField("Industry", choices=[], default="", invalid_choice_message=PICK)
+    topic = SelectField("Glad to talk about", choices=[], default="", invalid_choice_message=PICK)
+    format = SelectField("Format", choices=[], default="", invalid_choice_message=PICK)
+    tier = SelectField("Tier", choices=[], default="", invalid_choice_message=PICK)
+    status = SelectField(
+        "Status",
+        choices=[SelectChoice("", "Any status")]
+        + [SelectChoice(s.value, s.value.capitalize()) for s in AdvocateStatus],
+        default="",
+        invalid_choice_message=PICK,
+    )
+    available = BooleanField("Available now (active, consented, not snoozed, a call left this quarter)")
+
+
+def pool_filters() -> PoolFilters:
+    form = PoolFilters(request.args)
+    industries = db.session.execute(select(Industry.id, Industry.name).order_by(Industry.name)).all()
+    topics = db.session.execute(select(Topic.id, Topic.name).order_by(Topic.name)).all()
+    formats = db.session.execute(select(Format.code, Format.name).order_by(Format.position)).all()
+    tiers = db.session.execute(select(Tier.id, Tier.name).order_by(Tier.rank)).all()
+    form.industry.choices = select_choices("Any industry", industries)
+    form.topic.choices = select_choices("Any topic", topics)
+    form.format.choices = select_choices("Any format", formats)
+    form.tier.choices = select_choices("Any tier", tiers)
+    return form
+
+
+@dataclass(frozen=True)
+class PoolRow:
+    advocate: Advocate
+    use: quota.QuarterUse
+
+    @property
+    def available(self) -> bool:
+        return self.use.left > 0
+
+
+def quarter_limit():
+    """min(tier quota, personal cap) in SQL; 0 without a tier, like ``Advocate.quarterly_limit``."""
+    return case(
+        (Tier.quarterly_quota.is_(None), 0),
+        (and_(Advocate.quarterly_cap.is_not(None), Advocate.quarterly_cap < Tier.quarterly_quota),
+         Advocate.quarterly_cap),
+        else_=Tier.quarterly_quota,
+    )
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def search(form: PoolFilters, quarter: str, today: date, page: int) -> tuple[list[PoolRow], int]:
+    """The advocates the filters pick, by name, one page of them: two queries (rows, total)."""
+    used_rows = (
+        select(Engagement.advocate_id, func.count(Engagement.id).label("used"))
+        .where(Engagement.quarter == quarter, Engagement.status.in_(COUNTED_STATUSES))
+        .group_by(Engagement.advocate_id)
+        .subquery()
+    )
+    used = func.coalesce(used_rows.c.used, 0)
+    conditions = []
+    if form.q.data and form.q.data.strip():
+        pattern = f"%{_escape_like(form.q.data.strip().casefold())}%"
+        conditions.append(or_(func.lower(Account.name).like(pattern, escape="\\"),
+                              func.lower(Company.name).like(pattern, escape="\\")))
+    if form.industry.data:
+        conditions.append(Company.industry_id == int(form.industry.data))
+    if form.topic.data:
+        conditions.append(exists().where(
+            AdvocateTopic.advocate_id == Advocate.id,
+            AdvocateTopic.topic_id == int(form.topic.data),
+            AdvocateTopic.stance == TopicStance.GLAD,
+        ))
+    if form.format.data:
+        conditions.append(exists().where(
+            advocate_formats.c.advocate_id == Advocate.id,
+            advocate_formats.c.format_code == form.format.data,
+        ))
+    if form.tier.data:
+        conditions.append(Advocate.tier_id == int(form.tier.data))
+    if form.status.data:
+        conditions.append(Advocate.status == AdvocateStatus(form.status.data))
+    if form.available.data:
+        conditions += [
+            Advocate.status == AdvocateStatus.ACTIVE,
+            Advocate.consent_at.is_not(None),
+            or_(Advocate.snoozed_until.is_(None), Advocate.snoozed_until < today),
+            used < quarter_limit(),
+        ]
+
+    def joined(query):
+        return (
+            query.join(Account, Account.id == Advocate.account_id)
+            .outerjoin(Company, Company.id == Advocate.company_id)
+            .outerjoin(Industry, Industry.id == Company.industry_id)
+            .outerjoin(Tier, Tier.id == Advocate.tier_id)
+            .outerjoin(used_rows, used_rows.c.advocate_id == Advocate.id)
+            .where(*conditions)
+        )
+
+    rows = db.session.execute(
+        joined(select(Advocate, used))
+        .options(
+            contains_eager(Advocate.account),
+            contains_eager(Advocate.company).contains_eager(Company.industry),
+            contains_eager(Advocate.tier),
+        )
+        .order_by(func.lower(Account.name), Advocate.id)
+        .limit(PAGE_SIZE)
+        .offset((page - 1) * PAGE_SIZE)
+    ).all()
+    total = db.session.scalar(joined(select(func.count(Advocate.id)).select_from(Advocate)))
+    return [PoolRow(a, quota.QuarterUse(quarter, int(n), a.quarterly_limit)) for a, n in rows], total
+
+
+@bp.get("/advocates")
+def pool():
+    form = pool_filters()
+    page = request.args.get("page", "1")
+    page = int(page) if page.isdigit() and int(page) >= 1 else 1
+    quarter = quota.current_quarter()
+    label = quota.QuarterUse(quarter, 0, 0).label
+    today = utcnow().date()
+    if not form.validate():
+        return render_template("admin/pool.html", form=form, rows=[], total=0, invalid=True,
+                               page=1, pages=1, quarter=label, filtered=True, args={}, today=today), 400
+    rows, total = search(form, quarter, today, page)
+    return render_template(
+        "admin/pool.html", form=form, rows=rows, total=total, invalid=False, page=page, today=today,
+        pages=max(1, -(-total // PAGE_SIZE)), quarter=label,
+        filtered=any(request.args.get(name) for name in FILTERS),
+        args={name: request.args[name] for name in FILTERS if request.args.get(name)},
+    )
+
+
+# --- one advocate ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AdvocatePage:
+    advocate: Advocate
+    use: quota.QuarterUse
+    balance: int
+    asks: list[Ask]
+    engagements: list[Engagement]
+    glad: list[str]
+    avoided: list[str]
+    evaluated: list[str]
+    replaced: list[str]
+
+
+@bp.get("/advocates/<int:advocate_id>")
+def advocate(advocate_id: int):
+    found = db.session.scalars(
+        select(Advocate)
+        .where(Advocate.id == advocate_id)
+        .options(
+            joinedload(Advocate.account),
+            joinedload(Advocate.company).options(joinedload(Company.industry), joinedload(Company.region)),
+            joinedload(Advocate.tier),
+            joinedload(Advocate.job_level),
+            selectinload(Advocate.products),
+            selectinload(Advocate.use_cases),
+            selectinload(Advocate.formats),
+            selectinload(Advocate.topics).joinedload(AdvocateTopic.topic),
+            selectinload(Advocate.competitors).joinedload(AdvocateCompetitor.competitor),
+            selectinload(Advocate.windows),
+            selectinload(Advocate.blackouts),
+        )
+    ).unique().one_or_none()
+    if found is None:
+        abort(404)
+    asks = db.session.scalars(
+        select(Ask)
+        .where(Ask.advocate_id == advocate_id)
+        .options(joinedload(Ask.request))
+        .order_by(Ask.created_at.desc(), Ask.id.desc())
+        .limit(RECENT)
+    ).all()
+    engagements = db.session.scalars(
+        select(Engagement)
+        .where(Engagement.advocate_id == advocate_id)
+        .options(joinedload(Engagement.request), joinedload(Engagement.format))
+        .order_by(Engagement.created_at.desc(), Engagement.id.desc())
+        .limit(RECENT)
+    ).all()
+    page = AdvocatePage(
+        advocate=found,
+        use=quota.quarter_use(found),
+        balance=points.balance(found.id),
+        asks=list(asks),
+        engagements=list(engagements),
+        glad=sorted(t.topic.name for t in found.topics if t.stance is TopicStance.GLAD),
+        avoided=sorted(t.topic.name for t in found.topics if t.stance is TopicStance.AVOID),
+        evaluated=sorted(c.competitor.name for c in found.competitors if c.relation.value == "evaluated"),
+        replaced=sorted(c.competitor.name for c in found.competitors if c.relation.value == "replaced"),
+    )
+    zone = local_zone()
+    return render_template(
+        "admin/advocate.html",
+        page=page,
+        a=found,
+        weekdays=WEEKDAYS,
+        today=utcnow().date(),
+        zone=zone,
+        when=lambda moment: moment.astimezone(zone).strftime("%d %b %Y, %H:%M") if moment else "",
+    )

@@ -1,0 +1,592 @@
+"""Requests in the admin area (M3 item 3): the queue, the intake form, and one request's page with
+its prospect context, the ranked candidates, the asks so far and the timeline.
+
+Staff see every request; sales see only their own (``workflows.requests.request_for`` checks the
+owner; another person's request answers 404 like one that never existed). Choosing advocates is
+the coordinator's job: sales never see the candidates, the excluded advocates, the match scores
+or why an advocate declined (the decline note is written for the coordinator only).
+
+Each action is a POST with its CSRF token that calls one workflow function, flashes and
+redirects back to the request. A change the request's state does not allow re-renders the page
+with the reason and 409; any other refusal with the reason and 422.
+
+Every page issues the same number of queries whatever the number of requests, asks, events or
+advocates: lists are read with eager loading, and the pool for the ranking in a fixed number of
+queries (``workflows.matching.load_pool``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import joinedload
+from wtforms import (
+    DateField,
+    EmailField,
+    Form,
+    HiddenField,
+    SelectChoice,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import InputRequired, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from access import STAFF, allow
+from admin import bp
+from admin.home import local_zone
+from matching.engine import MatchResult
+from models import (
+    Account,
+    Ask,
+    AskStatus,
+    Engagement,
+    Format,
+    Industry,
+    ReferenceRequest,
+    Region,
+    RequestEvent,
+    RequestOutcome,
+    RequestStatus,
+    Role,
+    Topic,
+    db,
+    size_band,
+)
+from models.types import utcnow
+from workflows import quota
+from workflows import requests as flow
+from workflows.audit import record_access_denied
+from workflows.matching import rank
+from workflows.request_input import RequestInvalid, parse_request
+
+QUEUE_LIMIT = 200  # rows on one queue page; the filters narrow it down
+CANDIDATES_SHOWN = 10  # the best ones; "show all" lists every eligible advocate
+EXCLUDED_SHOWN = 300
+CLOSED = (RequestStatus.COMPLETED, RequestStatus.CANCELLED)
+# Statuses in which the request still needs an advocate: the candidates are worth ranking.
+LOOKING = (RequestStatus.NEW, RequestStatus.ASKING)
+
+STATUS_WORDS = {
+    RequestStatus.NEW: "New",
+    RequestStatus.ASKING: "Asking",
+    RequestStatus.MATCHED: "Matched",
+    RequestStatus.SCHEDULED: "Scheduled",
+    RequestStatus.COMPLETED: "Completed",
+    RequestStatus.CANCELLED: "Cancelled",
+}
+STATUS_HINTS = {
+    RequestStatus.NEW: "Nobody has been asked yet, or the last ask went unanswered.",
+    RequestStatus.ASKING: "An advocate has been asked and has not answered yet.",
+    RequestStatus.MATCHED: "An advocate accepted.",
+    RequestStatus.SCHEDULED: "The call is booked.",
+    RequestStatus.COMPLETED: "The reference took place.",
+    RequestStatus.CANCELLED: "The request was called off.",
+}
+ASK_WORDS = {
+    AskStatus.PENDING: "Waiting for an answer",
+    AskStatus.ACCEPTED: "Accepted",
+    AskStatus.DECLINED: "Declined",
+    AskStatus.EXPIRED: "Expired unanswered",
+    AskStatus.WITHDRAWN: "Withdrawn",
+}
+OUTCOME_WORDS = {RequestOutcome.OPEN: "Open", RequestOutcome.WON: "Won", RequestOutcome.LOST: "Lost"}
+
+
+def local(moment: datetime | None, with_time: bool = True) -> str:
+    """A moment as the viewer reads it, in their own time zone."""
+    if moment is None:
+        return ""
+    moment = moment.astimezone(local_zone())
+    return moment.strftime("%a %d %b %Y, %H:%M" if with_time else "%d %b %Y")
+
+
+def is_overdue(req: ReferenceRequest, today: date) -> bool:
+    """Needed by a day already past (UTC) and still not completed or called off."""
+    return req.needed_by is not None and req.needed_by < today and req.status not in CLOSED
+
+
+# --- the queue -------------------------------------------------------------------------------
+
+AGE_CHOICES = [
+    SelectChoice("", "Any time"),
+    SelectChoice("1", "In the last day"),
+    SelectChoice("7", "In the last 7 days"),
+    SelectChoice("30", "In the last 30 days"),
+    SelectChoice("90", "In the last 90 days"),
+]
+STATUS_CHOICES = [
+    SelectChoice("", "Any status"),
+    SelectChoice("open", "Open (not completed or cancelled)"),
+    SelectChoice("overdue", "Overdue"),
+] + [SelectChoice(status.value, STATUS_WORDS[status]) for status in RequestStatus]
+
+
+class QueueFilters(Form):
+    """The queue's filters: a GET form, so the filtered queue has its own address."""
+
+    status = SelectField("Status", choices=STATUS_CHOICES, default="",
+                         invalid_choice_message="Pick a status from the list.")
+    owner = SelectField("Requested by", choices=[], default="",
+                        invalid_choice_message="Pick a person from the list.")
+    age = SelectField("Created", choices=AGE_CHOICES, default="",
+                      invalid_choice_message="Pick an age from the list.")
+    needed_before = DateField("Needed by, on or before", validators=[Optional()],
+                              render_kw={"type": "date"})
+
+
+def queue_filters() -> QueueFilters:
+    form = QueueFilters(request.args)
+    if not current_user.is_staff:
+        del form.owner  # sales see their own requests only: there is nobody else to pick
+        return form
+    owners = db.session.execute(
+        select(Account.id, Account.name)
+        .where(or_(Account.role == Role.SALES,
+                   Account.id.in_(select(ReferenceRequest.requested_by_id).distinct())))
+        .order_by(Account.name, Account.id)
+    ).all()
+    form.owner.choices = select_choices("Anybody", owners)
+    return form
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    request: ReferenceRequest
+    pending_asks: int
+    overdue: bool
+
+
+@bp.get("/requests", endpoint="requests")
+@allow(STAFF, Role.SALES)
+def queue():
+    form = queue_filters()
+    if not form.validate():
+        if form.needed_before.errors:  # WTForms' own message names no format
+            form.needed_before.errors = ["Give a date like 2026-05-31, or leave it empty."]
+        return render_template("admin/requests.html", form=form, rows=[], total=0, invalid=True,
+                               filtered=True, words=STATUS_WORDS, local=local), 400
+    today = utcnow().date()
+    rows, total = _queue(form, today)
+    filtered = any(request.args.get(name) for name in ("status", "owner", "age", "needed_before"))
+    return render_template("admin/requests.html", form=form, rows=rows, total=total, invalid=False,
+                           filtered=filtered, words=STATUS_WORDS, local=local)
+
+
+def _queue(form: QueueFilters, today: date) -> tuple[list[QueueRow], int]:
+    """The requests the filters pick (sales: their own only), soonest needed first, in two
+    queries: the rows with their owner, industry, format and pending asks, and the total."""
+    conditions = []
+    if current_user.role == Role.SALES:
+        conditions.append(ReferenceRequest.requested_by_id == current_user.id)
+    status = form.status.data
+    if status == "open":
+        conditions.append(ReferenceRequest.status.not_in(CLOSED))
+    elif status == "overdue":
+        conditions += [ReferenceRequest.status.not_in(CLOSED), ReferenceRequest.needed_by < today]
+    elif status:
+        conditions.append(ReferenceRequest.status == RequestStatus(status))
+    if "owner" in form and form.owner.data:
+        conditions.append(ReferenceRequest.requested_by_id == int(form.owner.data))
+    if form.age.data:
+        conditions.append(ReferenceRequest.created_at >= utcnow() - timedelta(days=int(form.age.data)))
+    if form.needed_before.data:
+        conditions.append(ReferenceRequest.needed_by <= form.needed_before.data)
+
+    pending = (
+        select(func.count(Ask.id))
+        .where(Ask.request_id == ReferenceRequest.id, Ask.status == AskStatus.PENDING)
+        .correlate(ReferenceRequest)
+        .scalar_subquery()
+    )
+    query = (
+        select(ReferenceRequest, pending.label("pending"))
+        .where(*conditions)
+        .options(
+            joinedload(ReferenceRequest.requested_by),
+            joinedload(ReferenceRequest.industry),
+            joinedload(ReferenceRequest.format),
+        )
+        # Soonest needed first; requests without a date last.
+        .order_by(ReferenceRequest.needed_by.is_(None), ReferenceRequest.needed_by, ReferenceRequest.id)
+        .limit(QUEUE_LIMIT)
+    )
+    rows = [QueueRow(req, pending_asks, is_overdue(req, today))
+            for req, pending_asks in db.session.execute(query).all()]
+    if len(rows) < QUEUE_LIMIT:
+        total = len(rows)
+    else:
+        total = db.session.scalar(select(func.count(ReferenceRequest.id)).where(*conditions))
+    return rows, total
+
+
+# --- the intake form -------------------------------------------------------------------------
+
+
+def select_choices(empty: str, pairs) -> list[SelectChoice]:
+    """A select's options: "nothing picked" first, then (value, label) pairs."""
+    return [SelectChoice("", empty)] + [SelectChoice(str(value), label) for value, label in pairs]
+
+
+def _sentence(message: str) -> str:
+    return message[:1].upper() + message[1:]
+
+
+class RequestForm(FlaskForm):
+    """Every field of the contract (DESIGN.md §9), named as in the contract. The form only
+    carries the text: the workflow (``parse_request``) reads and checks it (lists one item per
+    line), and its messages appear beside each field."""
+
+    opportunity_id = StringField("CRM opportunity ID", render_kw={"autocomplete": "off"})
+    opportunity_name = StringField("Opportunity name")
+    amount = StringField("Deal amount", render_kw={"inputmode": "decimal"})
+    prospect_company = StringField("Prospect company", render_kw={"autocomplete": "off"})
+    industry = SelectField("Industry", choices=[], validate_choice=False)
+    employees = StringField("Employees at the prospect", render_kw={"inputmode": "numeric"})
+    region = SelectField("Region", choices=[], validate_choice=False)
+    contact_name = StringField("Contact name", render_kw={"autocomplete": "off"})
+    contact_email = EmailField("Contact e-mail", render_kw={"autocomplete": "off"})
+    format = SelectField("Format", choices=[], validate_choice=False)
+    needed_by = StringField("Needed by", render_kw={"type": "date"})
+    use_cases = TextAreaField("Use cases, one per line", render_kw={"rows": 3})
+    topics = SelectMultipleField(
+        "Topics the prospect wants to hear about",
+        choices=[],
+        validate_choice=False,  # the workflow names any topic it does not know
+        widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(),
+    )
+    competitors = TextAreaField("Competitors in the deal, one per line", render_kw={"rows": 3})
+    questions = TextAreaField("Questions for a written reference, one per line", render_kw={"rows": 4})
+    notes = TextAreaField("Notes for the coordinator", render_kw={"rows": 3})
+
+    def fill_choices(self) -> None:
+        """The catalogues, by name (what the contract's JSON carries too)."""
+        industries = db.session.scalars(select(Industry.name).order_by(Industry.name)).all()
+        regions = db.session.scalars(select(Region.name).order_by(Region.name)).all()
+        formats = db.session.execute(select(Format.code, Format.name).order_by(Format.position)).all()
+        topics = db.session.scalars(select(Topic.name).order_by(Topic.name)).all()
+        self.industry.choices = select_choices("Pick an industry…", [(n, n) for n in industries])
+        self.region.choices = select_choices("Pick a region…", [(n, n) for n in regions])
+        self.format.choices = select_choices("Pick a format…", formats)
+        self.topics.choices = [SelectChoice(n, n) for n in topics]
+
+    def show_errors(self, errors: dict[str, Any]) -> None:
+        """The workflow's messages beside their fields; those of no field above the form."""
+        for name, found in errors.items():
+            messages = [_sentence(m) for m in ([found] if isinstance(found, str) else found)]
+            field = self._fields.get(name)
+            if field is None or name == "csrf_token":
+                self.form_errors.extend(messages)
+            else:
+                field.errors = list(field.errors or []) + messages
+
+
+@bp.route("/requests/new", methods=["GET", "POST"])
+@allow(STAFF, Role.SALES)
+def new_request():
+    form = RequestForm()
+    form.fill_choices()
+    if not form.is_submitted():
+        return render_template("admin/new_request.html", form=form)
+    if not form.validate():  # the CSRF token; the fields are the workflow's to check
+        abort(400)
+    try:
+        data = parse_request(request.form)  # the form's text as typed: the workflow reads it
+        created = flow.submit_request(data, by=current_user)
+    except RequestInvalid as invalid:
+        form.show_errors(invalid.errors)
+        flash("Nothing was saved: see the messages beside the fields.", "error")
+        return render_template("admin/new_request.html", form=form), 400
+    flash(f"Request for {created.prospect_company} submitted. "
+          + ("The coordinator picks an advocate next." if current_user.role == Role.SALES
+             else "Pick an advocate to ask below."), "success")
+    return redirect(url_for("admin.request", request_id=created.id))
+
+
+# --- one request -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TimelineLine:
+    at: datetime
+    who: str
+    what: str
+
+
+@dataclass(frozen=True)
+class DetailPage:
+    request: ReferenceRequest
+    staff: bool
+    owner: bool
+    size: str | None
+    asks: list[Ask]
+    engagement: Engagement | None
+    timeline: list[TimelineLine]
+    match: MatchResult | None  # ranked only for staff, while the request still needs an advocate
+    overdue: bool
+    all_candidates: bool
+
+    @property
+    def open(self) -> bool:
+        return self.request.status not in CLOSED
+
+    @property
+    def looking(self) -> bool:
+        return self.request.status in LOOKING
+
+    @property
+    def candidates(self):
+        if self.match is None:
+            return ()
+        return self.match.candidates if self.all_candidates else self.match.candidates[:CANDIDATES_SHOWN]
+
+
+class AskForm(FlaskForm):
+    advocate_id = HiddenField(validators=[InputRequired()])
+
+
+class ButtonForm(FlaskForm):
+    """A button (withdraw): only its CSRF token travels."""
+
+
+class CancelForm(FlaskForm):
+    reason = TextAreaField(
+        "Why is it no longer needed? (optional)",
+        render_kw={"rows": 2, "maxlength": flow.CANCEL_REASON_MAX_LENGTH},
+    )
+
+
+OUTCOME_PICK = "Pick won or lost."
+
+
+class OutcomeForm(FlaskForm):
+    outcome = SelectField(
+        "Deal outcome",
+        choices=[SelectChoice("", "Pick one…"), SelectChoice("won", "Won"), SelectChoice("lost", "Lost")],
+        validators=[InputRequired(OUTCOME_PICK)],
+        invalid_choice_message=OUTCOME_PICK,
+    )
+
+
+@bp.get("/requests/<int:request_id>", endpoint="request")
+@allow(STAFF, Role.SALES)
+def request_page(request_id: int):
+    return _page(request_id)
+
+
+@bp.post("/requests/<int:request_id>/asks")
+def ask_advocate(request_id: int):
+    form = AskForm()
+    if not form.validate_on_submit() or not form.advocate_id.data.isdigit():
+        flash("Pick an advocate from the list of candidates.", "error")
+        return _page(request_id, 400)
+    try:
+        made = flow.ask(request_id, int(form.advocate_id.data), by=current_user)
+    except (flow.RequestNotFound, flow.AskNotFound):
+        abort(404)
+    except flow.IllegalTransition as refusal:
+        return _refused(request_id, refusal, 409)
+    except (flow.RequestFlowError, quota.QuotaExceeded) as refusal:
+        return _refused(request_id, refusal, 422)
+    name = made.advocate.account.name if made is not None and made.advocate else "The advocate"
+    flash(f"Asked {name}. They have until {local(made.expires_at)} to answer; "
+          "the e-mail with the request is on its way.", "success")
+    return redirect(url_for("admin.request", request_id=request_id, _anchor="asks"))
+
+
+@bp.post("/requests/<int:request_id>/asks/<int:ask_id>/withdraw")
+def withdraw_ask(request_id: int, ask_id: int):
+    if not ButtonForm().validate_on_submit():
+        abort(400)
+    try:
+        withdrawn = flow.withdraw_ask(ask_id, by=current_user)
+    except (flow.RequestNotFound, flow.AskNotFound):
+        abort(404)
+    except flow.IllegalTransition as refusal:
+        return _refused(request_id, refusal, 409)
+    except flow.RequestFlowError as refusal:
+        return _refused(request_id, refusal, 422)
+    flash(f"The ask to {withdrawn.advocate.account.name} is withdrawn: they no longer need to answer.",
+          "success")
+    return redirect(url_for("admin.request", request_id=withdrawn.request_id, _anchor="asks"))
+
+
+@bp.post("/requests/<int:request_id>/cancel")
+@allow(STAFF, Role.SALES)
+def cancel_request(request_id: int):
+    form = CancelForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        flow.cancel_request(request_id, by=current_user, reason=form.reason.data or "")
+    except flow.RequestNotFound:
+        _not_found(request_id)
+    except flow.IllegalTransition as refusal:
+        return _refused(request_id, refusal, 409)
+    except flow.RequestFlowError as refusal:
+        return _refused(request_id, refusal, 422)
+    flash("The request is cancelled. Any advocate still asked has been told it is no longer needed.",
+          "success")
+    return redirect(url_for("admin.request", request_id=request_id))
+
+
+@bp.post("/requests/<int:request_id>/outcome")
+@allow(STAFF, Role.SALES)
+def record_outcome(request_id: int):
+    form = OutcomeForm()
+    if not form.validate_on_submit():
+        flash(form.outcome.errors[0] if form.outcome.errors else "Nothing was changed.", "error")
+        return _page(request_id, 400, outcome_form=form)
+    try:
+        flow.record_outcome(request_id, form.outcome.data, by=current_user)
+    except flow.RequestNotFound:
+        _not_found(request_id)
+    except flow.IllegalTransition as refusal:
+        return _refused(request_id, refusal, 409)
+    except flow.RequestFlowError as refusal:
+        return _refused(request_id, refusal, 422)
+    flash(f"Outcome recorded: the deal was {form.outcome.data}. Thank you for letting us know.", "success")
+    return redirect(url_for("admin.request", request_id=request_id))
+
+
+def _refused(request_id: int, refusal: Exception, status: int):
+    flash(str(refusal), "error")
+    return _page(request_id, status)
+
+
+def _not_found(request_id: int):
+    """404, the same for someone else's request as for none; the first is audited."""
+    if db.session.get(ReferenceRequest, request_id) is not None:
+        record_access_denied(current_user, request.path)
+    abort(404)
+
+
+def _page(request_id: int, status: int = 200, *, outcome_form: OutcomeForm | None = None):
+    try:
+        req = flow.request_for(current_user, request_id)
+    except flow.RequestNotFound:
+        _not_found(request_id)
+    page = detail_page(req, all_candidates=request.args.get("candidates") == "all")
+    return render_template(
+        "admin/request.html",
+        page=page,
+        req=req,
+        words=STATUS_WORDS,
+        hints=STATUS_HINTS,
+        ask_words=ASK_WORDS,
+        outcome_words=OUTCOME_WORDS,
+        local=local,
+        zone=local_zone(),
+        decline_text=flow.decline_reason_text,
+        outcome_form=outcome_form or OutcomeForm(formdata=None),
+        cancel_form=CancelForm(formdata=None),
+        shown=CANDIDATES_SHOWN,
+        excluded_shown=EXCLUDED_SHOWN,
+    ), status
+
+
+def detail_page(req: ReferenceRequest, *, all_candidates: bool = False) -> DetailPage:
+    """Everything the request's page shows. ``request_for`` loaded the request with its asks and
+    timeline; the engagement is one more query, the ranking a fixed number (``load_pool``)."""
+    staff = current_user.is_staff
+    engagement = db.session.scalar(select(Engagement).where(Engagement.request_id == req.id))
+    names = {a.advocate_id: a.advocate.account.name for a in req.asks if a.advocate is not None}
+    return DetailPage(
+        request=req,
+        staff=staff,
+        owner=req.requested_by_id == current_user.id,
+        size=size_band(req.employees),
+        asks=list(req.asks),
+        engagement=engagement,
+        timeline=timeline(req.events, names, staff=staff),
+        match=rank(req) if staff and req.status in LOOKING else None,
+        overdue=is_overdue(req, utcnow().date()),
+        all_candidates=all_candidates,
+    )
+
+
+# --- the timeline in words -------------------------------------------------------------------
+
+
+def timeline(events, names: dict[int, str], *, staff: bool) -> list[TimelineLine]:
+    return [TimelineLine(e.at, _who(e, names), event_text(e, names, staff=staff)) for e in events]
+
+
+# What the advocate does themselves: without a recorded actor, the advocate is still the one.
+ADVOCATE_EVENTS = frozenset({"accepted", "declined", "answers_submitted"})
+
+
+def _who(event: RequestEvent, names: dict[int, str]) -> str:
+    if event.actor is not None:
+        return event.actor.name
+    detail: dict[str, Any] = event.detail or {}
+    if event.kind in ADVOCATE_EVENTS:
+        return detail.get("advocate") or names.get(detail.get("advocate_id")) or "The advocate"
+    return "Vouch"
+
+
+def event_text(event: RequestEvent, names: dict[int, str], *, staff: bool) -> str:
+    """What happened, in words, after who did it (``_who``). Sales read neither match scores nor
+    why an advocate declined: the reason and the note are written for the coordinator."""
+    detail: dict[str, Any] = event.detail or {}
+    advocate = detail.get("advocate") or names.get(detail.get("advocate_id")) or "an advocate"
+    reason = detail.get("reason") or ""
+    match event.kind:
+        case "submitted":
+            return "Submitted the request"
+        case "asked":
+            score = detail.get("score")
+            return f"Asked {advocate}" + (f" (match score {score})" if staff and score is not None else "")
+        case "accepted":
+            return "Accepted the ask"
+        case "declined":
+            text = "Declined the ask"
+            if staff:
+                if reason:
+                    text += f": {flow.decline_reason_text(reason)}"
+                if detail.get("note"):
+                    text += f" — “{detail['note']}”"
+            return text
+        case "expired":
+            return f"The ask to {advocate} expired unanswered"
+        case "withdrawn":
+            text = (f"Withdrew the ask to {advocate}" if event.actor is not None
+                    else f"The ask to {advocate} was withdrawn")
+            return text + (f" ({reason})" if reason else "")
+        case "needs_candidate":
+            return ("Nobody left to answer: the request needs a next candidate" if staff
+                    else "Looking for another advocate")
+        case "booked":
+            starts = _moment(detail.get("starts_at"))
+            return f"Call booked for {local(starts)}" if starts else "Call booked"
+        case "completed":
+            return "The reference took place"
+        case "answers_submitted":
+            return "Submitted the written answers"
+        case "answers_approved":
+            return "Approved the written answers"
+        case "cancelled":
+            return "Cancelled the request" + (f": {reason}" if reason else "")
+        case "outcome":
+            outcome = detail.get("outcome")
+            return f"Recorded the outcome: deal {outcome}" if outcome else "Recorded the outcome"
+        case _:
+            return event.kind.replace("_", " ").capitalize()
+
+
+def _moment(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value
+    try:
+        return datetime.fromisoformat(value) if value else None
+    except (TypeError, ValueError):
+        return None

@@ -1,0 +1,118 @@
+"""Personal API tokens (M3 item 1): ``/admin/tokens``.
+
+Sales, coordinators and admins see their own tokens, make one (its token is shown once, on the
+page that answers the form, and never again) and revoke their own. Admins see everybody's
+tokens and may revoke any. Making a token for somebody else is the command line's job
+(``flask tokens create EMAIL``).
+"""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from flask import abort, current_app, flash, redirect, render_template, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from wtforms import StringField
+from wtforms.validators import DataRequired, Length
+
+from access import STAFF, allow
+from admin import bp
+from models import Role
+from workflows import tokens as flow
+
+# --- forms -----------------------------------------------------------------------------------
+
+
+class CreateTokenForm(FlaskForm):
+    name = StringField(
+        "What is it for?",
+        default="API token",
+        validators=[
+            DataRequired("Give the token a name, such as the CRM that will use it."),
+            Length(max=flow.NAME_MAX_LENGTH,
+                   message=f"Keep the name to {flow.NAME_MAX_LENGTH} characters or fewer."),
+        ],
+        render_kw={"maxlength": flow.NAME_MAX_LENGTH, "autocomplete": "off"},
+    )
+
+
+class RevokeForm(FlaskForm):
+    """Nothing but the CSRF token: the token to revoke is in the URL."""
+
+
+# --- views -----------------------------------------------------------------------------------
+
+
+@bp.get("/tokens")
+@allow(STAFF, Role.SALES)
+def tokens():
+    return _page(CreateTokenForm())
+
+
+@bp.post("/tokens")
+@allow(STAFF, Role.SALES)
+def create_token():
+    form = CreateTokenForm()
+    if not form.validate_on_submit():
+        flash(f"No token was made. {_first_error(form)}", "error")
+        return _page(form, status=400)
+    try:
+        token, secret = flow.create_token(current_user.email, name=form.name.data, by=current_user)
+    except flow.TokenError as refusal:
+        flash(f"No token was made. {refusal}", "error")
+        return _page(form, status=400)
+    flash(f"Your token “{token.name}” is ready. Copy it now: it is shown only this once.", "success")
+    # Rendered, not redirected: the token must not travel through the session cookie.
+    return _page(CreateTokenForm(formdata=None), new=(token.id, secret))
+
+
+@bp.post("/tokens/<int:token_id>/revoke")
+@allow(STAFF, Role.SALES)
+def revoke_token(token_id: int):
+    if not RevokeForm().validate_on_submit():
+        flash("Nothing was revoked: the form had expired. Try again.", "error")
+        return redirect(url_for("admin.tokens"))
+    try:
+        token = flow.revoke_token(token_id, by=current_user)
+    except flow.TokenNotFound:
+        abort(404)
+    except flow.TokenError as refusal:
+        flash(f"Nothing was changed. {refusal}", "error")
+        return redirect(url_for("admin.tokens"))
+    owner = "" if token.account_id == current_user.id else f" of {token.account.name}"
+    flash(f"The token “{token.name}”{owner} is revoked: it no longer works.", "success")
+    return redirect(url_for("admin.tokens"))
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _page(form: CreateTokenForm, *, new: tuple[int, str] | None = None, status: int = 200):
+    page = render_template(
+        "admin/tokens.html",
+        tokens=flow.visible_tokens(current_user),
+        form=form,
+        new_token_id=new[0] if new else None,
+        new_secret=new[1] if new else None,
+        everybody=current_user.role == Role.ADMIN,
+        api_docs_url=url_for("api.openapi") if "api.openapi" in current_app.view_functions else None,
+        local=_local_time(),
+    )
+    # The page that shows a new token holds a secret: no cache (nor the back button) may keep it.
+    return page, status, {"Cache-Control": "no-store"} if new else {}
+
+
+def _first_error(form: FlaskForm) -> str:
+    for messages in form.errors.values():
+        return messages[0]
+    return ""
+
+
+def _local_time():
+    """``local(moment)``: an aware UTC moment in the viewer's own zone."""
+    try:
+        zone = ZoneInfo(current_user.timezone)
+    except (ValueError, KeyError):
+        zone = ZoneInfo("UTC")
+    return lambda moment: moment.astimezone(zone)

@@ -1,0 +1,176 @@
+"""Personal API tokens (DESIGN.md §1, §9): a CRM acts for a sales person, coordinator or admin
+through ``Authorization: Bearer TOKEN``.
+
+The token itself is shown once, when it is made, and never kept: the database holds its SHA-256
+digest (``workflows.links.digest``, enough for a 256-bit random secret) and its first few
+characters, so its owner can tell their tokens apart. Creating and revoking are audited (never
+the token). A token works while it is not revoked and its account is active and may hold one.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import case, select, update
+from sqlalchemy.orm import joinedload
+
+from models import Account, ApiToken, Role, db
+from models.accounts import normalize_email
+from models.types import utcnow
+from workflows import errors
+from workflows.audit import add_event
+from workflows.links import digest, random_secret
+
+# Roles that may hold a token: advocates and prospects use the portal, never the API.
+TOKEN_ROLES = frozenset({Role.SALES, Role.COORDINATOR, Role.ADMIN})
+NAME_MAX_LENGTH = 120
+# Characters of the token kept in clear to tell tokens apart ("AbCd1234…").
+PREFIX_LENGTH = 8
+# ``last_used_at`` is written at most this often per token, so a busy CRM does not turn every
+# read into a write.
+LAST_USED_PRECISION = timedelta(minutes=1)
+# Longer than any token we make: anything longer is not looked up at all.
+SECRET_MAX_LENGTH = 100
+
+
+class TokenError(ValueError):
+    """The token cannot be made or revoked as asked; the message says why."""
+
+
+class TokenNotFound(errors.NotFound):
+    """No such token among those the person may see."""
+
+
+# --- the rules -------------------------------------------------------------------------------
+
+
+def check_may_hold_token(account: Account | None, email: str) -> Account:
+    if account is None:
+        raise TokenError(f"There is no account for {email}.")
+    if not account.active:
+        raise TokenError(f"The account of {account.email} is deactivated: it cannot have API tokens.")
+    if account.role not in TOKEN_ROLES:
+        raise TokenError(
+            f"{account.email} is an {account.role.value} account: only sales, coordinator and "
+            "admin accounts can have API tokens."
+        )
+    return account
+
+
+def check_name(name: str | None) -> str:
+    name = " ".join((name or "").split())
+    if not name:
+        raise TokenError("Give the token a name, such as the CRM that will use it.")
+    if len(name) > NAME_MAX_LENGTH:
+        raise TokenError(f"Keep the name to {NAME_MAX_LENGTH} characters or fewer.")
+    return name
+
+
+def may_manage(viewer: Account, token: ApiToken) -> bool:
+    """Everyone manages their own tokens; an admin manages everybody's."""
+    return viewer.role == Role.ADMIN or token.account_id == viewer.id
+
+
+# --- the changes -----------------------------------------------------------------------------
+
+
+def create_token(email: str, name: str = "API token", *, by: Account | None = None) -> tuple[ApiToken, str]:
+    """A new token for the account of ``email``: (the row, the token). The token is returned
+    here and nowhere else. ``by`` is who asked (None from the command line); only an admin may
+    make a token for somebody else. ``TokenError`` for an unknown, inactive or advocate account
+    or a bad name; nothing is saved then."""
+    try:
+        account = db.session.scalar(select(Account).where(Account.email == normalize_email(email or "")))
+        check_may_hold_token(account, email)
+        name = check_name(name)
+        if by is not None and by.id != account.id and by.role != Role.ADMIN:
+            raise TokenError("You can only make API tokens for yourself.")
+        secret = random_secret()
+        token = ApiToken(
+            account_id=account.id, name=name, prefix=secret[:PREFIX_LENGTH], token_hash=digest(secret)
+        )
+        db.session.add(token)
+        db.session.flush()
+        add_event("api_token.created", actor=by, subject=account.email, token_id=token.id, name=name)
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    return token, secret
+
+
+def revoke_token(token_id: int, *, by: Account) -> ApiToken:
+    """The token stops working at once. Its owner or an admin may revoke it; anybody else gets
+    ``TokenNotFound``, as for a token that never existed. Revoking twice is a ``TokenError``."""
+    try:
+        token = db.session.scalar(
+            select(ApiToken).where(ApiToken.id == token_id).options(joinedload(ApiToken.account))
+        )
+        if token is None or not may_manage(by, token):
+            raise TokenNotFound(f"api token {token_id}")
+        now = utcnow()
+        # Conditional, so two revocations at once cannot both succeed (nor both audit).
+        revoked = db.session.execute(
+            update(ApiToken)
+            .where(ApiToken.id == token_id, ApiToken.revoked_at.is_(None))
+            .values(revoked_at=now)
+        ).rowcount
+        if not revoked:
+            raise TokenError(f"The token “{token.name}” was already revoked.")
+        add_event("api_token.revoked", actor=by, subject=token.account.email, token_id=token.id,
+                  name=token.name)
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    db.session.refresh(token)
+    return token
+
+
+def authenticate(secret: str | None) -> Account | None:
+    """The account a bearer token acts for, or None: unknown or revoked token, inactive account,
+    or an account that may no longer hold tokens. Notes when the token was last used."""
+    if not secret or len(secret) > SECRET_MAX_LENGTH:
+        return None
+    found = db.session.execute(
+        select(ApiToken.id, ApiToken.last_used_at, Account)
+        .join(Account, Account.id == ApiToken.account_id)
+        .where(
+            ApiToken.token_hash == digest(secret),
+            ApiToken.revoked_at.is_(None),
+            Account.active.is_(True),
+            Account.role.in_(TOKEN_ROLES),
+        )
+    ).one_or_none()
+    if found is None:
+        return None
+    token_id, last_used_at, account = found
+    now = utcnow()
+    if last_used_at is None or now - last_used_at >= LAST_USED_PRECISION:
+        try:
+            db.session.execute(
+                update(ApiToken)
+                .where(ApiToken.id == token_id)
+                .values(last_used_at=now)
+                .execution_options(synchronize_session=False)
+            )
+            db.session.commit()
+        except BaseException:
+            db.session.rollback()
+            raise
+    return account
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+def visible_tokens(viewer: Account) -> list[ApiToken]:
+    """The tokens ``viewer`` may see on the tokens page: their own, or everybody's for an admin;
+    working ones first, newest first, each with its owner loaded (one query)."""
+    query = select(ApiToken).options(joinedload(ApiToken.account))
+    if viewer.role != Role.ADMIN:
+        query = query.where(ApiToken.account_id == viewer.id)
+    query = query.order_by(
+        case((ApiToken.revoked_at.is_(None), 0), else_=1), ApiToken.created_at.desc(), ApiToken.id.desc()
+    )
+    return list(db.session.scalars(query))
