@@ -7,7 +7,6 @@ Read in a fixed number of queries, whatever the number of requests and asks.
 from __future__ import annotations
 
 from datetime import timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import render_template
 from flask_login import current_user
@@ -27,18 +26,12 @@ from models import (
     db,
 )
 from models.types import utcnow
+from pages import viewer_zone
 
 SHOWN = 10  # rows in each dashboard list; the queue has the rest
 EXPIRY_HORIZON = timedelta(hours=24)  # "about to expire": pending asks due within this
 OPEN_STATUSES = (RequestStatus.NEW, RequestStatus.ASKING, RequestStatus.MATCHED, RequestStatus.SCHEDULED)
 
-
-def local_zone() -> ZoneInfo:
-    """The signed-in person's time zone (UTC when theirs is unknown)."""
-    try:
-        return ZoneInfo(getattr(current_user, "timezone", None) or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
 
 
 @bp.route("/")
@@ -70,7 +63,7 @@ def home():
         active_advocates = db.session.scalar(
             select(func.count()).select_from(Advocate).where(Advocate.status == AdvocateStatus.ACTIVE)
         )
-    zone = local_zone()
+    zone = viewer_zone()
     return render_template(
         "admin/home.html",
         request_counts={status: counts.get(status, 0) for status in RequestStatus},

@@ -24,7 +24,6 @@ from wtforms import BooleanField, Form, SearchField, SelectChoice, SelectField
 from wtforms.validators import Length
 
 from admin import bp
-from admin.home import local_zone
 from admin.requests import select_choices
 from models import (
     Account,
@@ -45,6 +44,7 @@ from models import (
 from models.advocates import advocate_formats
 from models.engagements import COUNTED_STATUSES
 from models.types import utcnow
+from pages import viewer_zone
 from workflows import points, quota
 
 PAGE_SIZE = 50
@@ -258,7 +258,7 @@ def advocate(advocate_id: int):
         evaluated=sorted(c.competitor.name for c in found.competitors if c.relation.value == "evaluated"),
         replaced=sorted(c.competitor.name for c in found.competitors if c.relation.value == "replaced"),
     )
-    zone = local_zone()
+    zone = viewer_zone()
     return render_template(
         "admin/advocate.html",
         page=page,

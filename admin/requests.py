@@ -42,7 +42,6 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from access import STAFF, allow
 from admin import bp
-from admin.home import local_zone
 from matching.engine import MatchResult
 from models import (
     Account,
@@ -62,6 +61,7 @@ from models import (
     size_band,
 )
 from models.types import utcnow
+from pages import viewer_zone
 from workflows import quota
 from workflows import requests as flow
 from workflows.audit import record_access_denied
@@ -105,7 +105,7 @@ def local(moment: datetime | None, with_time: bool = True) -> str:
     """A moment as the viewer reads it, in their own time zone."""
     if moment is None:
         return ""
-    moment = moment.astimezone(local_zone())
+    moment = moment.astimezone(viewer_zone())
     return moment.strftime("%a %d %b %Y, %H:%M" if with_time else "%d %b %Y")
 
 
@@ -485,7 +485,7 @@ def _page(request_id: int, status: int = 200, *, outcome_form: OutcomeForm | Non
         ask_words=ASK_WORDS,
         outcome_words=OUTCOME_WORDS,
         local=local,
-        zone=local_zone(),
+        zone=viewer_zone(),
         decline_text=flow.decline_reason_text,
         outcome_form=outcome_form or OutcomeForm(formdata=None),
         cancel_form=CancelForm(formdata=None),

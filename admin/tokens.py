@@ -8,8 +8,6 @@ tokens and may revoke any. Making a token for somebody else is the command line'
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo
-
 from flask import abort, current_app, flash, redirect, render_template, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -19,6 +17,7 @@ from wtforms.validators import DataRequired, Length
 from access import STAFF, allow
 from admin import bp
 from models import Role
+from pages import first_error, local_time
 from workflows import tokens as flow
 
 # --- forms -----------------------------------------------------------------------------------
@@ -55,7 +54,7 @@ def tokens():
 def create_token():
     form = CreateTokenForm()
     if not form.validate_on_submit():
-        flash(f"No token was made. {_first_error(form)}", "error")
+        flash(f"No token was made. {first_error(form)}", "error")
         return _page(form, status=400)
     try:
         token, secret = flow.create_token(current_user.email, name=form.name.data, by=current_user)
@@ -97,22 +96,9 @@ def _page(form: CreateTokenForm, *, new: tuple[int, str] | None = None, status: 
         new_secret=new[1] if new else None,
         everybody=current_user.role == Role.ADMIN,
         api_docs_url=url_for("api.openapi") if "api.openapi" in current_app.view_functions else None,
-        local=_local_time(),
+        local=local_time(),
     )
     # The page that shows a new token holds a secret: no cache (nor the back button) may keep it.
     return page, status, {"Cache-Control": "no-store"} if new else {}
 
 
-def _first_error(form: FlaskForm) -> str:
-    for messages in form.errors.values():
-        return messages[0]
-    return ""
-
-
-def _local_time():
-    """``local(moment)``: an aware UTC moment in the viewer's own zone."""
-    try:
-        zone = ZoneInfo(current_user.timezone)
-    except (ValueError, KeyError):
-        zone = ZoneInfo("UTC")
-    return lambda moment: moment.astimezone(zone)

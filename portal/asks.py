@@ -16,8 +16,8 @@ from wtforms.validators import InputRequired, Length
 
 from models import AskStatus, size_band
 from models.types import utcnow
+from pages import viewer_zone
 from portal import bp, current_advocate_id
-from portal.home import local_zone
 from workflows import quota
 from workflows import requests as flow
 
@@ -118,5 +118,5 @@ def _page(ask_id: int, status: int = 200, *, refusal: str | None = None,
         decline_reason=flow.decline_reason_text(the_ask.decline_reason),
         accept_form=AcceptForm(formdata=None),
         decline_form=decline_form or DeclineForm(formdata=None),
-        zone=local_zone(),
+        zone=viewer_zone(),
     ), status

@@ -14,6 +14,7 @@ from wtforms.validators import InputRequired, Length, Optional
 from wtforms.widgets import TimeInput
 
 from models.types import utcnow
+from pages import first_error
 from portal import bp, current_advocate_id
 from workflows import availability as flow
 
@@ -231,13 +232,6 @@ def _window_text(form: WindowForm) -> str:
     return f"{flow.WEEKDAYS[form.weekday.data]} {form.starts.data:%H:%M}–{form.ends.data:%H:%M}"
 
 
-def _first_error(forms) -> str:
-    for form in forms:
-        for messages in form.errors.values():
-            return messages[0]
-    return ""
-
-
 def _page(status: int = 200, *, editing: int | None = None, **forms):
     """The page, with fresh forms except the one that was just refused."""
     overview = flow.overview(current_advocate_id(), now=utcnow())
@@ -257,7 +251,7 @@ def _page(status: int = 200, *, editing: int | None = None, **forms):
         context["edit_form"] = WindowForm(formdata=None, prefix="edit", obj=window)
     context.update(forms)
     if status != 200:
-        flash(f"Nothing was changed. {_first_error(forms.values())}", "error")
+        flash(f"Nothing was changed. {first_error(*forms.values())}", "error")
     return render_template(
         "portal/availability.html",
         overview=overview,

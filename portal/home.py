@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from flask import current_app, redirect, render_template, url_for
 from flask_login import current_user
@@ -18,6 +17,7 @@ from sqlalchemy.orm import joinedload
 from access import EVERYONE_SIGNED_IN, allow
 from models import Advocate, Ask, Engagement, EngagementStatus, ReferenceRequest, db, size_band
 from models.types import utcnow
+from pages import viewer_zone
 from portal import bp
 from portal.auth import home_for
 from workflows import points, quota
@@ -35,7 +35,7 @@ def home():
     advocate = current_user.advocate
     if advocate is None:
         return render_template("portal/home.html", page=None)
-    return render_template("portal/home.html", page=_home_page(advocate, utcnow()), zone=local_zone())
+    return render_template("portal/home.html", page=_home_page(advocate, utcnow()), zone=viewer_zone())
 
 
 # --- the page --------------------------------------------------------------------------------
@@ -97,10 +97,3 @@ def review_due(advocate: Advocate, now: datetime) -> bool:
     days = current_app.config["PROFILE_REVIEW_DAYS"]
     return advocate.last_reviewed_at is None or advocate.last_reviewed_at < now - timedelta(days=days)
 
-
-def local_zone() -> ZoneInfo:
-    """The signed-in account's zone (UTC if the name kept is not a zone this machine knows)."""
-    try:
-        return ZoneInfo(current_user.timezone or "UTC")
-    except (ValueError, KeyError):
-        return ZoneInfo("UTC")

@@ -8,14 +8,12 @@ A refused redemption (locked, inactive, not enough points) changes nothing and s
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo
-
 from flask import abort, flash, redirect, render_template, url_for
-from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import TextAreaField
 from wtforms.validators import Length
 
+from pages import first_error, local_time
 from portal import bp, current_advocate_id
 from workflows import perks as flow
 
@@ -55,7 +53,7 @@ def perks():
 def redeem(perk_id: int):
     form = redeem_form(perk_id, formdata=True)
     if not form.validate_on_submit():
-        flash(f"Nothing was redeemed. {_first_error(form)}", "error")
+        flash(f"Nothing was redeemed. {first_error(form)}", "error")
         return _page(400, refused=(perk_id, form))
     try:
         done = flow.redeem(current_advocate_id(), perk_id, form.note.data or "")
@@ -85,20 +83,7 @@ def _page(status: int = 200, refused: tuple[int, RedeemForm] | None = None):
         page=page,
         forms=forms,
         open_form=refused[0] if refused else None,
-        local=_local_time(),
+        local=local_time(),
     ), status
 
 
-def _first_error(form: FlaskForm) -> str:
-    for messages in form.errors.values():
-        return messages[0]
-    return ""
-
-
-def _local_time():
-    """``local(moment)``: an aware UTC moment in the advocate's own zone."""
-    try:
-        zone = ZoneInfo(current_user.timezone)
-    except (ValueError, KeyError):
-        zone = ZoneInfo("UTC")
-    return lambda moment: moment.astimezone(zone)

@@ -18,6 +18,7 @@ from wtforms.widgets import TextInput
 
 from models import CompetitorRelation
 from models.types import utcnow
+from pages import first_error
 from portal import bp, current_advocate_id
 from workflows import profiles as flow
 
@@ -144,12 +145,6 @@ def mark_profile_reviewed():
 # --- helpers ---------------------------------------------------------------------------------
 
 
-def _first_error(form: FlaskForm) -> str:
-    for messages in form.errors.values():
-        return messages[0] if messages else ""
-    return form.form_errors[0] if form.form_errors else ""
-
-
 def _page(status: int = 200, form: ProfileForm | None = None):
     page = flow.profile_page(
         current_advocate_id(), now=utcnow(), review_days=current_app.config["PROFILE_REVIEW_DAYS"]
@@ -173,7 +168,7 @@ def _page(status: int = 200, form: ProfileForm | None = None):
         )
     form.offer_job_levels(page.job_levels)
     if status != 200:
-        flash(f"Nothing was saved. {_first_error(form)}", "error")
+        flash(f"Nothing was saved. {first_error(form)}", "error")
     return render_template(
         "portal/profile.html",
         page=page,

@@ -15,8 +15,8 @@ from wtforms import SubmitField, TextAreaField
 from wtforms.validators import Length
 
 from models import EngagementStatus, size_band
+from pages import viewer_zone
 from portal import bp, current_advocate_id
-from portal.home import local_zone
 from workflows import written as flow
 
 # --- forms -----------------------------------------------------------------------------------
@@ -120,5 +120,5 @@ def _page(engagement, questions, form, status: int = 200, *, refusal: str | None
         form=form,
         submitted=submitted,
         editable=editable,
-        zone=local_zone(),
+        zone=viewer_zone(),
     ), status

@@ -24,6 +24,7 @@ from matching.slots import DateRange, Interval, SlotRules, Window, free_slots
 from models import Advocate, AdvocateStatus, Blackout, Engagement, WeeklyWindow, db
 from models.engagements import CALENDAR_STATUSES
 from models.locking import lock_advocate
+from models.types import zone_or_utc
 from workflows import errors
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -216,7 +217,7 @@ def remove_blackout(advocate_id: int, blackout_id: int) -> None:
 def snooze(advocate_id: int, until: date, *, now: datetime) -> None:
     """No asks and no bookable slots up to and including ``until`` (a date in the advocate's zone)."""
     with _change(advocate_id) as advocate:
-        check_snooze(until, now.astimezone(_zone(advocate.account.timezone)).date())
+        check_snooze(until, now.astimezone(zone_or_utc(advocate.account.timezone)).date())
         advocate.snoozed_until = until
 
 
@@ -276,13 +277,6 @@ class Overview:
         return _own(self.windows, window_id)
 
 
-def _zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ValueError, KeyError):  # an unknown name kept from before: fall back to UTC
-        return ZoneInfo("UTC")
-
-
 def overview(advocate_id: int, *, now: datetime) -> Overview:
     """The advocate's windows, upcoming blackouts and the next 14 days' bookable slots."""
     advocate = db.session.scalars(
@@ -293,7 +287,7 @@ def overview(advocate_id: int, *, now: datetime) -> Overview:
     if advocate is None:
         raise NotFound(f"advocate {advocate_id}")
     zone = advocate.account.timezone
-    tz = _zone(zone)
+    tz = zone_or_utc(zone)
     today = now.astimezone(tz).date()
     windows = list(
         db.session.scalars(
@@ -360,7 +354,7 @@ def _by_day(slots: list[Interval], tz: ZoneInfo) -> list[PreviewDay]:
 
 def _preview_note(page: Overview, now: datetime) -> str | None:
     advocate = page.advocate
-    last_day = (now + timedelta(days=PREVIEW_DAYS)).astimezone(_zone(page.zone)).date()
+    last_day = (now + timedelta(days=PREVIEW_DAYS)).astimezone(zone_or_utc(page.zone)).date()
     if not page.windows:
         return "You have no weekly windows yet, so there is nothing to book. Add one above."
     if page.snoozed and advocate.snoozed_until >= last_day:

@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import joinedload, selectinload
@@ -46,7 +45,7 @@ from models import (
 )
 from models.advocates import advocate_formats, advocate_products, advocate_use_cases
 from models.locking import lock_advocate
-from models.types import utcnow
+from models.types import utcnow, zone_or_utc
 from workflows import errors
 from workflows.audit import add_event
 
@@ -87,13 +86,6 @@ def check_confirmation(typed: str | None) -> None:
 def erased_email(account_id: int) -> str:
     """The address an erased account keeps: unique, lower-case, never deliverable (RFC 6761)."""
     return f"erased-{account_id}@invalid"
-
-
-def _zone(name: str | None) -> ZoneInfo:
-    try:
-        return ZoneInfo(name or "UTC")
-    except (ValueError, KeyError):  # an unknown name kept from before: fall back to UTC
-        return ZoneInfo("UTC")
 
 
 # --- the page --------------------------------------------------------------------------------
@@ -146,7 +138,7 @@ def summary(advocate_id: int) -> Summary:
         )
     ).one()
     zone = advocate.account.timezone
-    consent = advocate.consent_at.astimezone(_zone(zone)) if advocate.consent_at else None
+    consent = advocate.consent_at.astimezone(zone_or_utc(zone)) if advocate.consent_at else None
     return Summary(advocate=advocate, zone=zone, consent_local=consent, counts=dict(row._mapping))
 
 
@@ -163,7 +155,7 @@ def _iso(value: datetime | date | time | None) -> str | None:
 
 def export_filename(zone: str, now: datetime | None = None) -> str:
     """``vouch-my-data-YYYY-MM-DD.json``, dated in the advocate's own zone."""
-    day = (now or utcnow()).astimezone(_zone(zone)).date()
+    day = (now or utcnow()).astimezone(zone_or_utc(zone)).date()
     return f"vouch-my-data-{day.isoformat()}.json"
 
 

@@ -14,7 +14,6 @@ from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -37,6 +36,7 @@ from models import (
 )
 from models._columns import name_key
 from models.locking import lock_advocate
+from models.types import zone_or_utc
 from workflows import errors
 from workflows.audit import add_event
 
@@ -417,13 +417,6 @@ def save_topics(
 # --- the pages -------------------------------------------------------------------------------
 
 
-def _zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ValueError, KeyError):  # an unknown name kept from before: fall back to UTC
-        return ZoneInfo("UTC")
-
-
 @dataclass(frozen=True)
 class ProfilePage:
     """Everything the profile page shows, read in a fixed number of queries."""
@@ -458,7 +451,7 @@ def profile_page(advocate_id: int, *, now: datetime, review_days: int) -> Profil
     return ProfilePage(
         advocate=advocate,
         job_levels=list(db.session.scalars(select(JobLevel).order_by(JobLevel.rank))),
-        reviewed_on=reviewed.astimezone(_zone(advocate.account.timezone)).date() if reviewed else None,
+        reviewed_on=reviewed.astimezone(zone_or_utc(advocate.account.timezone)).date() if reviewed else None,
         review_due=review_due(reviewed, now, review_days),
         review_days=review_days,
     )

@@ -19,7 +19,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import Select, false, select
@@ -49,7 +48,7 @@ from models import (
 )
 from models._columns import name_key
 from models.locking import begin_write, lock_advocate
-from models.types import utcnow
+from models.types import utcnow, zone_or_utc
 from workflows import errors, quota
 from workflows.audit import add_event
 from workflows.links import external_url
@@ -851,13 +850,6 @@ def _new_tag(model: type[UseCase] | type[Competitor], name: str):
         return db.session.scalars(select(model).where(model.key == name_key(name))).one()
 
 
-def _zone(name: str | None) -> ZoneInfo:
-    try:
-        return ZoneInfo(name or "UTC")
-    except (KeyError, ValueError):
-        return ZoneInfo("UTC")
-
-
 def _prospect_context(request: ReferenceRequest) -> dict[str, Any]:
     """What an advocate may know of the prospect before accepting: never the company, the
     contact, the opportunity or the seller's notes."""
@@ -885,7 +877,7 @@ def _send_ask(new: Ask, request: ReferenceRequest, advocate: Advocate) -> None:
             **_prospect_context(request),
             "reasons": new.explanation,
             "score": new.score,
-            "answer_by": new.expires_at.astimezone(_zone(account.timezone)),
+            "answer_by": new.expires_at.astimezone(zone_or_utc(account.timezone)),
             "link": external_url("portal.ask", ask_id=new.id),
         },
         idempotency_key=f"ask:{new.id}",
@@ -903,7 +895,7 @@ def _send_expired(expired: Ask, request: ReferenceRequest) -> None:
         context={
             "name": account.name,
             **_prospect_context(request),
-            "asked_at": expired.created_at.astimezone(_zone(account.timezone)),
+            "asked_at": expired.created_at.astimezone(zone_or_utc(account.timezone)),
             "link": external_url("portal.availability"),
         },
         idempotency_key=f"ask-expired:{expired.id}",
