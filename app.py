@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, jsonify, render_template
+from flask import Flask, jsonify, render_template, request
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import text
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 
 import admin
 import admin.api
@@ -20,6 +21,16 @@ import portal
 from config import check_production_settings, config_for
 from extensions import csrf, limiter, migrate
 from models import Role, db
+from models.types import ID_MAX
+from workflows.text import unstorable_fields
+
+
+class IdConverter(IntegerConverter):
+    """``<int:…>`` in every route: a whole number from 0 to ``ID_MAX``, else no such page."""
+
+    def __init__(self, url_map, *args, **kwargs) -> None:
+        kwargs.setdefault("max", ID_MAX)
+        super().__init__(url_map, *args, **kwargs)
 
 
 def create_app(config: str | dict[str, Any] | None = None) -> Flask:
@@ -29,6 +40,8 @@ def create_app(config: str | dict[str, Any] | None = None) -> Flask:
     configure(app, config)
     configure_logging(app)
     configure_extensions(app)
+    app.url_map.converters["int"] = IdConverter
+    configure_input_checks(app)
     configure_blueprints(app)
     configure_error_handlers(app)
     configure_security_headers(app)
@@ -68,6 +81,27 @@ def configure_extensions(app: Flask) -> None:
     mail.init_app(app)
 
 
+def configure_input_checks(app: Flask) -> None:
+    """Text no database can store (NUL, lone surrogates) in a query string or a form is refused
+    before any view reads it, naming the field: 422, in JSON under /api/, else a page."""
+
+    @app.before_request
+    def _refuse_unstorable_text():
+        found = unstorable_fields(request.args.items(multi=True))
+        if request.method not in ("GET", "HEAD") and request.mimetype in (
+            "application/x-www-form-urlencoded", "multipart/form-data"
+        ):
+            found |= unstorable_fields(request.form.items(multi=True))
+        if not found:
+            return None
+        names = ", ".join(f"“{name}”" for name in found)
+        message = f"Some fields hold characters that cannot be stored ({names}). Nothing was changed."
+        if request.path.startswith(admin.api.PREFIX):
+            return admin.api.error_response(422, message, found)
+        return render_template("errors/error.html", code=422, title="That did not work",
+                               message=message), 422
+
+
 def configure_blueprints(app: Flask) -> None:
     portal.init_app(app)
     admin.init_app(app)
@@ -105,12 +139,14 @@ def configure_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
+        # Keep the headers the error carries (a 405's Allow, a 429's Retry-After).
+        headers = [(name, value) for name, value in error.get_headers() if name.lower() != "content-type"]
         return render_template(
             "errors/error.html",
             code=error.code,
             title=error.name,
             message=ERROR_TEXT.get(error.code, error.description),
-        ), error.code
+        ), error.code, headers
 
     @app.errorhandler(Exception)
     def unexpected_error(error: Exception):
@@ -133,6 +169,9 @@ ERROR_TEXT = {
 }
 
 
+# Two years, subdomains included (production serves https only: BASE_URL must be https).
+HSTS = "max-age=63072000; includeSubDomains"
+
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
     "script-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
@@ -140,8 +179,12 @@ CONTENT_SECURITY_POLICY = (
 
 
 def configure_security_headers(app: Flask) -> None:
+    production = app.config["ENV_NAME"] == "production"
+
     @app.after_request
     def add_headers(response):
+        if production:
+            response.headers.setdefault("Strict-Transport-Security", HSTS)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         # Stricter than same-origin breaks Flask-WTF's HTTPS referrer check (DESIGN.md §7.6).

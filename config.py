@@ -46,7 +46,10 @@ class Config:
     # Development only: write sign-in links to the server log so no mail server is needed.
     LOG_SIGN_IN_LINKS = _bool("LOG_SIGN_IN_LINKS", True)
 
+    # The memory store counts per process: with several workers each has its own counts, so
+    # production needs a shared store (redis://…) unless RATELIMIT_SINGLE_WORKER says there is one.
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    RATELIMIT_SINGLE_WORKER = _bool("RATELIMIT_SINGLE_WORKER", False)
     RATELIMIT_ENABLED = True
     RATELIMIT_HEADERS_ENABLED = True
     SIGN_IN_LIMIT_PER_ADDRESS = os.environ.get("SIGN_IN_LIMIT_PER_ADDRESS", "5 per 15 minutes")
@@ -63,6 +66,9 @@ class Config:
     MAX_CONTENT_LENGTH = 5 * 1024 * 1024
 
     SQLALCHEMY_ENGINE_OPTIONS: dict = {}
+    # The key of the erased-address list's hashes (workflows.suppression); SECRET_KEY when unset.
+    # Set it on its own if SECRET_KEY may be rotated: the list must outlive a rotation.
+    SUPPRESSION_KEY = os.environ.get("SUPPRESSION_KEY")
 
     # The program's rules (DESIGN.md §5); an admin setting may override some later.
     ASK_EXPIRY_HOURS = _int("ASK_EXPIRY_HOURS", 48)
@@ -126,3 +132,10 @@ def check_production_settings(settings) -> None:
         )
     if not settings.get("BASE_URL", "").startswith("https://"):
         raise ConfigError("BASE_URL must be the site's https:// address in production.")
+    storage = settings.get("RATELIMIT_STORAGE_URI") or "memory://"
+    if storage.startswith("memory://") and not settings.get("RATELIMIT_SINGLE_WORKER"):
+        raise ConfigError(
+            "RATELIMIT_STORAGE_URI is memory://, which counts sign-in attempts per worker process: "
+            "with several workers the limits multiply. Set RATELIMIT_STORAGE_URI=redis://host:6379 "
+            "(shared by every worker), or RATELIMIT_SINGLE_WORKER=true if exactly one process serves."
+        )

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from wtforms import HiddenField
 
 from models.types import zone_or_utc
+from workflows.errors import WorkflowError
+from workflows.submissions import Once, check_key
 
 
 def viewer_zone() -> ZoneInfo:
@@ -29,3 +33,56 @@ def first_error(*forms: FlaskForm) -> str:
         for messages in form.errors.values():
             return messages[0]
     return ""
+
+
+def show_refusal(form: FlaskForm, refusal: WorkflowError) -> None:
+    """A workflow's refusal on the form: each message beside its field, those of no field
+    (or of a field the form does not have) above the form."""
+    for name, messages in (refusal.errors or {"": [refusal.message]}).items():
+        target = form._fields.get(name) if name and name != "csrf_token" else None
+        if target is None:
+            form.form_errors.extend(messages)
+        else:
+            target.errors = [*(target.errors or ()), *messages]
+
+
+REFUSAL_TITLES = {404: "Not found", 409: "That is no longer possible", 422: "That did not work"}
+
+
+def register_refusals(bp) -> None:
+    """One mapping of the workflows' refusals for a blueprint's pages: a record that is not
+    there, or not the viewer's, is the same audited 404 as an unknown address; any other
+    refusal is a page with its message and its status (409 or 422). Views that can show the
+    refusal on their own form catch it first (``show_refusal``)."""
+    from flask import current_app, render_template, request
+    from werkzeug.exceptions import NotFound as HTTPNotFound
+
+    from workflows.audit import record_access_denied
+    from workflows.errors import NotFound
+
+    @bp.errorhandler(WorkflowError)
+    def _refused(refusal: WorkflowError):
+        if isinstance(refusal, NotFound):
+            if current_user.is_authenticated:
+                record_access_denied(current_user, request.path)
+            return current_app.handle_http_exception(HTTPNotFound())
+        return render_template(
+            "errors/error.html",
+            code=refusal.status,
+            title=REFUSAL_TITLES.get(refusal.status, "That did not work"),
+            message=refusal.message,
+        ), refusal.status
+
+
+class OnceForm(FlaskForm):
+    """A create form: it carries a one-time submission key, fresh each time the page is shown,
+    so that the same form sent twice creates one record (``workflows.submissions``)."""
+
+    submission_key = HiddenField(default=lambda: secrets.token_urlsafe(18))
+
+    def once(self, scope: str) -> Once | None:
+        """The key as the workflow takes it; None for a post that carries none (a script's)."""
+        key = self.submission_key.data
+        if not key:
+            return None
+        return Once(scope, check_key(key))

@@ -3,6 +3,7 @@
 from flask import Blueprint
 
 from access import STAFF, guard
+from pages import register_refusals
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -22,6 +23,7 @@ SALES_SECTIONS = (
     ("admin.tokens", "API tokens"),
 )
 guard(bp, default=STAFF)
+register_refusals(bp)
 
 from admin import home, imports, pool, requests, tokens  # noqa: E402,F401  (registers the views on bp)
 

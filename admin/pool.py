@@ -41,7 +41,7 @@ from models import (
     TopicStance,
     db,
 )
-from models.advocates import advocate_formats
+from models.advocates import WEEKDAYS, advocate_formats
 from models.engagements import COUNTED_STATUSES
 from models.types import utcnow
 from pages import viewer_zone
@@ -49,7 +49,6 @@ from workflows import points, quota
 
 PAGE_SIZE = 50
 RECENT = 10  # asks and engagements on the advocate's page
-WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 PICK = "Pick one from the list."
 FILTERS = ("q", "industry", "topic", "format", "tier", "status", "available")
 

@@ -1,14 +1,14 @@
-"""Requests in the admin area (M3 item 3): the queue, the intake form, and one request's page with
-its prospect context, the ranked candidates, the asks so far and the timeline.
+"""Requests in the admin area: the queue, the intake form, and one request's page with its
+status and asks first, the ranked candidates, the prospect context and the timeline.
 
 Staff see every request; sales see only their own (``workflows.requests.request_for`` checks the
-owner; another person's request answers 404 like one that never existed). Choosing advocates is
-the coordinator's job: sales never see the candidates, the excluded advocates, the match scores
-or why an advocate declined (the decline note is written for the coordinator only).
+owner; another person's request answers 404 like one that never existed). What each of them
+sees of a request is ``workflows.request_view``'s to decide: sales never see the candidates,
+the match scores or why an advocate declined.
 
 Each action is a POST with its CSRF token that calls one workflow function, flashes and
-redirects back to the request. A change the request's state does not allow re-renders the page
-with the reason and 409; any other refusal with the reason and 422.
+redirects back to the request. A refusal re-renders the page with the reason and its status
+(409 for a change the request's state does not allow, 422 for a rule on the input).
 
 Every page issues the same number of queries whatever the number of requests, asks, events or
 advocates: lists are read with eager loading, and the pool for the ranking in a fixed number of
@@ -47,12 +47,10 @@ from models import (
     Account,
     Ask,
     AskStatus,
-    Engagement,
     Format,
     Industry,
     ReferenceRequest,
     Region,
-    RequestEvent,
     RequestOutcome,
     RequestStatus,
     Role,
@@ -61,12 +59,15 @@ from models import (
     size_band,
 )
 from models.types import utcnow
-from pages import viewer_zone
-from workflows import quota
+from pages import OnceForm, viewer_zone
+from workflows import errors
 from workflows import requests as flow
 from workflows.audit import record_access_denied
+from workflows.engagements import current_engagement
 from workflows.matching import rank
-from workflows.request_input import RequestInvalid, parse_request
+from workflows.request_input import RequestInvalid, parse_request, parse_request_edit
+from workflows.request_view import AskView, RequestView, view_request
+from workflows.submissions import AlreadySubmitted
 
 QUEUE_LIMIT = 200  # rows on one queue page; the filters narrow it down
 CANDIDATES_SHOWN = 10  # the best ones; "show all" lists every eligible advocate
@@ -240,7 +241,7 @@ def _sentence(message: str) -> str:
     return message[:1].upper() + message[1:]
 
 
-class RequestForm(FlaskForm):
+class RequestForm(OnceForm):
     """Every field of the contract (DESIGN.md §9), named as in the contract. The form only
     carries the text: the workflow (``parse_request``) reads and checks it (lists one item per
     line), and its messages appear beside each field."""
@@ -248,13 +249,16 @@ class RequestForm(FlaskForm):
     opportunity_id = StringField("CRM opportunity ID", render_kw={"autocomplete": "off"})
     opportunity_name = StringField("Opportunity name")
     amount = StringField("Deal amount", render_kw={"inputmode": "decimal"})
-    prospect_company = StringField("Prospect company", render_kw={"autocomplete": "off"})
-    industry = SelectField("Industry", choices=[], validate_choice=False)
+    prospect_company = StringField("Prospect company (required)",
+                                   render_kw={"autocomplete": "off", "required": True})
+    industry = SelectField("Industry (required)", choices=[], validate_choice=False,
+                           render_kw={"required": True})
     employees = StringField("Employees at the prospect", render_kw={"inputmode": "numeric"})
     region = SelectField("Region", choices=[], validate_choice=False)
     contact_name = StringField("Contact name", render_kw={"autocomplete": "off"})
     contact_email = EmailField("Contact e-mail", render_kw={"autocomplete": "off"})
-    format = SelectField("Format", choices=[], validate_choice=False)
+    format = SelectField("Format (required)", choices=[], validate_choice=False,
+                         render_kw={"required": True})
     needed_by = StringField("Needed by", render_kw={"type": "date"})
     use_cases = TextAreaField("Use cases, one per line", render_kw={"rows": 3})
     topics = SelectMultipleField(
@@ -301,11 +305,15 @@ def new_request():
         abort(400)
     try:
         data = parse_request(request.form)  # the form's text as typed: the workflow reads it
-        created = flow.submit_request(data, by=current_user)
+        created = flow.submit_request(data, by=current_user, once=form.once("request-form"))
+    except AlreadySubmitted as again:
+        flash("This form was already sent: here is the request it created. Nothing new was saved.",
+              "info")
+        return redirect(url_for("admin.request", request_id=again.submission.resource_id))
     except RequestInvalid as invalid:
         form.show_errors(invalid.errors)
         flash("Nothing was saved: see the messages beside the fields.", "error")
-        return render_template("admin/new_request.html", form=form), 400
+        return render_template("admin/new_request.html", form=form), 422
     flash(f"Request for {created.prospect_company} submitted. "
           + ("The coordinator picks an advocate next." if current_user.role == Role.SALES
              else "Pick an advocate to ask below."), "success")
@@ -316,24 +324,33 @@ def new_request():
 
 
 @dataclass(frozen=True)
-class TimelineLine:
-    at: datetime
-    who: str
-    what: str
-
-
-@dataclass(frozen=True)
 class DetailPage:
-    request: ReferenceRequest
-    staff: bool
+    view: RequestView
     owner: bool
     size: str | None
-    asks: list[Ask]
-    engagement: Engagement | None
-    timeline: list[TimelineLine]
     match: MatchResult | None  # ranked only for staff, while the request still needs an advocate
     overdue: bool
     all_candidates: bool
+
+    @property
+    def request(self) -> ReferenceRequest:
+        return self.view.request
+
+    @property
+    def staff(self) -> bool:
+        return self.view.sight.match_details
+
+    @property
+    def asks(self) -> list[AskView]:
+        return self.view.asks
+
+    @property
+    def timeline(self):
+        return self.view.timeline
+
+    @property
+    def engagement(self):
+        return self.view.engagement
 
     @property
     def open(self) -> bool:
@@ -344,6 +361,15 @@ class DetailPage:
         return self.request.status in LOOKING
 
     @property
+    def editable(self) -> bool:
+        return self.request.status in flow.ASKABLE and (self.staff or self.owner)
+
+    @property
+    def pending(self) -> list[AskView]:
+        """Asks waiting for an answer: asking someone else as well takes a second step."""
+        return [a for a in self.asks if a.pending]
+
+    @property
     def candidates(self):
         if self.match is None:
             return ()
@@ -352,6 +378,8 @@ class DetailPage:
 
 class AskForm(FlaskForm):
     advocate_id = HiddenField(validators=[InputRequired()])
+    # Sent by the second step: asking someone while another ask is still waiting for an answer.
+    also = HiddenField()
 
 
 class ButtonForm(FlaskForm):
@@ -377,6 +405,40 @@ class OutcomeForm(FlaskForm):
     )
 
 
+class EditForm(FlaskForm):
+    """What the seller may still change before an advocate accepts; read by the workflow's rules."""
+
+    needed_by = StringField("Needed by", render_kw={"type": "date"})
+    contact_name = StringField("Contact name", render_kw={"autocomplete": "off"})
+    contact_email = EmailField("Contact e-mail", render_kw={"autocomplete": "off"})
+    topics = SelectMultipleField(
+        "Topics the prospect wants to hear about",
+        choices=[],
+        validate_choice=False,
+        widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(),
+    )
+    notes = TextAreaField("Notes for the coordinator", render_kw={"rows": 3})
+
+    def fill_choices(self) -> None:
+        topics = db.session.scalars(select(Topic.name).order_by(Topic.name)).all()
+        self.topics.choices = [SelectChoice(n, n) for n in topics]
+
+    show_errors = RequestForm.show_errors
+
+
+def edit_form(req: ReferenceRequest) -> EditForm:
+    form = EditForm(formdata=None, data={
+        "needed_by": req.needed_by.isoformat() if req.needed_by else "",
+        "contact_name": req.contact_name,
+        "contact_email": req.contact_email,
+        "topics": [t.name for t in req.topics],
+        "notes": req.notes,
+    })
+    form.fill_choices()
+    return form
+
+
 @bp.get("/requests/<int:request_id>", endpoint="request")
 @allow(STAFF, Role.SALES)
 def request_page(request_id: int):
@@ -386,17 +448,22 @@ def request_page(request_id: int):
 @bp.post("/requests/<int:request_id>/asks")
 def ask_advocate(request_id: int):
     form = AskForm()
-    if not form.validate_on_submit() or not form.advocate_id.data.isdigit():
+    if not form.validate_on_submit() or not form.advocate_id.data.isdigit() or len(form.advocate_id.data) > 9:
         flash("Pick an advocate from the list of candidates.", "error")
         return _page(request_id, 400)
+    pending = db.session.scalar(
+        select(func.count(Ask.id)).where(Ask.request_id == request_id, Ask.status == AskStatus.PENDING)
+    )
+    if pending and form.also.data != "yes":
+        flash("An ask for this request is still waiting for an answer: confirm that you want to ask "
+              "someone else as well. Nothing was changed.", "error")
+        return _page(request_id, 409)
     try:
         made = flow.ask(request_id, int(form.advocate_id.data), by=current_user)
-    except (flow.RequestNotFound, flow.AskNotFound):
-        abort(404)
-    except flow.IllegalTransition as refusal:
-        return _refused(request_id, refusal, 409)
-    except (flow.RequestFlowError, quota.QuotaExceeded) as refusal:
-        return _refused(request_id, refusal, 422)
+    except errors.NotFound:
+        _not_found(request_id)
+    except errors.WorkflowError as refusal:
+        return _refused(request_id, refusal)
     name = made.advocate.account.name if made is not None and made.advocate else "The advocate"
     flash(f"Asked {name}. They have until {local(made.expires_at)} to answer; "
           "the e-mail with the request is on its way.", "success")
@@ -409,12 +476,10 @@ def withdraw_ask(request_id: int, ask_id: int):
         abort(400)
     try:
         withdrawn = flow.withdraw_ask(ask_id, by=current_user)
-    except (flow.RequestNotFound, flow.AskNotFound):
+    except errors.NotFound:
         abort(404)
-    except flow.IllegalTransition as refusal:
-        return _refused(request_id, refusal, 409)
-    except flow.RequestFlowError as refusal:
-        return _refused(request_id, refusal, 422)
+    except errors.WorkflowError as refusal:
+        return _refused(request_id, refusal)
     flash(f"The ask to {withdrawn.advocate.account.name} is withdrawn: they no longer need to answer.",
           "success")
     return redirect(url_for("admin.request", request_id=withdrawn.request_id, _anchor="asks"))
@@ -428,12 +493,10 @@ def cancel_request(request_id: int):
         abort(400)
     try:
         flow.cancel_request(request_id, by=current_user, reason=form.reason.data or "")
-    except flow.RequestNotFound:
+    except errors.NotFound:
         _not_found(request_id)
-    except flow.IllegalTransition as refusal:
-        return _refused(request_id, refusal, 409)
-    except flow.RequestFlowError as refusal:
-        return _refused(request_id, refusal, 422)
+    except errors.WorkflowError as refusal:
+        return _refused(request_id, refusal)
     flash("The request is cancelled. Any advocate still asked has been told it is no longer needed.",
           "success")
     return redirect(url_for("admin.request", request_id=request_id))
@@ -448,19 +511,41 @@ def record_outcome(request_id: int):
         return _page(request_id, 400, outcome_form=form)
     try:
         flow.record_outcome(request_id, form.outcome.data, by=current_user)
-    except flow.RequestNotFound:
+    except errors.NotFound:
         _not_found(request_id)
-    except flow.IllegalTransition as refusal:
-        return _refused(request_id, refusal, 409)
-    except flow.RequestFlowError as refusal:
-        return _refused(request_id, refusal, 422)
+    except errors.WorkflowError as refusal:
+        return _refused(request_id, refusal)
     flash(f"Outcome recorded: the deal was {form.outcome.data}. Thank you for letting us know.", "success")
     return redirect(url_for("admin.request", request_id=request_id))
 
 
-def _refused(request_id: int, refusal: Exception, status: int):
+@bp.post("/requests/<int:request_id>/edit")
+@allow(STAFF, Role.SALES)
+def edit_request(request_id: int):
+    form = EditForm()
+    form.fill_choices()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        changed = flow.edit_request(request_id, parse_request_edit(request.form), by=current_user)
+    except RequestInvalid as invalid:
+        form.show_errors(invalid.errors)
+        flash("Nothing was changed: see the messages beside the fields.", "error")
+        return _page(request_id, 422, edit=form)
+    except errors.NotFound:
+        _not_found(request_id)
+    except errors.WorkflowError as refusal:
+        return _refused(request_id, refusal)
+    if changed:
+        flash("Request changed: " + ", ".join(n.replace("_", " ") for n in changed) + ".", "success")
+    else:
+        flash("Nothing had changed.", "info")
+    return redirect(url_for("admin.request", request_id=request_id))
+
+
+def _refused(request_id: int, refusal: errors.WorkflowError):
     flash(str(refusal), "error")
-    return _page(request_id, status)
+    return _page(request_id, refusal.status)
 
 
 def _not_found(request_id: int):
@@ -470,7 +555,8 @@ def _not_found(request_id: int):
     abort(404)
 
 
-def _page(request_id: int, status: int = 200, *, outcome_form: OutcomeForm | None = None):
+def _page(request_id: int, status: int = 200, *, outcome_form: OutcomeForm | None = None,
+          edit: EditForm | None = None):
     try:
         req = flow.request_for(current_user, request_id)
     except flow.RequestNotFound:
@@ -486,9 +572,9 @@ def _page(request_id: int, status: int = 200, *, outcome_form: OutcomeForm | Non
         outcome_words=OUTCOME_WORDS,
         local=local,
         zone=viewer_zone(),
-        decline_text=flow.decline_reason_text,
         outcome_form=outcome_form or OutcomeForm(formdata=None),
         cancel_form=CancelForm(formdata=None),
+        edit_form=edit or (edit_form(req) if page.editable else None),
         shown=CANDIDATES_SHOWN,
         excluded_shown=EXCLUDED_SHOWN,
     ), status
@@ -497,96 +583,12 @@ def _page(request_id: int, status: int = 200, *, outcome_form: OutcomeForm | Non
 def detail_page(req: ReferenceRequest, *, all_candidates: bool = False) -> DetailPage:
     """Everything the request's page shows. ``request_for`` loaded the request with its asks and
     timeline; the engagement is one more query, the ranking a fixed number (``load_pool``)."""
-    staff = current_user.is_staff
-    engagement = db.session.scalar(select(Engagement).where(Engagement.request_id == req.id))
-    names = {a.advocate_id: a.advocate.account.name for a in req.asks if a.advocate is not None}
+    view = view_request(req, current_user, current_engagement(req.id))
     return DetailPage(
-        request=req,
-        staff=staff,
+        view=view,
         owner=req.requested_by_id == current_user.id,
         size=size_band(req.employees),
-        asks=list(req.asks),
-        engagement=engagement,
-        timeline=timeline(req.events, names, staff=staff),
-        match=rank(req) if staff and req.status in LOOKING else None,
+        match=rank(req) if view.sight.match_details and req.status in LOOKING else None,
         overdue=is_overdue(req, utcnow().date()),
         all_candidates=all_candidates,
     )
-
-
-# --- the timeline in words -------------------------------------------------------------------
-
-
-def timeline(events, names: dict[int, str], *, staff: bool) -> list[TimelineLine]:
-    return [TimelineLine(e.at, _who(e, names), event_text(e, names, staff=staff)) for e in events]
-
-
-# What the advocate does themselves: without a recorded actor, the advocate is still the one.
-ADVOCATE_EVENTS = frozenset({"accepted", "declined", "answers_submitted"})
-
-
-def _who(event: RequestEvent, names: dict[int, str]) -> str:
-    if event.actor is not None:
-        return event.actor.name
-    detail: dict[str, Any] = event.detail or {}
-    if event.kind in ADVOCATE_EVENTS:
-        return detail.get("advocate") or names.get(detail.get("advocate_id")) or "The advocate"
-    return "Vouch"
-
-
-def event_text(event: RequestEvent, names: dict[int, str], *, staff: bool) -> str:
-    """What happened, in words, after who did it (``_who``). Sales read neither match scores nor
-    why an advocate declined: the reason and the note are written for the coordinator."""
-    detail: dict[str, Any] = event.detail or {}
-    advocate = detail.get("advocate") or names.get(detail.get("advocate_id")) or "an advocate"
-    reason = detail.get("reason") or ""
-    match event.kind:
-        case "submitted":
-            return "Submitted the request"
-        case "asked":
-            score = detail.get("score")
-            return f"Asked {advocate}" + (f" (match score {score})" if staff and score is not None else "")
-        case "accepted":
-            return "Accepted the ask"
-        case "declined":
-            text = "Declined the ask"
-            if staff:
-                if reason:
-                    text += f": {flow.decline_reason_text(reason)}"
-                if detail.get("note"):
-                    text += f" — “{detail['note']}”"
-            return text
-        case "expired":
-            return f"The ask to {advocate} expired unanswered"
-        case "withdrawn":
-            text = (f"Withdrew the ask to {advocate}" if event.actor is not None
-                    else f"The ask to {advocate} was withdrawn")
-            return text + (f" ({reason})" if reason else "")
-        case "needs_candidate":
-            return ("Nobody left to answer: the request needs a next candidate" if staff
-                    else "Looking for another advocate")
-        case "booked":
-            starts = _moment(detail.get("starts_at"))
-            return f"Call booked for {local(starts)}" if starts else "Call booked"
-        case "completed":
-            return "The reference took place"
-        case "answers_submitted":
-            return "Submitted the written answers"
-        case "answers_approved":
-            return "Approved the written answers"
-        case "cancelled":
-            return "Cancelled the request" + (f": {reason}" if reason else "")
-        case "outcome":
-            outcome = detail.get("outcome")
-            return f"Recorded the outcome: deal {outcome}" if outcome else "Recorded the outcome"
-        case _:
-            return event.kind.replace("_", " ").capitalize()
-
-
-def _moment(value: Any) -> datetime | None:
-    if isinstance(value, datetime):
-        return value
-    try:
-        return datetime.fromisoformat(value) if value else None
-    except (TypeError, ValueError):
-        return None

@@ -76,7 +76,7 @@ def revoke_token(token_id: int):
         token = flow.revoke_token(token_id, by=current_user)
     except flow.TokenNotFound:
         abort(404)
-    except flow.TokenError as refusal:
+    except (flow.TokenError, flow.TokenAlreadyRevoked) as refusal:
         flash(f"Nothing was changed. {refusal}", "error")
         return redirect(url_for("admin.tokens"))
     owner = "" if token.account_id == current_user.id else f" of {token.account.name}"

@@ -22,7 +22,7 @@ class Base(DeclarativeBase):
 
 db = SQLAlchemy(model_class=Base)
 
-from models.accounts import Account, ApiToken, LoginToken, Role  # noqa: E402
+from models.accounts import Account, ApiToken, LoginToken, Role, SuppressedAddress  # noqa: E402
 from models.advocates import (  # noqa: E402
     Advocate,
     AdvocateCompetitor,
@@ -66,6 +66,7 @@ from models.requests import (  # noqa: E402
     RequestStatus,
 )
 from models.settings import Setting  # noqa: E402
+from models.submissions import Submission  # noqa: E402
 from models.tiers import Perk, PerkKind, Redemption, RedemptionStatus, Tier  # noqa: E402
 
 __all__ = [
@@ -108,6 +109,8 @@ __all__ = [
     "RequestStatus",
     "Role",
     "Setting",
+    "Submission",
+    "SuppressedAddress",
     "Tier",
     "Topic",
     "TopicStance",

@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models import db
@@ -46,6 +46,8 @@ class Account(db.Model):
     session_version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = created_at_column()
     last_sign_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Staff: an e-mail for every new request (a setting of their own).
+    notify_new_requests: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
     advocate: Mapped[Advocate | None] = relationship(back_populates="account", uselist=False)
 
@@ -109,3 +111,13 @@ class ApiToken(db.Model):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     account: Mapped[Account] = relationship()
+
+
+class SuppressedAddress(db.Model):
+    """An address erased when its owner left the program, kept only as a keyed hash
+    (``workflows.suppression``) so that an old spreadsheet cannot bring them back."""
+
+    __tablename__ = "suppressed_addresses"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_at: Mapped[datetime] = created_at_column()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 
 from sqlalchemy import (
@@ -27,6 +27,19 @@ from models.catalogues import Competitor, Format, JobLevel, Product, Topic, UseC
 from models.companies import Company
 from models.tiers import Tier
 from models.types import UTCDateTime
+
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def quarterly_limit(tier_quota: int | None, personal_cap: int | None) -> int:
+    """Calls an advocate may take in a quarter: min(tier quota, personal cap)."""
+    quota = tier_quota or 0
+    return quota if personal_cap is None else min(quota, personal_cap)
+
+
+def review_due(last_reviewed_at: datetime | None, now: datetime, review_days: int) -> bool:
+    """Never reviewed, or not for ``review_days`` days or more (the quarterly nudge's rule)."""
+    return last_reviewed_at is None or now - last_reviewed_at >= timedelta(days=review_days)
 
 
 class AdvocateStatus(StrEnum):
@@ -120,8 +133,10 @@ class Advocate(db.Model):
     @property
     def quarterly_limit(self) -> int:
         """Calls this advocate may take in a quarter: min(tier quota, personal cap)."""
-        quota = self.tier.quarterly_quota if self.tier else 0
-        return quota if self.quarterly_cap is None else min(quota, self.quarterly_cap)
+        return quarterly_limit(self.tier.quarterly_quota if self.tier else 0, self.quarterly_cap)
+
+    def review_due(self, now: datetime, review_days: int) -> bool:
+        return review_due(self.last_reviewed_at, now, review_days)
 
     def __repr__(self) -> str:
         return f"<Advocate {self.id} {self.status}>"

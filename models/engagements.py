@@ -45,6 +45,13 @@ COUNTED_STATUSES = (
 )
 # Engagements that occupy the advocate's calendar.
 CALENDAR_STATUSES = ("booked", "completed")
+# A request has at most one engagement that is not cancelled: the one it is served by.
+LIVE_STATUSES = (
+    EngagementStatus.AWAITING_BOOKING,
+    EngagementStatus.BOOKED,
+    EngagementStatus.COMPLETED,
+    EngagementStatus.NO_SHOW,
+)
 
 
 def quarter_of(moment: datetime) -> str:
@@ -72,6 +79,14 @@ class Engagement(db.Model):
             sqlite_where=Column("status").in_(CALENDAR_STATUSES),
             postgresql_where=Column("status").in_(CALENDAR_STATUSES),
         ),
+        # One live engagement per request; a cancelled one stays beside it, in the history.
+        Index(
+            "uq_engagements_one_live_per_request",
+            "request_id",
+            unique=True,
+            sqlite_where=Column("status") != "cancelled",
+            postgresql_where=Column("status") != "cancelled",
+        ),
         Index("ix_engagements_advocate_quarter", "advocate_id", "quarter", "status"),
         # PostgreSQL also refuses calls of any length that overlap for the same advocate.
         ExcludeConstraint(
@@ -84,9 +99,7 @@ class Engagement(db.Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    request_id: Mapped[int | None] = mapped_column(
-        ForeignKey("requests.id", ondelete="SET NULL"), unique=True
-    )
+    request_id: Mapped[int | None] = mapped_column(ForeignKey("requests.id", ondelete="SET NULL"))
     ask_id: Mapped[int | None] = mapped_column(ForeignKey("asks.id", ondelete="SET NULL"), unique=True)
     advocate_id: Mapped[int | None] = mapped_column(
         ForeignKey("advocates.id", ondelete="SET NULL"), index=True

@@ -124,14 +124,8 @@ class Ask(db.Model):
     __table_args__ = (
         # An advocate is asked at most once per request.
         UniqueConstraint("request_id", "advocate_id", name="uq_asks_request_advocate"),
-        # At most one accepted ask per request.
-        Index(
-            "uq_asks_one_accepted",
-            "request_id",
-            unique=True,
-            sqlite_where=Column("status") == "accepted",
-            postgresql_where=Column("status") == "accepted",
-        ),
+        # (An accepted ask stays accepted when its call is cancelled later, so a request may
+        # have several; the engagements' one-live-per-request index keeps one at a time.)
         Index("ix_asks_advocate_status", "advocate_id", "status"),
     )
 

@@ -5,6 +5,9 @@ from datetime import UTC, datetime
 from sqlalchemy import DateTime
 from sqlalchemy.types import TypeDecorator
 
+# The largest id a table holds (PostgreSQL's integer): anything bigger names no record.
+ID_MAX = 2**31 - 1
+
 
 class UTCDateTime(TypeDecorator):
     """A point in time, always handed out as an aware UTC datetime.

@@ -1,14 +1,11 @@
 """Everything outside people see: sign-in, the advocate's portal, prospect pages."""
 
-from flask import Blueprint, abort, current_app, request
+from flask import Blueprint, abort
 from flask_login import current_user
-from werkzeug.exceptions import NotFound as HTTPNotFound
 
 from access import guard
 from models import Role
-from workflows import errors
-from workflows.audit import record_access_denied
-from workflows.requests import AskNotFound
+from pages import register_refusals
 
 bp = Blueprint("portal", __name__)
 
@@ -33,12 +30,7 @@ def current_advocate_id() -> int:
     return advocate.id
 
 
-@bp.errorhandler(errors.NotFound)
-@bp.errorhandler(AskNotFound)
-def _not_theirs(_error):
-    """Another advocate's record: the same 404 as an id that never existed, and audited."""
-    record_access_denied(current_user, request.path)
-    return current_app.handle_http_exception(HTTPNotFound())
+register_refusals(bp)
 
 from portal import asks, auth, availability, history, home, perks, privacy, profile, topics, written  # noqa: E402,F401  (registers the views on bp)
 

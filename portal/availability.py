@@ -8,15 +8,17 @@ with the message beside the field (status 400) and changes nothing.
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, url_for
+from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import DateField, IntegerField, SelectChoice, SelectField, StringField
 from wtforms.validators import InputRequired, Length, Optional
 from wtforms.widgets import TimeInput
 
 from models.types import utcnow
-from pages import first_error
+from pages import first_error, show_refusal
 from portal import bp, current_advocate_id
 from workflows import availability as flow
+from workflows import errors
 
 # --- forms -----------------------------------------------------------------------------------
 
@@ -160,7 +162,7 @@ def remove_window(window_id: int):
 def set_time_zone():
     form = TimeZoneForm()
     if _submitted(form, flow.set_time_zone, form.timezone.data):
-        return _done(f"Time zone set to {form.timezone.data}. Your windows keep their local times.")
+        return _done(f"Time zone set to {current_user.timezone}. Your windows keep their local times.")
     return _page(400, time_zone_form=form)
 
 
@@ -168,7 +170,8 @@ def set_time_zone():
 def add_blackout():
     form = BlackoutForm()
     if _submitted(
-        form, flow.add_blackout, form.starts_on.data, form.ends_on.data, form.reason.data or ""
+        form, flow.add_blackout, form.starts_on.data, form.ends_on.data, form.reason.data or "",
+        now=utcnow(),
     ):
         return _done(f"No calls from {form.starts_on.data:%d %B} to {form.ends_on.data:%d %B %Y}.")
     return _page(400, blackout_form=form)
@@ -216,9 +219,8 @@ def _submitted(form: FlaskForm, change, *args, **kwargs) -> bool:
         return False
     try:
         change(current_advocate_id(), *args, **kwargs)
-    except flow.AvailabilityError as refusal:
-        field = form._fields.get(refusal.field or "")
-        (field.errors if field is not None else form.form_errors).append(str(refusal))
+    except errors.Invalid as refusal:
+        show_refusal(form, refusal)
         return False
     return True
 

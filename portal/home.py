@@ -7,7 +7,7 @@ Read in a fixed number of queries whatever the number of asks and engagements.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from flask import current_app, redirect, render_template, url_for
 from flask_login import current_user
@@ -67,7 +67,7 @@ def _home_page(advocate: Advocate, now: datetime) -> HomePage:
         use=quota.quarter_use(advocate, quota.current_quarter(now)),
         progress=points.tier_progress(advocate, now),
         balance=points.balance(advocate.id),
-        review_due=review_due(advocate, now),
+        review_due=advocate.review_due(now, current_app.config["PROFILE_REVIEW_DAYS"]),
         profile_url=url_for("portal.profile") if "portal.profile" in current_app.view_functions else None,
     )
 
@@ -90,10 +90,3 @@ def _open_engagements(advocate_id: int, now: datetime) -> list[Engagement]:
         .order_by(Engagement.starts_at, Engagement.created_at, Engagement.id)
     )
     return list(db.session.scalars(query).unique())
-
-
-def review_due(advocate: Advocate, now: datetime) -> bool:
-    """Profile not reviewed yet, or not for PROFILE_REVIEW_DAYS."""
-    days = current_app.config["PROFILE_REVIEW_DAYS"]
-    return advocate.last_reviewed_at is None or advocate.last_reviewed_at < now - timedelta(days=days)
-

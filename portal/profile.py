@@ -28,7 +28,7 @@ from workflows import profiles as flow
 class ListField(TextAreaField):
     """A list typed as text, one item per line or separated as ``separators`` says."""
 
-    def __init__(self, label=None, validators=None, separators: re.Pattern[str] = flow.TAG_SEPARATORS,
+    def __init__(self, label=None, validators=None, separators: re.Pattern[str] = flow.LINES,
                  joiner: str = "\n", **kwargs):
         super().__init__(label, validators, **kwargs)
         self.separators = separators
@@ -51,9 +51,12 @@ class LanguagesField(ListField):
 
     widget = TextInput()
 
+    def __init__(self, label=None, validators=None, **kwargs):
+        super().__init__(label, validators, separators=flow.LANGUAGE_SEPARATORS, **kwargs)
+
 
 LONG_TEXT = {"rows": 4, "maxlength": flow.TEXT_MAX_LENGTH}
-TAGS_HINT = f"Separate them with commas, or put one per line. Up to {flow.TAGS_MAX}."
+TAGS_HINT = f"One per line. Up to {flow.TAGS_MAX}."
 
 
 class ProfileForm(FlaskForm):
@@ -68,7 +71,7 @@ class ProfileForm(FlaskForm):
     talking_points = TextAreaField("Talking points", render_kw=LONG_TEXT)
     languages = LanguagesField("Languages you can take a call in", joiner=", ")
     refused_companies = ListField(
-        "Companies you will not speak with", separators=flow.COMPANY_SEPARATORS, render_kw={"rows": 3}
+        "Companies you will not speak with", render_kw={"rows": 3}
     )
 
     def offer_job_levels(self, job_levels) -> None:

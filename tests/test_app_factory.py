@@ -33,6 +33,7 @@ def production(monkeypatch, tmp_path):
     monkeypatch.setattr(
         ProductionConfig, "SQLALCHEMY_DATABASE_URI", f"sqlite:///{tmp_path / 'production.sqlite3'}"
     )
+    monkeypatch.setattr(ProductionConfig, "RATELIMIT_STORAGE_URI", "redis://127.0.0.1:6379")
     return ProductionConfig
 
 
@@ -45,6 +46,26 @@ def test_production_settings_refuse_an_unsafe_secret_key(key):
 def test_production_settings_refuse_a_base_url_without_https():
     with pytest.raises(ConfigError, match="BASE_URL must be the site's https:// address"):
         check_production_settings({"SECRET_KEY": GOOD_KEY, "BASE_URL": "http://vouch.example.com"})
+
+
+SAFE = {"SECRET_KEY": GOOD_KEY, "BASE_URL": "https://vouch.example.com"}
+
+
+@pytest.mark.parametrize("storage", [None, "", "memory://"])
+def test_production_refuses_per_process_rate_limits_unless_told_there_is_one_worker(storage):
+    with pytest.raises(ConfigError, match="RATELIMIT_STORAGE_URI is memory://.*RATELIMIT_SINGLE_WORKER"):
+        check_production_settings({**SAFE, "RATELIMIT_STORAGE_URI": storage})
+    check_production_settings({**SAFE, "RATELIMIT_STORAGE_URI": storage, "RATELIMIT_SINGLE_WORKER": True})
+    check_production_settings({**SAFE, "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379"})
+
+
+def test_production_sends_strict_transport_security(production):
+    response = create_app("production").test_client().get("/sign-in", base_url="https://vouch.example.com")
+    assert response.headers["Strict-Transport-Security"] == "max-age=63072000; includeSubDomains"
+
+
+def test_development_sends_no_strict_transport_security(app, client):
+    assert "Strict-Transport-Security" not in client.get("/sign-in").headers
 
 
 @pytest.mark.parametrize("key", UNSAFE_KEYS.values(), ids=UNSAFE_KEYS.keys())
@@ -71,7 +92,8 @@ def test_production_session_cookie_is_secure_with_the_host_prefix(production):
 
 def run_python(code: str, **environment: str) -> subprocess.CompletedProcess:
     """``code`` in a fresh interpreter, where config.py reads the environment as in a deployment."""
-    env = {key: value for key, value in os.environ.items() if key not in ("SECRET_KEY", "BASE_URL")}
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("SECRET_KEY", "BASE_URL", "RATELIMIT_STORAGE_URI", "RATELIMIT_SINGLE_WORKER")}
     env.update(environment)
     return subprocess.run(
         [sys.executable, "-c", code], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=60
@@ -82,13 +104,19 @@ def test_production_reads_its_settings_from_the_environment(tmp_path):
     code = "from app import create_app; print(create_app('production').config['SESSION_COOKIE_NAME'])"
     database = f"sqlite:///{tmp_path / 'production.sqlite3'}"
 
-    refused = run_python(code, DATABASE_URL=database, BASE_URL="https://vouch.example.com")
+    refused = run_python(code, DATABASE_URL=database, BASE_URL="https://vouch.example.com",
+                         RATELIMIT_STORAGE_URI="redis://127.0.0.1:6379")
+    one_worker_unsaid = run_python(code, DATABASE_URL=database, BASE_URL="https://vouch.example.com",
+                                   SECRET_KEY=GOOD_KEY)
     started = run_python(
-        code, DATABASE_URL=database, BASE_URL="https://vouch.example.com", SECRET_KEY=GOOD_KEY
+        code, DATABASE_URL=database, BASE_URL="https://vouch.example.com", SECRET_KEY=GOOD_KEY,
+        RATELIMIT_STORAGE_URI="memory://", RATELIMIT_SINGLE_WORKER="true",
     )
 
     assert refused.returncode != 0
     assert "config.ConfigError: SECRET_KEY must be set" in refused.stderr
+    assert one_worker_unsaid.returncode != 0
+    assert "RATELIMIT_STORAGE_URI is memory://" in one_worker_unsaid.stderr
     assert started.returncode == 0, started.stderr
     assert started.stdout.strip() == "__Host-vouch_session"
 

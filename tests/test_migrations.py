@@ -6,6 +6,7 @@ TEST_DATABASE_URL is set, a scratch PostgreSQL database created beside the test 
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import Iterator
@@ -17,7 +18,7 @@ from alembic.migration import MigrationContext
 from flask import Flask
 from flask_migrate import downgrade, upgrade
 from psycopg import sql
-from sqlalchemy import func, inspect, select
+from sqlalchemy import func, inspect, select, text
 from sqlalchemy.engine import make_url
 
 from app import create_app
@@ -100,7 +101,7 @@ def test_upgrade_from_empty_builds_exactly_the_schema_of_the_models(fresh_app):
 
     upgrade()
 
-    assert current_revision() == "0001"
+    assert current_revision() == "0002"
     assert table_names() == set(db.metadata.tables) | {"alembic_version"}
     assert schema_differences() == []
 
@@ -138,3 +139,28 @@ def test_migrating_leaves_the_app_loggers_enabled(fresh_app):
     upgrade()
 
     assert [logger.name for logger in app_loggers if logger.disabled] == []
+
+
+def test_upgrading_forgets_the_names_and_notes_written_into_timelines(fresh_app):
+    upgrade(revision="0001")
+    now = "2026-11-20 10:00:00"
+    db.session.execute(text(
+        "INSERT INTO requests (id, prospect_company, format_code, status, outcome, opportunity_id, "
+        "opportunity_name, contact_name, contact_email, questions, notes, created_at, updated_at) "
+        "VALUES (1, 'Globex', 'call', 'new', 'open', '', '', '', '', '[]', '', :now, :now)"
+    ), {"now": now})
+    for event_id, detail in [
+        (1, {"advocate_id": 7, "advocate": "Dana Whitfield", "reason": "busy", "note": "Back in March"}),
+        (2, {"format": "call"}),
+    ]:
+        db.session.execute(text(
+            "INSERT INTO request_events (id, request_id, at, kind, detail) "
+            "VALUES (:id, 1, :now, 'x', :detail)"
+        ), {"id": event_id, "now": now, "detail": json.dumps(detail)})
+    db.session.commit()
+
+    upgrade()
+
+    details = dict(db.session.execute(text("SELECT id, detail FROM request_events ORDER BY id")).all())
+    parsed = {key: json.loads(value) if isinstance(value, str) else value for key, value in details.items()}
+    assert parsed == {1: {"advocate_id": 7, "reason": "busy"}, 2: {"format": "call"}}

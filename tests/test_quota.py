@@ -94,7 +94,7 @@ def test_the_quarter_is_the_calendar_quarter_in_utc():
 )
 def test_the_limit_is_the_lower_of_tier_quota_and_personal_cap(app_context, make_advocate, tier, cap, limit):
     advocate = make_advocate(tier=tier, quarterly_cap=cap)
-    assert quota.limit(fresh(advocate.id)) == limit
+    assert fresh(advocate.id).quarterly_limit == limit
 
 
 def test_left_never_goes_below_zero():

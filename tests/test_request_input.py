@@ -10,6 +10,7 @@ import pytest
 from werkzeug.datastructures import MultiDict
 
 from models.types import utcnow
+from workflows.errors import Invalid
 from workflows.request_input import (
     FIELDS,
     LIST_MAX_ITEMS,
@@ -309,7 +310,7 @@ def test_every_problem_is_reported_at_once_in_the_contracts_order(app_context):
             "topics": ["Blockchain"], "use_cases": 3,
         })
     error = refused.value
-    assert isinstance(error, ValueError)
+    assert isinstance(error, Invalid) and error.status == 422
     assert list(error.errors) == [
         "amount", "prospect_company", "industry", "employees", "contact_email", "use_cases", "topics",
         "format", "needed_by", "notes", "colour",

@@ -226,8 +226,9 @@ def test_asking_records_the_score_of_the_moment_and_queues_the_email(
     assert the_ask.expires_at == now + timedelta(hours=48)
     request = load(request.id)
     assert (request.status, request.first_asked_at) == (RequestStatus.ASKING, now)
-    assert events(request.id) == [("asked", {"advocate_id": advocate.id, "advocate": "Dana Whitfield",
-                                             "score": expected.score, "ask_id": the_ask.id})]
+    # The timeline keeps ids, never names: names are looked up when it is shown.
+    assert events(request.id) == [("asked", {"advocate_id": advocate.id, "score": expected.score,
+                                             "ask_id": the_ask.id})]
     assert audit_kinds() == ["request.asked"]
     [message] = outbox("ask")
     assert (message.idempotency_key, message.to) == (f"ask:{the_ask.id}", [advocate.account.email])
@@ -403,8 +404,8 @@ def test_withdrawing_the_last_pending_ask_puts_the_request_back_to_new(
     assert db.session.get(Ask, the_ask.id).status is AskStatus.WITHDRAWN
     assert load(request.id).status is RequestStatus.NEW
     assert [kind for kind, _ in events(request.id)] == ["asked", "withdrawn", "needs_candidate"]
-    assert events(request.id)[1][1] == {"advocate_id": advocate.id, "advocate": "Dana Whitfield",
-                                        "ask_id": the_ask.id, "reason": "withdrawn by the coordinator"}
+    assert events(request.id)[1][1] == {"advocate_id": advocate.id, "ask_id": the_ask.id,
+                                        "reason": "withdrawn by the coordinator"}
     assert audit_kinds() == ["request.asked", "request.ask_withdrawn"]
 
 
@@ -724,7 +725,6 @@ def test_request_for_staff_any_sales_their_own_others_none(app_context, new_requ
         flow.request_for(make_account(role=Role.ADVOCATE), mine.id)
     with pytest.raises(flow.RequestNotFound):
         flow.request_for(seller, 999_999)
-    assert issubclass(flow.RequestNotFound, LookupError)
 
 
 def test_request_for_loads_the_request_in_a_fixed_number_of_queries(

@@ -225,7 +225,7 @@ def test_the_owner_revokes_their_token_once_and_it_is_audited(app, make_account)
         owner = db.session.get(Account, account.id)
         revoked = tokens.revoke_token(token_id, by=owner)
         assert revoked.revoked_at is not None
-        with pytest.raises(tokens.TokenError, match="already revoked"):
+        with pytest.raises(tokens.TokenAlreadyRevoked, match="already revoked"):
             tokens.revoke_token(token_id, by=owner)
     [event] = audit(app, "api_token.revoked")
     assert (event.actor_id, event.subject, event.detail) == (

@@ -7,10 +7,13 @@ from sqlalchemy import select
 
 from models import Account, Role, db
 from models.accounts import normalize_email
+from workflows import errors
 from workflows.audit import add_event
+from workflows.suppression import LEFT_MESSAGE, is_suppressed
+from workflows.transaction import transaction
 
 
-class AccountError(ValueError):
+class AccountError(errors.Invalid):
     """The account cannot be created as asked; the message says why."""
 
 
@@ -29,13 +32,15 @@ def create_account(
     except EmailNotValidError as exc:
         raise AccountError(f"{email!r} is not a valid e-mail address: {exc}") from None
     email = normalize_email(email)
-    if db.session.scalar(select(Account.id).where(Account.email == email)) is not None:
-        raise AccountError(f"an account for {email} already exists")
-    account = Account(
-        email=email, role=role, name=(name or email.split("@")[0]).strip()[:120], timezone=timezone
-    )
-    db.session.add(account)
-    db.session.flush()
-    add_event("account.created", actor=actor, subject=email, role=role.value)
-    db.session.commit()
+    with transaction():
+        if db.session.scalar(select(Account.id).where(Account.email == email)) is not None:
+            raise AccountError(f"an account for {email} already exists")
+        if is_suppressed(email):
+            raise AccountError(LEFT_MESSAGE.format(email=email), "email")
+        account = Account(
+            email=email, role=role, name=(name or email.split("@")[0]).strip()[:120], timezone=timezone
+        )
+        db.session.add(account)
+        db.session.flush()
+        add_event("account.created", actor=actor, subject=email, role=role.value)
     return account

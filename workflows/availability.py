@@ -9,8 +9,7 @@ The rules are plain functions, so forms, imports and tests can use them alone.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from functools import cache
@@ -22,12 +21,12 @@ from sqlalchemy.orm import joinedload
 
 from matching.slots import DateRange, Interval, SlotRules, Window, free_slots
 from models import Advocate, AdvocateStatus, Blackout, Engagement, WeeklyWindow, db
+from models.advocates import WEEKDAYS
 from models.engagements import CALENDAR_STATUSES
-from models.locking import lock_advocate
 from models.types import zone_or_utc
 from workflows import errors
+from workflows.transaction import transaction
 
-WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 PREVIEW_DAYS = 14
 # Notice, buffer and call length are the booking defaults; only the horizon is shorter.
 PREVIEW_RULES = SlotRules(horizon_days=PREVIEW_DAYS)
@@ -36,12 +35,8 @@ MAX_CALLS_PER_DAY = (1, 5)
 REASON_MAX_LENGTH = 200
 
 
-class AvailabilityError(ValueError):
+class AvailabilityError(errors.Invalid):
     """A change refused by a rule; the message says why. ``field`` names the input at fault."""
-
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.field = field
 
 
 class NotFound(errors.NotFound):
@@ -108,19 +103,52 @@ def _known_time_zone_set() -> frozenset[str]:
     return frozenset(known_time_zones())
 
 
-def check_time_zone(name: str) -> None:
-    if name not in _known_time_zone_set():
-        shown = name if len(name) <= 64 else name[:64] + "…"
+@cache
+def _zones_by_spelling() -> dict[str, tuple[str, ...]]:
+    """Each zone under its full name and its city, case-folded, spaces for underscores:
+    ``"europe/berlin"`` and ``"berlin"`` → Europe/Berlin; ``"new york"`` → America/New_York."""
+    spellings: dict[str, list[str]] = {}
+    for zone in known_time_zones():
+        names = {zone, zone.rsplit("/", 1)[-1]}
+        for name in names:
+            key = " ".join(name.replace("_", " ").split()).casefold()
+            spellings.setdefault(key, []).append(zone)
+    return {key: tuple(sorted(set(zones))) for key, zones in spellings.items()}
+
+
+def resolve_time_zone(typed: str) -> str:
+    """The IANA zone the person means: its exact name, or its name or city in any case
+    (``berlin``, ``new york``). Refuses what matches no zone, or several."""
+    typed = typed.strip()
+    if typed in _known_time_zone_set():
+        return typed
+    key = " ".join(typed.replace("_", " ").split()).casefold()
+    found = _zones_by_spelling().get(key, ())
+    if len(found) == 1:
+        return found[0]
+    shown = typed if len(typed) <= 64 else typed[:64] + "…"
+    if len(found) > 1:
         raise AvailabilityError(
-            f"“{shown}” is not a time zone we know. Pick one from the list, "
-            "like Europe/Berlin or America/New_York.",
-            "timezone",
+            f"“{shown}” could be {', '.join(found)}: pick the one you mean.", "timezone"
         )
+    raise AvailabilityError(
+        f"“{shown}” is not a time zone we know. Type your city, like Berlin or New York, "
+        "or pick a zone from the list.",
+        "timezone",
+    )
 
 
-def check_blackout(starts_on: date, ends_on: date, reason: str = "") -> None:
+def check_time_zone(name: str) -> None:
+    resolve_time_zone(name)
+
+
+def check_blackout(starts_on: date, ends_on: date, reason: str = "", *, today: date | None = None) -> None:
     if ends_on < starts_on:
         raise AvailabilityError("The last day cannot be before the first day.", "ends_on")
+    if today is not None and ends_on < today:
+        raise AvailabilityError(
+            f"{ends_on:%d %B %Y} is in the past: a blackout must end today or later.", "ends_on"
+        )
     if len(reason) > REASON_MAX_LENGTH:
         raise AvailabilityError(
             f"Keep the reason to {REASON_MAX_LENGTH} characters or fewer.", "reason"
@@ -155,20 +183,6 @@ def check_limits(
 # --- the changes -----------------------------------------------------------------------------
 
 
-@contextmanager
-def _change(advocate_id: int) -> Iterator[Advocate]:
-    """The advocate's row, locked; commits once at the end, rolls everything back on error."""
-    try:
-        advocate = lock_advocate(advocate_id)
-        if advocate is None:
-            raise NotFound(f"advocate {advocate_id}")
-        yield advocate
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
-
-
 def _own(rows: Iterable[WeeklyWindow | Blackout], row_id: int):
     for row in rows:
         if row.id == row_id:
@@ -177,59 +191,62 @@ def _own(rows: Iterable[WeeklyWindow | Blackout], row_id: int):
 
 
 def add_window(advocate_id: int, weekday: int, starts: time, ends: time) -> None:
-    with _change(advocate_id) as advocate:
+    with transaction(lock=advocate_id) as advocate:
         check_window(weekday, starts, ends, advocate.windows)
         advocate.windows.append(WeeklyWindow(weekday=weekday, starts=starts, ends=ends))
 
 
 def change_window(advocate_id: int, window_id: int, weekday: int, starts: time, ends: time) -> None:
-    with _change(advocate_id) as advocate:
+    with transaction(lock=advocate_id) as advocate:
         window = _own(advocate.windows, window_id)
         check_window(weekday, starts, ends, [w for w in advocate.windows if w is not window])
         window.weekday, window.starts, window.ends = weekday, starts, ends
 
 
 def remove_window(advocate_id: int, window_id: int) -> None:
-    with _change(advocate_id) as advocate:
+    with transaction(lock=advocate_id) as advocate:
         advocate.windows.remove(_own(advocate.windows, window_id))
 
 
-def set_time_zone(advocate_id: int, zone: str) -> None:
-    """Windows keep their wall-clock times: 09:00 stays 09:00 in the new zone."""
-    zone = zone.strip()
-    with _change(advocate_id) as advocate:
-        check_time_zone(zone)
+def set_time_zone(advocate_id: int, typed: str) -> str:
+    """Windows keep their wall-clock times: 09:00 stays 09:00 in the new zone. → the zone set
+    (``berlin`` sets Europe/Berlin)."""
+    zone = resolve_time_zone(typed)
+    with transaction(lock=advocate_id) as advocate:
         advocate.account.timezone = zone
+    return zone
 
 
-def add_blackout(advocate_id: int, starts_on: date, ends_on: date, reason: str = "") -> None:
+def add_blackout(advocate_id: int, starts_on: date, ends_on: date, reason: str = "", *,
+                 now: datetime) -> None:
     reason = reason.strip()
-    with _change(advocate_id) as advocate:
-        check_blackout(starts_on, ends_on, reason)
+    with transaction(lock=advocate_id) as advocate:
+        today = now.astimezone(zone_or_utc(advocate.account.timezone)).date()
+        check_blackout(starts_on, ends_on, reason, today=today)
         advocate.blackouts.append(Blackout(starts_on=starts_on, ends_on=ends_on, reason=reason))
 
 
 def remove_blackout(advocate_id: int, blackout_id: int) -> None:
-    with _change(advocate_id) as advocate:
+    with transaction(lock=advocate_id) as advocate:
         advocate.blackouts.remove(_own(advocate.blackouts, blackout_id))
 
 
 def snooze(advocate_id: int, until: date, *, now: datetime) -> None:
     """No asks and no bookable slots up to and including ``until`` (a date in the advocate's zone)."""
-    with _change(advocate_id) as advocate:
+    with transaction(lock=advocate_id) as advocate:
         check_snooze(until, now.astimezone(zone_or_utc(advocate.account.timezone)).date())
         advocate.snoozed_until = until
 
 
 def clear_snooze(advocate_id: int) -> None:
-    with _change(advocate_id) as advocate:
+    with transaction(lock=advocate_id) as advocate:
         advocate.snoozed_until = None
 
 
 def set_limits(
     advocate_id: int, quarterly_cap: int | None, min_days_between_calls: int, max_calls_per_day: int
 ) -> None:
-    with _change(advocate_id) as advocate:
+    with transaction(lock=advocate_id) as advocate:
         quota = advocate.tier.quarterly_quota if advocate.tier else 0
         check_limits(quarterly_cap, min_days_between_calls, max_calls_per_day, quota)
         advocate.quarterly_cap = quarterly_cap

@@ -85,9 +85,9 @@ from workflows.audit import add_event
 from workflows.availability import (
     WEEKDAYS,
     AvailabilityError,
-    check_time_zone,
     check_window,
     parse_time_of_day,
+    resolve_time_zone,
 )
 
 MAX_ROWS = 20_000
@@ -443,7 +443,7 @@ _COMPETITOR = re.compile(r"(?P<name>.*?)\s*\((?P<relation>replaced|evaluated)\)"
 _WINDOW = re.compile(
     r"(?P<first>[^\W\d_]+)(?:\s*[-–]\s*(?P<last>[^\W\d_]+))?\s+(?P<starts>\S+?)\s*[-–]\s*(?P<ends>\S+)"
 )
-_LIST_SEPARATORS = profiles.COMPANY_SEPARATORS  # ";" and line breaks, never commas
+_LIST_SEPARATORS = profiles.CELL_SEPARATORS  # ";" and line breaks, never commas
 
 
 class _Cells:
@@ -897,7 +897,7 @@ class _AdvocatesImport:
         zone = cells["timezone"]
         if zone:
             try:
-                check_time_zone(zone)
+                zone = resolve_time_zone(zone)
             except AvailabilityError:
                 cells.error("timezone", f"“{_short(zone)}” is not a time zone name: use an IANA name "
                                         "like Europe/Berlin or America/New_York.")

@@ -27,23 +27,27 @@ from models import (
     Tier,
     db,
 )
-from models.locking import lock_advocate
 from models.types import utcnow
 from workflows import errors, points
 from workflows.audit import add_event
 from workflows.links import external_url
+from workflows.transaction import transaction
 
 NOTE_MAX_LENGTH = 500
 # Redemptions the perks page lists, newest first.
 REDEMPTIONS_SHOWN = 50
 
 
-class RedemptionError(ValueError):
+class RedemptionError(errors.Invalid):
     """A redemption (or a decision on one) refused by a rule; the message says why."""
 
 
 class NotEnoughPoints(RedemptionError):
     pass
+
+
+class AlreadyDecided(errors.Conflict):
+    """The redemption was fulfilled or rejected already."""
 
 
 class NotFound(errors.NotFound):
@@ -86,7 +90,7 @@ def check_redeemable(perk: Perk, tier: Tier | None, balance: int) -> None:
 
 def check_undecided(redemption: Redemption) -> None:
     if redemption.status != RedemptionStatus.REQUESTED:
-        raise RedemptionError(f"This redemption is already {redemption.status.value}.")
+        raise AlreadyDecided(f"This redemption is already {redemption.status.value}. Nothing was changed.")
 
 
 # --- the changes -----------------------------------------------------------------------------
@@ -103,10 +107,7 @@ class Redeemed:
 def redeem(advocate_id: int, perk_id: int, note: str = "") -> Redeemed:
     """Spend points on a perk: a requested redemption and its debit, or ``RedemptionError``."""
     note = note.strip()
-    try:
-        advocate = lock_advocate(advocate_id)  # first: everything below reads the state after it
-        if advocate is None:
-            raise NotFound(f"advocate {advocate_id}")
+    with transaction(lock=advocate_id) as advocate:  # first: everything below reads the state after it
         perk = _perk(perk_id)
         check_note(note)
         balance = points.balance(advocate_id)
@@ -129,10 +130,6 @@ def redeem(advocate_id: int, perk_id: int, note: str = "") -> Redeemed:
         )
         _tell_coordinators(advocate, perk, redemption)
         result = Redeemed(redemption.id, perk.name, cost, balance - cost)
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
     return result
 
 
@@ -148,12 +145,10 @@ def reject(redemption_id: int, *, by: Account, note: str = "") -> None:
 
 def _decide(redemption_id: int, status: RedemptionStatus, *, by: Account, note: str) -> None:
     note = note.strip()
-    try:
-        advocate_id = db.session.scalar(
-            select(Redemption.advocate_id).where(Redemption.id == redemption_id)
-        )
-        if advocate_id is None or lock_advocate(advocate_id) is None:
-            raise NotFound(f"redemption {redemption_id}")
+    advocate_id = db.session.scalar(select(Redemption.advocate_id).where(Redemption.id == redemption_id))
+    if advocate_id is None:
+        raise NotFound("There is no such redemption.")
+    with transaction(lock=advocate_id):
         redemption = db.session.scalars(
             select(Redemption)
             .where(Redemption.id == redemption_id)
@@ -191,10 +186,6 @@ def _decide(redemption_id: int, status: RedemptionStatus, *, by: Account, note: 
             f"perk.redemption_{status.value}", actor=by, subject=f"redemption:{redemption.id}",
             advocate_id=advocate_id, perk=redemption.perk.name, points=redemption.points_spent,
         )
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
 
 
 def _perk(perk_id: int) -> Perk:
@@ -202,7 +193,7 @@ def _perk(perk_id: int) -> Perk:
         select(Perk).where(Perk.id == perk_id).options(joinedload(Perk.min_tier))
     ).one_or_none()
     if perk is None:
-        raise NotFound(f"perk {perk_id}")
+        raise NotFound("There is no such perk.")
     return perk
 
 
@@ -262,7 +253,7 @@ def _advocate(advocate_id: int) -> Advocate:
         select(Advocate).where(Advocate.id == advocate_id).options(joinedload(Advocate.tier))
     ).one_or_none()
     if advocate is None:
-        raise NotFound(f"advocate {advocate_id}")
+        raise NotFound(f"There is no advocate with id {advocate_id}.")
     return advocate
 
 

@@ -36,38 +36,30 @@ from models import (
     Redemption,
     RedemptionStatus,
     ReferenceRequest,
-    RequestEvent,
-    RequestStatus,
     WeeklyWindow,
     WrittenAnswer,
     db,
     size_band,
 )
-from models.advocates import advocate_formats, advocate_products, advocate_use_cases
-from models.locking import lock_advocate
+from models.advocates import WEEKDAYS, advocate_formats, advocate_products, advocate_use_cases
 from models.types import utcnow, zone_or_utc
-from workflows import errors
+from workflows import errors, requests
 from workflows.audit import add_event
+from workflows.engagements import cancel_engagement_step
+from workflows.request_view import LEFT_PROGRAM
+from workflows.suppression import suppress
+from workflows.transaction import transaction
 
 EXPORT_FORMAT = "vouch-personal-data/1"
 LEAVE_WORD = "LEAVE"
 CONFIRM_MESSAGE = f"Type {LEAVE_WORD} in the box to confirm that you want to leave the program."
-# What an ask or a call ended with when the advocate left (Ask.decline_reason, timelines).
-LEFT_PROGRAM = "left program"
 FORMER_ADVOCATE = "Former advocate"
 CANCEL_REASON = "The advocate left the reference program."
 WITHDRAWN_NOTE = "Withdrawn: the advocate left the reference program."
-# Free text an advocate writes that timelines may quote (a decline's note).
-PERSONAL_DETAIL_KEYS = frozenset({"note"})
-WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
-class PrivacyError(ValueError):
+class PrivacyError(errors.Invalid):
     """A privacy change refused by a rule; the message says why. ``field`` names the input."""
-
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.field = field
 
 
 class NotFound(errors.NotFound):
@@ -401,22 +393,20 @@ class Departure:
 def leave_program(advocate_id: int, *, confirmation: str | None, now: datetime | None = None) -> Departure:
     """Leave for good (DESIGN.md §7.13), in one transaction.
 
-    The account is deactivated (its sessions and links end) and its personal data erased; pending
-    asks are declined and upcoming calls cancelled, each on its request's timeline, so that the
-    coordinator can find someone else; engagements, ratings and the points ledger stay,
-    anonymous, so that program reports still count the activity.
+    The account is deactivated (its sessions and links end) and its personal data erased; the
+    address goes on the suppression list, so that an old spreadsheet cannot bring it back.
+    Pending asks are declined and upcoming calls cancelled, through the same steps the asking
+    and booking workflows use, so that the coordinator can find someone else; engagements,
+    ratings and the points ledger stay, anonymous, so that program reports still count the
+    activity.
     """
     check_confirmation(confirmation)
     now = now or utcnow()
-    try:
-        advocate = lock_advocate(advocate_id)
-        if advocate is None:
-            raise NotFound(f"advocate {advocate_id}")
+    with transaction(lock=advocate_id) as advocate:
         account = advocate.account
         if account.email == erased_email(account.id):  # left already (a retried request)
-            db.session.rollback()
             return Departure(asks_declined=0, engagements_cancelled=0)
-        old_email, old_name = account.email, account.name
+        old_email = account.email
         confirmation_mail = enqueue(
             template="left_program",
             to=[old_email],
@@ -426,9 +416,9 @@ def leave_program(advocate_id: int, *, confirmation: str | None, now: datetime |
         forget_recipient(old_email, keep=confirmation_mail)
         declined = _decline_pending_asks(advocate, now)
         cancelled = _cancel_upcoming(advocate, now)
-        _scrub_timelines(advocate, old_name, old_email)
         db.session.flush()
         _erase(advocate, old_email, now)
+        suppress(old_email)
         add_event(
             "advocate.left",
             actor=account,
@@ -437,53 +427,25 @@ def leave_program(advocate_id: int, *, confirmation: str | None, now: datetime |
             asks_declined=declined,
             engagements_cancelled=cancelled,
         ).client_ip = None  # nothing personal beyond the ids
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
     return Departure(asks_declined=declined, engagements_cancelled=cancelled)
 
 
-def _timeline(request: ReferenceRequest, kind: str, advocate: Advocate, now: datetime, **detail) -> None:
-    db.session.add(RequestEvent(
-        request_id=request.id, at=now, kind=kind, actor_id=advocate.account_id,
-        detail={"advocate_id": advocate.id, **detail},
-    ))
-
-
-def _reopen(request: ReferenceRequest, leaving: Advocate, now: datetime) -> None:
-    """The request needs someone else now: still "asking" while others are asked, else "new"
-    (with the same "needs_candidate" line on its timeline as when the last ask is declined)."""
-    others_pending = any(
-        ask.status is AskStatus.PENDING and ask.advocate_id != leaving.id for ask in request.asks
-    )
-    wanted = RequestStatus.ASKING if others_pending else RequestStatus.NEW
-    if request.status is not wanted:
-        request.status, request.updated_at = wanted, now
-        if wanted is RequestStatus.NEW:
-            db.session.add(RequestEvent(request_id=request.id, at=now, kind="needs_candidate", detail={}))
-
-
 def _decline_pending_asks(advocate: Advocate, now: datetime) -> int:
-    asks = db.session.scalars(
-        select(Ask)
+    pending = db.session.execute(
+        select(Ask.id, Ask.request_id)
         .where(Ask.advocate_id == advocate.id, Ask.status == AskStatus.PENDING)
-        .options(selectinload(Ask.request).selectinload(ReferenceRequest.asks))
+        .order_by(Ask.request_id)
     ).all()
-    for ask in asks:
-        ask.status, ask.decline_reason, ask.responded_at = AskStatus.DECLINED, LEFT_PROGRAM, now
-        _timeline(ask.request, "declined", advocate, now, reason=LEFT_PROGRAM)
-        if ask.request.status is RequestStatus.ASKING:
-            _reopen(ask.request, advocate, now)
-    return len(asks)
+    for ask_id, request_id in pending:
+        request = requests.lock_request(request_id)
+        ask = next(a for a in request.asks if a.id == ask_id)
+        requests.decline_step(ask, request, advocate, now, reason=LEFT_PROGRAM, notify=False)
+    return len(pending)
 
 
 def _cancel_upcoming(advocate: Advocate, now: datetime) -> int:
-    """Calls not yet booked, or booked in the future: cancelled, their place given back.
-
-    The engagement stays (anonymous) but lets go of its request, which may then be matched again
-    (a request has at most one engagement); its accepted ask is declined for the same reason.
-    """
+    """Engagements not yet booked, or booked in the future: cancelled, their place given back,
+    their request reopened for a next candidate. The accepted ask stays as it was answered."""
     engagements = db.session.scalars(
         select(Engagement)
         .where(
@@ -491,51 +453,14 @@ def _cancel_upcoming(advocate: Advocate, now: datetime) -> int:
             (Engagement.status == EngagementStatus.AWAITING_BOOKING)
             | ((Engagement.status == EngagementStatus.BOOKED) & (Engagement.starts_at > now)),
         )
-        .options(
-            selectinload(Engagement.request).selectinload(ReferenceRequest.asks),
-            selectinload(Engagement.ask),
-        )
+        .order_by(Engagement.request_id, Engagement.id)
     ).all()
     for engagement in engagements:
-        engagement.status = EngagementStatus.CANCELLED
-        engagement.cancelled_at = now
-        engagement.cancel_reason = CANCEL_REASON
-        if engagement.ask is not None and engagement.ask.status is AskStatus.ACCEPTED:
-            engagement.ask.status, engagement.ask.decline_reason = AskStatus.DECLINED, LEFT_PROGRAM
-        request = engagement.request
-        if request is not None:
-            _timeline(request, "advocate_left", advocate, now,
-                      engagement_id=engagement.id, reason=LEFT_PROGRAM)
-            if request.status in (RequestStatus.MATCHED, RequestStatus.SCHEDULED):
-                _reopen(request, advocate, now)
-            engagement.request = None
+        cancel_engagement_step(engagement, reason=CANCEL_REASON, now=now)
+        if engagement.request_id is not None:
+            request = requests.lock_request(engagement.request_id)
+            requests.reopen_step(request, engagement, now, by=advocate.account, reason=LEFT_PROGRAM)
     return len(engagements)
-
-
-def _scrub_timelines(advocate: Advocate, name: str, email: str) -> None:
-    """Their name, e-mail or own notes written into the timelines of requests they were asked for
-    (events about another advocate of the same name are left alone)."""
-    personal = {name.casefold(), email.casefold()}
-
-    def erased(key: str, value: Any) -> Any:
-        if key in PERSONAL_DETAIL_KEYS:
-            return ""
-        if isinstance(value, str) and value.casefold() in personal:
-            return FORMER_ADVOCATE
-        return value
-
-    events = db.session.scalars(
-        select(RequestEvent).where(
-            RequestEvent.request_id.in_(select(Ask.request_id).where(Ask.advocate_id == advocate.id))
-        )
-    ).all()
-    for event in events:
-        detail = event.detail or {}
-        if detail.get("advocate_id") != advocate.id and event.actor_id != advocate.account_id:
-            continue
-        scrubbed = {key: erased(key, value) for key, value in detail.items()}
-        if scrubbed != detail:
-            event.detail = scrubbed  # a new dict: JSON columns do not track changes in place
 
 
 def _erase(advocate: Advocate, old_email: str, now: datetime) -> None:

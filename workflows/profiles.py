@@ -10,13 +10,11 @@ are plain functions, so forms, imports and tests can use them alone.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import joinedload, selectinload
 
 from models import (
@@ -35,10 +33,11 @@ from models import (
     db,
 )
 from models._columns import name_key
-from models.locking import lock_advocate
 from models.types import zone_or_utc
 from workflows import errors
 from workflows.audit import add_event
+from workflows.tags import tag_list, tags
+from workflows.transaction import transaction
 
 JOB_TITLE_MAX_LENGTH = 120
 TEXT_MAX_LENGTH = 5000  # success metrics, talking points
@@ -53,16 +52,9 @@ NEUTRAL = "neutral"  # a topic with no stance: no AdvocateTopic row
 STANCES: dict[str, TopicStance | None] = {**{stance.value: stance for stance in TopicStance}, NEUTRAL: None}
 
 
-class ProfileError(ValueError):
-    """A change refused by a rule; the message says why. ``field`` names the input at fault.
-
-    ``errors`` holds every refused input (field → message) when several were checked at once.
-    """
-
-    def __init__(self, message: str, field: str | None = None, errors: Mapping[str, str] | None = None):
-        super().__init__(message)
-        self.field = field
-        self.errors = dict(errors) if errors else ({field: message} if field else {})
+class ProfileError(errors.Invalid):
+    """A change refused by a rule; ``errors`` holds every refused input when several were
+    checked at once."""
 
 
 class UnknownChoice(ProfileError):
@@ -75,13 +67,16 @@ class NotFound(errors.NotFound):
 
 # --- the rules -------------------------------------------------------------------------------
 
-TAG_SEPARATORS = re.compile(r"[,;\n\r]")
-# Company names often hold a comma ("Northwind, Inc."): only lines and semicolons separate them.
-COMPANY_SEPARATORS = re.compile(r"[;\n\r]")
+# Lists typed in a form: one item per line, so that a tag keeps whatever it holds ("Billing,
+# claims"). A spreadsheet's cell separates them with semicolons (the CSV contract).
+LINES = re.compile(r"[\n\r]")
+CELL_SEPARATORS = re.compile(r"[;\n\r]")
+# Languages are typed on one line: "English, German".
+LANGUAGE_SEPARATORS = re.compile(r"[,;\n\r]")
 
 
-def split_list(text: str | None, separators: re.Pattern[str] = TAG_SEPARATORS) -> list[str]:
-    """``"Fleet tracking, ROI;\\n fleet  TRACKING"`` → ``["Fleet tracking", "ROI"]``.
+def split_list(text: str | None, separators: re.Pattern[str] = LINES) -> list[str]:
+    """``"Fleet tracking\\nBilling, claims\\n fleet  TRACKING"`` → ``["Fleet tracking", "Billing, claims"]``.
 
     Spaces are folded, empty items dropped, and repeats (compared case-insensitively, the way
     tags are) keep their first spelling.
@@ -189,85 +184,30 @@ def check_profile(changes: ProfileChanges, job_levels: Collection[str]) -> None:
         raise ProfileError(first_message, first_field or None, errors)
 
 
-def review_due(last_reviewed_at: datetime | None, now: datetime, review_days: int) -> bool:
-    """Never reviewed, or not for ``review_days`` days (the quarterly nudge's rule)."""
-    return last_reviewed_at is None or now - last_reviewed_at >= timedelta(days=review_days)
-
-
 # --- the changes -----------------------------------------------------------------------------
 
 
-@contextmanager
-def _change(advocate_id: int, *loads) -> Iterator[Advocate]:
-    """The advocate's row, locked, with the collections ``loads`` names read in one query each;
-    commits once at the end, rolls everything back on error."""
-    try:
-        advocate = lock_advocate(advocate_id)
-        if advocate is None:
-            raise NotFound(f"advocate {advocate_id}")
-        if loads:
-            db.session.scalars(
-                select(Advocate)
-                .where(Advocate.id == advocate_id)
-                .options(*loads)
-                .execution_options(populate_existing=True)
-            ).one()
-        yield advocate
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
-
-
-def _insert(model):
-    """An INSERT that skips rows whose unique key another transaction has just taken."""
-    dialect = db.session.get_bind().dialect.name
-    if dialect == "postgresql":
-        return postgresql.insert(model).on_conflict_do_nothing(index_elements=[model.key])
-    if dialect == "sqlite":
-        return sqlite.insert(model).on_conflict_do_nothing(index_elements=[model.key])
-    return None
-
-
-def tags(model: type[Product | UseCase | Competitor], names: Iterable[str]) -> dict[str, object]:
-    """The tag rows for ``names`` by key, the missing ones created: one query, three when some are new.
-
-    ``"Fleet tracking"`` finds ``"fleet tracking"`` and keeps its spelling. Two advocates
-    creating the same new tag at once both end up with the one row.
-    """
-    wanted: dict[str, str] = {}
-    for name in names:
-        if name.strip():
-            wanted.setdefault(name_key(name), " ".join(name.split()))
-    if not wanted:
-        return {}
-    rows = {row.key: row for row in db.session.scalars(select(model).where(model.key.in_(wanted)))}
-    # In key order, so that two transactions creating the same tags take their locks in one order.
-    missing = {key: wanted[key] for key in sorted(wanted) if key not in rows}
-    if missing:
-        insert = _insert(model)
-        if insert is None:  # pragma: no cover - PostgreSQL and SQLite are the databases we run on
-            for name in missing.values():
-                db.session.add(model(name=name))
-            db.session.flush()
-        else:
-            db.session.execute(insert, [{"name": name, "key": key} for key, name in missing.items()])
-        rows.update(
-            (row.key, row) for row in db.session.scalars(select(model).where(model.key.in_(missing)))
-        )
-    return {key: rows[key] for key in wanted}  # in the order given
+def _reload(advocate_id: int, *loads) -> None:
+    """Read the locked advocate's collections that ``loads`` names, one query each."""
+    db.session.scalars(
+        select(Advocate)
+        .where(Advocate.id == advocate_id)
+        .options(*loads)
+        .execution_options(populate_existing=True)
+    ).one()
 
 
 def save_profile(
     advocate_id: int, changes: ProfileChanges, *, now: datetime, actor: Account | None = None
 ) -> list[str]:
     """Replace the profile with ``changes``; saving counts as a review. → the inputs that changed."""
-    with _change(
-        advocate_id,
-        selectinload(Advocate.products),
-        selectinload(Advocate.use_cases),
-        selectinload(Advocate.competitors).joinedload(AdvocateCompetitor.competitor),
-    ) as advocate:
+    with transaction(lock=advocate_id) as advocate:
+        _reload(
+            advocate_id,
+            selectinload(Advocate.products),
+            selectinload(Advocate.use_cases),
+            selectinload(Advocate.competitors).joinedload(AdvocateCompetitor.competitor),
+        )
         job_levels = set(db.session.scalars(select(JobLevel.code)))
         check_profile(changes, job_levels)
 
@@ -279,8 +219,8 @@ def save_profile(
         advocate.languages = list(changes.languages)
         advocate.refused_companies = list(changes.refused_companies)
 
-        advocate.products = list(tags(Product, changes.products).values())
-        advocate.use_cases = list(tags(UseCase, changes.use_cases).values())
+        advocate.products = tag_list(Product, changes.products)
+        advocate.use_cases = tag_list(UseCase, changes.use_cases)
         _set_competitors(advocate, changes.competitors_evaluated, changes.competitors_replaced)
 
         advocate.last_reviewed_at = now
@@ -324,7 +264,7 @@ def _snapshot(advocate: Advocate) -> dict[str, object]:
 
 def mark_reviewed(advocate_id: int, *, now: datetime, actor: Account | None = None) -> None:
     """The advocate looked at their profile and it is still right."""
-    with _change(advocate_id) as advocate:
+    with transaction(lock=advocate_id) as advocate:
         advocate.last_reviewed_at = now
         add_event("profile.reviewed", actor=actor, subject=f"advocate:{advocate.id}")
 
@@ -378,7 +318,8 @@ def save_topics(
     ``stances`` maps topic ids (as posted) to ``glad``, ``avoid`` or ``neutral``; ``formats``
     holds the format codes switched on. Unknown ids, stances or codes → ``UnknownChoice``.
     """
-    with _change(advocate_id, selectinload(Advocate.topics), selectinload(Advocate.formats)) as advocate:
+    with transaction(lock=advocate_id) as advocate:
+        _reload(advocate_id, selectinload(Advocate.topics), selectinload(Advocate.formats))
         topic_ids = set(db.session.scalars(select(Topic.id)))
         catalogue = list(db.session.scalars(select(Format).order_by(Format.position, Format.code)))
         wanted = {
@@ -452,7 +393,7 @@ def profile_page(advocate_id: int, *, now: datetime, review_days: int) -> Profil
         advocate=advocate,
         job_levels=list(db.session.scalars(select(JobLevel).order_by(JobLevel.rank))),
         reviewed_on=reviewed.astimezone(zone_or_utc(advocate.account.timezone)).date() if reviewed else None,
-        review_due=review_due(reviewed, now, review_days),
+        review_due=advocate.review_due(now, review_days),
         review_days=review_days,
     )
 

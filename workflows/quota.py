@@ -6,8 +6,8 @@ completed (``COUNTED_STATUSES``), in the quarter they count in (of the call once
 acceptance while unbooked). A cancelled engagement gives its place back. The limit is
 ``advocate.quarterly_limit``: min(tier quota, personal cap).
 
-Accepting an ask (``workflows.requests``) and booking a call (M4) both call ``claim_place``
-inside their own transaction, before they create or move an engagement.
+Accepting an ask (``workflows.requests``) and booking a call call ``claim_place`` inside their
+own transaction, before they create or move an engagement.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from models.types import utcnow
 from workflows import errors
 
 
-class QuotaExceeded(ValueError):
+class QuotaExceeded(errors.Conflict):
     """No place left in the quarter; the message says how many were used of how many."""
 
     def __init__(self, use: QuarterUse, cap_below_quota: bool = False) -> None:
@@ -88,15 +88,10 @@ def usage(advocate_id: int, quarter: str, session: Session | None = None) -> int
     )
 
 
-def limit(advocate: Advocate) -> int:
-    """Calls the advocate may take in a quarter: min(tier quota, personal cap)."""
-    return advocate.quarterly_limit
-
-
 def quarter_use(advocate: Advocate, quarter: str | None = None, session: Session | None = None) -> QuarterUse:
     """Used and left in ``quarter`` (default: the current one). Reads, locks nothing."""
     quarter = quarter or current_quarter()
-    return QuarterUse(quarter, usage(advocate.id, quarter, session), limit(advocate))
+    return QuarterUse(quarter, usage(advocate.id, quarter, session), advocate.quarterly_limit)
 
 
 def check_place_left(use: QuarterUse, advocate: Advocate | None = None) -> None:
@@ -122,6 +117,7 @@ def claim_place(advocate_id: int, quarter: str, session: Session | None = None) 
     """
     advocate = lock_advocate(advocate_id, session)
     if advocate is None:
-        raise AdvocateNotFound(f"advocate {advocate_id}")
-    check_place_left(QuarterUse(quarter, usage(advocate_id, quarter, session), limit(advocate)), advocate)
+        raise AdvocateNotFound(f"There is no advocate with id {advocate_id}.")
+    use = QuarterUse(quarter, usage(advocate_id, quarter, session), advocate.quarterly_limit)
+    check_place_left(use, advocate)
     return advocate

@@ -29,6 +29,7 @@ from sqlalchemy import select
 from models import Format, Industry, Region, Topic, db
 from models._columns import name_key
 from models.types import utcnow
+from workflows.errors import Invalid
 
 # The contract's fields, in its order (DESIGN.md §9).
 FIELDS: tuple[str, ...] = (
@@ -36,8 +37,9 @@ FIELDS: tuple[str, ...] = (
     "region", "contact_name", "contact_email", "use_cases", "topics", "competitors", "format",
     "needed_by", "questions", "notes",
 )
-# Keys a submitted form carries besides the fields (Flask-WTF's token): never an error.
-FORM_KEYS = frozenset({"csrf_token"})
+# Keys a submitted form carries besides the fields (Flask-WTF's token, the one-time submission
+# key): never an error.
+FORM_KEYS = frozenset({"csrf_token", "submission_key"})
 
 # Lengths: the columns' own limits (requests, and the tag tables for list items).
 TEXT_LIMITS: dict[str, int] = {
@@ -84,20 +86,32 @@ class RequestInput:
     notes: str = ""
 
 
-class RequestInvalid(ValueError):
+@dataclass(frozen=True)
+class RequestEdit:
+    """What the seller may still change before an advocate accepts."""
+
+    needed_by: date | None
+    notes: str
+    topics: list[Topic]
+    contact_name: str
+    contact_email: str
+
+
+class RequestInvalid(Invalid):
     """The request breaks one or more rules. ``errors`` maps each field at fault to its messages
     (an unknown key maps to a message naming it); nothing was saved."""
 
     def __init__(self, errors: Mapping[str, Iterable[str]]) -> None:
         # The contract's order first, then any unknown keys.
         order = {name: position for position, name in enumerate(FIELDS)}
-        self.errors: dict[str, list[str]] = {
+        ordered = {
             name: list(errors[name]) for name in sorted(errors, key=lambda n: (order.get(n, len(order)), n))
         }
         details = "; ".join(
-            f"{name}: {message}" for name, messages in self.errors.items() for message in messages
+            f"{name}: {message}" for name, messages in ordered.items() for message in messages
         )
-        super().__init__(f"The request was not saved. {details}")
+        first = next(iter(ordered), None)
+        super().__init__(f"The request was not saved. {details}", first, ordered)
 
 
 class _Invalid(ValueError):
@@ -369,3 +383,35 @@ def format_entry(value: Any) -> Format:
 
 def _names(model: type[Industry] | type[Region] | type[Topic]) -> list[str]:
     return list(db.session.scalars(select(model.name).order_by(model.id)))
+
+
+# What a seller may still change before an advocate accepts (``requests.edit_request``).
+EDIT_FIELDS: tuple[str, ...] = ("needed_by", "notes", "topics", "contact_name", "contact_email")
+
+
+def parse_request_edit(raw: Mapping[str, Any]) -> RequestEdit:
+    """Check the fields of an edit with the same rules as a new request; ``RequestInvalid``
+    with every problem found."""
+    errors: dict[str, list[str]] = defaultdict(list)
+    values = {name: _value(raw, name) for name in EDIT_FIELDS}
+
+    def check(name: str, rule: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
+        try:
+            return rule(values[name], *args, **kwargs)
+        except _Invalid as problem:
+            errors[name].append(str(problem))
+            return None
+
+    needed = check("needed_by", needed_by, today=utcnow().date())
+    notes = check("notes", text, NOTES_MAX_LENGTH, multiline=True)
+    contact_name = check("contact_name", text, TEXT_LIMITS["contact_name"])
+    contact_email = check("contact_email", email)
+    topic_names = check("topics", items, ITEM_MAX_LENGTH) or []
+    topics, unknown = match_topics(topic_names) if topic_names else ([], [])
+    if unknown:
+        catalogue = ", ".join(_names(Topic))
+        errors["topics"] += [f"unknown topic '{name}': use one of {catalogue}" for name in unknown]
+    if errors:
+        raise RequestInvalid(errors)
+    return RequestEdit(needed_by=needed, notes=notes or "", topics=topics,
+                       contact_name=contact_name or "", contact_email=contact_email or "")

@@ -1,22 +1,18 @@
-"""Reference requests and the asks sent for them: their state changes (DESIGN.md §2, §4).
+"""Reference requests and the asks sent for them: their state changes (DESIGN.md §2, §4), and
+``request_for``: who may see which request, in one place (staff every request, sales their
+own, nobody else any).
 
-M2 answers asks (``accept_ask``, ``decline_ask``); M3 adds ``submit_request``, ``ask``,
-``withdraw_ask``, ``expire_overdue_asks``, ``cancel_request`` and ``record_outcome`` here, on the
-same transition tables and helpers, and ``request_for``: who may see which request, in one place
-(staff every request, sales their own, nobody else any).
-
-Every public change owns its transaction: it takes the locks first (the advocate's row, then
-the request's row: always in that order), re-reads what it decides on, checks the rules, makes
-the change with its timeline events and e-mails, and commits once. A refusal raises a
-``RequestFlowError`` (a ``ValueError``) or ``quota.QuotaExceeded`` and leaves nothing behind,
-except where it says otherwise (an ask found expired is recorded as expired before refusing).
+Each public change is one ``transaction``: it takes the locks first (the advocate's row, then
+the request's row: always in that order), re-reads what it decides on, and calls the steps
+below, which check the state machines and only flush. Other workflows (leaving the program,
+the booking workflows) call the same steps inside their own transaction. A refusal raises a
+``workflows.errors`` refusal and leaves nothing behind, except where it says otherwise (an ask
+found overdue is recorded as expired before the answer is refused).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -46,14 +42,26 @@ from models import (
     quarter_of,
     size_band,
 )
-from models._columns import name_key
-from models.locking import begin_write, lock_advocate
+from models.engagements import LIVE_STATUSES
 from models.types import utcnow, zone_or_utc
-from workflows import errors, quota
+from workflows import errors, quota, submissions
 from workflows.audit import add_event
+from workflows.engagements import cancel_engagement_step
 from workflows.links import external_url
 from workflows.matching import rank
-from workflows.request_input import RequestInput
+from workflows.request_input import RequestEdit, RequestInput
+from workflows.request_view import (
+    DECLINE_REASONS,
+    ask_view,
+    decline_reason_text,
+    sight_of,
+)
+from workflows.submissions import Once
+from workflows.tags import tag_list
+from workflows.timeline import record
+from workflows.transaction import transaction
+
+__all__ = ["DECLINE_REASONS", "decline_reason_text"]
 
 # --- the state machines, written once --------------------------------------------------------
 
@@ -73,11 +81,14 @@ REQUEST_TRANSITIONS: dict[RequestStatus, frozenset[RequestStatus]] = {
     RequestStatus.NEW: frozenset({RequestStatus.ASKING, RequestStatus.MATCHED, RequestStatus.CANCELLED}),
     # Back to "new" when the last pending ask is declined or expires: it needs a next candidate.
     RequestStatus.ASKING: frozenset({RequestStatus.NEW, RequestStatus.MATCHED, RequestStatus.CANCELLED}),
-    # Written references go from matched to completed; live ones are scheduled first.
+    # Written references go from matched to completed; live ones are scheduled first. Back to
+    # "new" (reopened) when the engagement is called off before it happened.
     RequestStatus.MATCHED: frozenset(
-        {RequestStatus.SCHEDULED, RequestStatus.COMPLETED, RequestStatus.CANCELLED}
+        {RequestStatus.NEW, RequestStatus.SCHEDULED, RequestStatus.COMPLETED, RequestStatus.CANCELLED}
     ),
-    RequestStatus.SCHEDULED: frozenset({RequestStatus.COMPLETED, RequestStatus.CANCELLED}),
+    RequestStatus.SCHEDULED: frozenset(
+        {RequestStatus.NEW, RequestStatus.MATCHED, RequestStatus.COMPLETED, RequestStatus.CANCELLED}
+    ),
     RequestStatus.COMPLETED: frozenset(),
     RequestStatus.CANCELLED: frozenset(),
 }
@@ -92,14 +103,6 @@ REQUEST_STAMPS: dict[RequestStatus, str] = {
 ASK_STAMPS: dict[AskStatus, str] = {
     AskStatus.ACCEPTED: "responded_at",
     AskStatus.DECLINED: "responded_at",
-}
-
-# Why an advocate declines: code stored on the ask → what the advocate and coordinator read.
-DECLINE_REASONS: dict[str, str] = {
-    "busy": "Too busy right now",
-    "topic": "The topics are not a good fit for me",
-    "company": "I would prefer not to speak with this company",
-    "other": "Other reason",
 }
 DECLINE_NOTE_MAX_LENGTH = 500
 
@@ -116,32 +119,35 @@ _VERBS: dict[AskStatus, str] = {
     AskStatus.EXPIRED: "expired",
     AskStatus.WITHDRAWN: "withdrawn",
 }
+OUTCOME_CHOICES = (RequestOutcome.WON, RequestOutcome.LOST)
+CANCEL_REASON_MAX_LENGTH = 500
+# A request in one of these states can still be asked for (and edited by its seller); later
+# ones are taken or closed.
+ASKABLE = frozenset({RequestStatus.NEW, RequestStatus.ASKING})
 
 
 # --- refusals --------------------------------------------------------------------------------
 
 
-class RequestFlowError(ValueError):
-    """A change refused by a rule; the message says why. ``field`` names the input at fault."""
-
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.field = field
+class RequestFlowError(errors.Invalid):
+    """A change refused by a rule on its input; ``field`` names the input at fault."""
 
 
-class IllegalTransition(RequestFlowError):
+class IllegalTransition(errors.Conflict):
     """The ask or request is not in a state that allows this change (HTTP 409)."""
 
 
 class AskExpired(IllegalTransition):
-    """The ask was past its answer-by time (it is now recorded as expired)."""
+    """The ask was past its answer-by time: it is recorded as expired, then the answer refused."""
+
+    keeps_changes = True
 
 
 class AlreadyTaken(IllegalTransition):
     """Another advocate accepted the request first, or it was called off."""
 
 
-class AskNotFound(LookupError):
+class AskNotFound(errors.NotFound):
     """No such ask among the advocate's own."""
 
 
@@ -150,11 +156,11 @@ class RequestNotFound(errors.NotFound):
     another seller's request gets the same answer as for an id that never existed."""
 
 
-class AlreadyAsked(RequestFlowError):
+class AlreadyAsked(errors.Conflict):
     """The advocate was asked for this request before (whatever became of that ask)."""
 
 
-class NotEligible(RequestFlowError):
+class NotEligible(errors.Invalid):
     """The advocate is not eligible for the request right now; ``rule`` is the matching engine's
     code of the rule that excluded them (``matching.engine.RULES``)."""
 
@@ -193,7 +199,102 @@ def check_decline(reason: str, note: str) -> None:
         )
 
 
-# --- the changes -----------------------------------------------------------------------------
+def check_cancel_reason(reason: str) -> str:
+    reason = " ".join((reason or "").split())
+    if len(reason) > CANCEL_REASON_MAX_LENGTH:
+        raise RequestFlowError(
+            f"Keep the reason to {CANCEL_REASON_MAX_LENGTH} characters or fewer.", "reason"
+        )
+    return reason
+
+
+# --- the steps: they check the state machines and flush, inside the caller's transaction ----
+
+
+def move_ask(ask: Ask, wanted: AskStatus, now: datetime) -> None:
+    check_ask_transition(ask.status, wanted)
+    ask.status = wanted
+    if wanted in ASK_STAMPS:
+        setattr(ask, ASK_STAMPS[wanted], now)
+
+
+def move_request(request: ReferenceRequest, wanted: RequestStatus, now: datetime) -> None:
+    check_request_transition(request.status, wanted)
+    request.status = wanted
+    if wanted in REQUEST_STAMPS:
+        setattr(request, REQUEST_STAMPS[wanted], now)
+    request.updated_at = now
+
+
+def lock_request(request_id: int, *, visible_to: Account | None = None) -> ReferenceRequest:
+    """The request's row, locked (after any advocate's: lock order) and freshly read with all its
+    asks; ``visible_to`` limits it to the requests that account may see."""
+    query = select(ReferenceRequest).where(ReferenceRequest.id == request_id)
+    if visible_to is not None:
+        query = _visible(query, visible_to)
+    request = db.session.scalars(
+        query.with_for_update(of=ReferenceRequest)  # PostgreSQL; SQLite's write transaction serialises
+        .options(selectinload(ReferenceRequest.asks))
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+    if request is None:
+        raise RequestNotFound("There is no such request among those you may see.")
+    return request
+
+
+def expire_step(ask: Ask, request: ReferenceRequest, now: datetime) -> None:
+    """The ask went unanswered past its time: expired, the advocate told, the request back to
+    "new" when nobody else is asked."""
+    move_ask(ask, AskStatus.EXPIRED, now)
+    record(request.id, "expired", None, now, advocate_id=ask.advocate_id, ask_id=ask.id)
+    _back_to_new_if_nobody_left(request, now)
+    _send_expired(ask, request)
+
+
+def withdraw_step(ask: Ask, request: ReferenceRequest, now: datetime, *, by: Account | None,
+                  reason: str) -> None:
+    """The ask is taken back; the request goes back to "new" when nobody else is asked."""
+    move_ask(ask, AskStatus.WITHDRAWN, now)
+    record(request.id, "withdrawn", by, now, advocate_id=ask.advocate_id, ask_id=ask.id, reason=reason)
+    _back_to_new_if_nobody_left(request, now)
+
+
+def decline_step(ask: Ask, request: ReferenceRequest, advocate: Advocate, now: datetime, *,
+                 reason: str, note: str = "", notify: bool = True) -> None:
+    """The advocate says no: the ask is declined with its reason (and note, for the coordinator);
+    the request goes back to "new" when nobody else is asked; who asked and the seller are told."""
+    move_ask(ask, AskStatus.DECLINED, now)
+    ask.decline_reason, ask.decline_note = reason, note
+    record(request.id, "declined", advocate.account, now, advocate_id=advocate.id, ask_id=ask.id,
+           reason=reason)
+    _back_to_new_if_nobody_left(request, now)
+    if notify:
+        _notify_answer(ask, request, advocate, "declined")
+
+
+def reopen_step(request: ReferenceRequest, engagement: Engagement, now: datetime, *,
+                by: Account | None, reason: str) -> None:
+    """The request's engagement was called off before it happened (the advocate left, or the
+    call was cancelled): the request needs a next candidate again."""
+    record(request.id, "engagement_cancelled", by, now, advocate_id=engagement.advocate_id,
+           engagement_id=engagement.id, reason=reason)
+    if request.status in (RequestStatus.MATCHED, RequestStatus.SCHEDULED):
+        if any(a.status is AskStatus.PENDING for a in request.asks):
+            move_request(request, RequestStatus.ASKING, now)
+        else:
+            move_request(request, RequestStatus.NEW, now)
+        record(request.id, "reopened", None, now, advocate_id=engagement.advocate_id)
+
+
+def _back_to_new_if_nobody_left(request: ReferenceRequest, now: datetime) -> None:
+    if request.status is RequestStatus.ASKING and not any(
+        a.status is AskStatus.PENDING for a in request.asks
+    ):
+        move_request(request, RequestStatus.NEW, now)
+        record(request.id, "needs_candidate", None, now)
+
+
+# --- the advocate's answers ------------------------------------------------------------------
 
 
 def accept_ask(ask_id: int, advocate_id: int, *, now: datetime | None = None) -> Engagement:
@@ -203,43 +304,39 @@ def accept_ask(ask_id: int, advocate_id: int, *, now: datetime | None = None) ->
     pending and not expired, the request not taken by another advocate, a place left in the
     quarter (``quota.QuotaExceeded`` otherwise)."""
     now = now or utcnow()
-    with _change(advocate_id) as advocate:
-        ask, request = _locked_ask(ask_id, advocate_id)
-        _refuse_if_overdue(ask, request, now, "accepted")
-        with _taken_if_duplicate():
-            engagement = _accept(advocate, ask, request, now)
-    return engagement
+    try:
+        with transaction(lock=advocate_id) as advocate:
+            ask, request = _locked_ask(ask_id, advocate_id)
+            _refuse_if_overdue(ask, request, now, "accepted")
+            check_ask_transition(ask.status, AskStatus.ACCEPTED)
+            _check_still_open(request)
+            quota.claim_place(advocate.id, quarter_of(now))
 
-
-def _accept(advocate: Advocate, ask: Ask, request: ReferenceRequest, now: datetime) -> Engagement:
-    """accept_ask's checks and changes, under the locks it took."""
-    check_ask_transition(ask.status, AskStatus.ACCEPTED)
-    _check_still_open(request, ask)
-    quota.claim_place(advocate.id, quarter_of(now))
-
-    _move_ask(ask, AskStatus.ACCEPTED, now)
-    engagement = Engagement(
-        request_id=request.id,
-        ask_id=ask.id,
-        advocate_id=advocate.id,
-        format_code=request.format_code,
-        status=EngagementStatus.AWAITING_BOOKING,
-        quarter=quarter_of(now),  # of the acceptance while unbooked (DESIGN.md §5)
-        prospect_name=request.contact_name,
-        prospect_email=request.contact_email,
-        created_at=now,
-    )
-    db.session.add(engagement)
-    _move_request(request, RequestStatus.MATCHED, now)
-    _event(request, "accepted", advocate.account, now, advocate_id=advocate.id,
-           advocate=advocate.account.name)
-    for other in request.asks:
-        if other is not ask and other.status is AskStatus.PENDING:
-            _move_ask(other, AskStatus.WITHDRAWN, now)
-            _event(request, "withdrawn", None, now, advocate_id=other.advocate_id,
-                   reason="another advocate accepted")
-    _notify_asker(ask, request, advocate, "accepted")
-    db.session.flush()  # the unique indexes have their say inside _taken_if_duplicate
+            move_ask(ask, AskStatus.ACCEPTED, now)
+            engagement = Engagement(
+                request_id=request.id,
+                ask_id=ask.id,
+                advocate_id=advocate.id,
+                format_code=request.format_code,
+                status=EngagementStatus.AWAITING_BOOKING,
+                quarter=quarter_of(now),  # of the acceptance while unbooked (DESIGN.md §5)
+                prospect_name=request.contact_name,
+                prospect_email=request.contact_email,
+                created_at=now,
+            )
+            db.session.add(engagement)
+            move_request(request, RequestStatus.MATCHED, now)
+            record(request.id, "accepted", advocate.account, now, advocate_id=advocate.id, ask_id=ask.id)
+            for other in request.asks:
+                if other is not ask and other.status is AskStatus.PENDING:
+                    withdraw_step(other, request, now, by=None, reason="another advocate accepted")
+            _notify_answer(ask, request, advocate, "accepted")
+            db.session.flush()  # the one-live-engagement index has the last word
+    except IntegrityError:
+        raise AlreadyTaken(
+            "Another advocate accepted this request a moment ago, so it no longer needs you. "
+            "Nothing was changed."
+        ) from None
     return engagement
 
 
@@ -252,48 +349,34 @@ def decline_ask(
     now = now or utcnow()
     note = (note or "").strip()
     check_decline(reason, note)
-    with _change(advocate_id) as advocate:
+    with transaction(lock=advocate_id) as advocate:
         ask, request = _locked_ask(ask_id, advocate_id)
         _refuse_if_overdue(ask, request, now, "declined")
-        check_ask_transition(ask.status, AskStatus.DECLINED)
-
-        _move_ask(ask, AskStatus.DECLINED, now)
-        ask.decline_reason, ask.decline_note = reason, note
-        detail: dict[str, Any] = {"advocate_id": advocate_id, "advocate": advocate.account.name,
-                                  "reason": reason}
-        if note:
-            detail["note"] = note
-        _event(request, "declined", advocate.account, now, **detail)
-        _back_to_new_if_nobody_left(request, now)
-        _notify_asker(ask, request, advocate, "declined")
+        decline_step(ask, request, advocate, now, reason=reason, note=note)
     return ask
 
 
-# --- M3: the coordinator's and the seller's changes ---------------------------------------------
-
-OUTCOME_CHOICES = (RequestOutcome.WON, RequestOutcome.LOST)
-CANCEL_REASON_MAX_LENGTH = 500
-# A request in one of these states can still be asked for; later ones are taken or closed.
-ASKABLE = frozenset({RequestStatus.NEW, RequestStatus.ASKING})
+# --- the coordinator's and the seller's changes ----------------------------------------------
 
 
-def submit_request(data: RequestInput, *, by: Account, now: datetime | None = None) -> ReferenceRequest:
+def submit_request(data: RequestInput, *, by: Account, now: datetime | None = None,
+                   once: Once | None = None) -> ReferenceRequest:
     """Save a request checked by ``request_input.parse_request``, as ``by``'s: status "new",
     use cases and competitors reused when known (compared case-insensitively) and created when
-    first used, "submitted" on the timeline, the audit log. One commit."""
+    first used, "submitted" on the timeline, the audit log, and an e-mail to each coordinator who
+    wants one. One commit.
+
+    ``once``: the form's submission key or the API's ``Idempotency-Key``; the same key again
+    raises ``submissions.AlreadySubmitted`` naming the request it created."""
     now = now or utcnow()
-    # Read what the input holds before the write lock (on SQLite it starts a new transaction,
-    # which expires what the session holds).
+    # Read what the input holds before the transaction (on SQLite its write lock starts a new
+    # transaction, which expires what the session holds).
     industry_id = data.industry.id if data.industry is not None else None
     region_id = data.region.id if data.region is not None else None
     format_code = data.format.code
     topic_ids = list(dict.fromkeys(topic.id for topic in data.topics))
-    try:
-        begin_write()
-        topics_by_id = (
-            {t.id: t for t in db.session.scalars(select(Topic).where(Topic.id.in_(topic_ids)))}
-            if topic_ids else {}
-        )
+    with transaction():
+        claimed = submissions.claim(by.id, once.scope, once.key, content=once.content) if once else None
         request = ReferenceRequest(
             requested_by_id=by.id,
             opportunity_id=data.opportunity_id,
@@ -311,21 +394,58 @@ def submit_request(data: RequestInput, *, by: Account, now: datetime | None = No
             notes=data.notes,
             status=RequestStatus.NEW,
             outcome=RequestOutcome.OPEN,
-            use_cases=_tags(UseCase, data.use_cases),
-            topics=[topics_by_id[i] for i in topic_ids],
-            competitors=_tags(Competitor, data.competitors),
+            use_cases=tag_list(UseCase, data.use_cases),
+            topics=_topics(topic_ids),
+            competitors=tag_list(Competitor, data.competitors),
             created_at=now,
             updated_at=now,
         )
         db.session.add(request)
         db.session.flush()
-        _event(request, "submitted", by, now, format=format_code)
+        if claimed is not None:
+            submissions.done(claimed, request.id)
+        record(request.id, "submitted", by, now, format=format_code)
         add_event("request.submitted", actor=by, subject=f"request:{request.id}", format=format_code)
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
+        _tell_coordinators(request, by)
     return request
+
+
+def edit_request(request_id: int, changes: RequestEdit, *, by: Account,
+                 now: datetime | None = None) -> list[str]:
+    """Change the needed-by date, notes, topics or contact of a request nobody has accepted yet
+    (``IllegalTransition`` after that: the advocate agreed to what they read). → the fields that
+    changed, named on the timeline as "edited"."""
+    now = now or utcnow()
+    topic_ids = list(dict.fromkeys(topic.id for topic in changes.topics))
+    with transaction():
+        request = lock_request(request_id, visible_to=by)
+        if request.status not in ASKABLE:
+            raise IllegalTransition(
+                f"This request is {request.status.value}: an advocate has taken it on, so it can no "
+                "longer be changed. Nothing was changed."
+            )
+        before = _editable(request)
+        request.needed_by = changes.needed_by
+        request.notes = changes.notes
+        request.contact_name = changes.contact_name
+        request.contact_email = changes.contact_email
+        request.topics = _topics(topic_ids)
+        changed = [name for name, value in _editable(request).items() if before[name] != value]
+        if changed:
+            request.updated_at = now
+            record(request.id, "edited", by, now, changed=changed)
+            add_event("request.edited", actor=by, subject=f"request:{request.id}", changed=changed)
+    return changed
+
+
+def _editable(request: ReferenceRequest) -> dict[str, Any]:
+    return {
+        "needed_by": request.needed_by,
+        "notes": request.notes,
+        "topics": sorted(t.id for t in request.topics),
+        "contact_name": request.contact_name,
+        "contact_email": request.contact_email,
+    }
 
 
 def ask(request_id: int, advocate_id: int, *, by: Account, now: datetime | None = None) -> Ask:
@@ -338,11 +458,10 @@ def ask(request_id: int, advocate_id: int, *, by: Account, now: datetime | None 
     advocate's e-mail (the prospect's context, never who the prospect is) is queued in the same
     transaction."""
     now = now or utcnow()
-    try:
-        advocate = lock_advocate(advocate_id)
-        if advocate is None:
-            raise RequestFlowError(f"There is no advocate with id {advocate_id}.", "advocate_id")
-        request = _lock_request(request_id)
+    if db.session.scalar(select(Advocate.id).where(Advocate.id == advocate_id)) is None:
+        raise RequestFlowError(f"There is no advocate with id {advocate_id}.", "advocate_id")
+    with transaction(lock=advocate_id) as advocate:
+        request = lock_request(request_id)
         _check_askable(request)
         name = advocate.account.name
         earlier = next((a for a in request.asks if a.advocate_id == advocate.id), None)
@@ -370,18 +489,13 @@ def ask(request_id: int, advocate_id: int, *, by: Account, now: datetime | None 
         if request.first_asked_at is None:
             request.first_asked_at = now
         if request.status is RequestStatus.NEW:
-            _move_request(request, RequestStatus.ASKING, now)
+            move_request(request, RequestStatus.ASKING, now)
         else:
             request.updated_at = now
-        _event(request, "asked", by, now, advocate_id=advocate.id, advocate=name, score=new.score,
-               ask_id=new.id)
+        record(request.id, "asked", by, now, advocate_id=advocate.id, ask_id=new.id, score=new.score)
         add_event("request.asked", actor=by, subject=f"request:{request.id}", advocate_id=advocate.id,
                   ask_id=new.id, score=new.score)
         _send_ask(new, request, advocate)
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
     return new
 
 
@@ -389,33 +503,24 @@ def withdraw_ask(ask_id: int, *, by: Account, now: datetime | None = None) -> As
     """Take back a pending ask (only a pending one: ``IllegalTransition`` otherwise). When no
     other ask of the request is pending, the request goes back to "new"."""
     now = now or utcnow()
-    try:
-        found = db.session.execute(
-            select(Ask.advocate_id, Ask.request_id).where(Ask.id == ask_id)
-        ).one_or_none()
-        if found is None:
-            raise AskNotFound(f"ask {ask_id}")
-        lock_advocate(found.advocate_id)
-        request = _lock_request(found.request_id)
+    found = db.session.execute(
+        select(Ask.advocate_id, Ask.request_id).where(Ask.id == ask_id)
+    ).one_or_none()
+    if found is None:
+        raise AskNotFound("There is no such ask.")
+    with transaction(lock=found.advocate_id):
+        request = lock_request(found.request_id)
         the_ask = next((a for a in request.asks if a.id == ask_id), None)
         if the_ask is None:  # deleted while we waited for the locks
-            raise AskNotFound(f"ask {ask_id}")
+            raise AskNotFound("There is no such ask.")
         if the_ask.status is not AskStatus.PENDING:
             raise IllegalTransition(
                 f"This ask is already {the_ask.status.value}: only a pending ask can be withdrawn. "
                 "Nothing was changed."
             )
-        name = the_ask.advocate.account.name
-        _move_ask(the_ask, AskStatus.WITHDRAWN, now)
-        _event(request, "withdrawn", by, now, advocate_id=the_ask.advocate_id, advocate=name,
-               ask_id=the_ask.id, reason="withdrawn by the coordinator")
-        _back_to_new_if_nobody_left(request, now)
+        withdraw_step(the_ask, request, now, by=by, reason="withdrawn by the coordinator")
         add_event("request.ask_withdrawn", actor=by, subject=f"request:{request.id}",
                   advocate_id=the_ask.advocate_id, ask_id=the_ask.id)
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
     return the_ask
 
 
@@ -439,21 +544,14 @@ def expire_overdue_asks(now: datetime | None = None) -> int:
     expired = 0
     for request_id, advocate_ids in due.items():
         try:
-            for advocate_id in sorted(advocate_ids):
-                lock_advocate(advocate_id)
-            try:
-                request = _lock_request(request_id)
-            except RequestNotFound:  # deleted meanwhile: nothing left to expire
-                db.session.rollback()
-                continue
-            for overdue in [a for a in request.asks if a.advocate_id in advocate_ids and is_overdue(a, now)]:
-                _expire(overdue, request, now)
-                _send_expired(overdue, request)
-                expired += 1
-            db.session.commit()
-        except BaseException:
-            db.session.rollback()
-            raise
+            with transaction(lock=advocate_ids):
+                request = lock_request(request_id)
+                for overdue in [a for a in request.asks
+                                if a.advocate_id in advocate_ids and is_overdue(a, now)]:
+                    expire_step(overdue, request, now)
+                    expired += 1
+        except errors.NotFound:  # the request or the advocate was deleted meanwhile
+            continue
     return expired
 
 
@@ -467,20 +565,17 @@ def cancel_request(request_id: int, *, by: Account, reason: str = "",
     which is the booking workflow's job — cancel the call there first. ``RequestNotFound`` when
     ``by`` may not see the request (sales: not theirs)."""
     now = now or utcnow()
-    reason = " ".join((reason or "").split())
-    if len(reason) > CANCEL_REASON_MAX_LENGTH:
-        raise RequestFlowError(
-            f"Keep the reason to {CANCEL_REASON_MAX_LENGTH} characters or fewer.", "reason"
-        )
-    try:
-        # The engagement's advocate first (lock order), if the request has one yet.
-        engaged = db.session.scalar(select(Engagement.advocate_id).where(Engagement.request_id == request_id))
-        if engaged is not None:
-            lock_advocate(engaged)
-        request = _lock_request(request_id, visible_to=by)
+    reason = check_cancel_reason(reason)
+    # The engagement's advocate first (lock order), if the request has one yet.
+    engaged = db.session.scalar(
+        select(Engagement.advocate_id).where(Engagement.request_id == request_id,
+                                             Engagement.status.in_(LIVE_STATUSES))
+    )
+    with transaction(lock=[engaged] if engaged is not None else None):
+        request = lock_request(request_id, visible_to=by)
         engagement = db.session.scalars(
             select(Engagement)
-            .where(Engagement.request_id == request.id)
+            .where(Engagement.request_id == request.id, Engagement.status.in_(LIVE_STATUSES))
             .execution_options(populate_existing=True)
         ).one_or_none()
         if request.status in (RequestStatus.COMPLETED, RequestStatus.CANCELLED):
@@ -494,20 +589,14 @@ def cancel_request(request_id: int, *, by: Account, reason: str = "",
                 "cancel the call first, so the prospect and the advocate are told. Nothing was changed."
             )
         for pending in [a for a in request.asks if a.status is AskStatus.PENDING]:
-            _move_ask(pending, AskStatus.WITHDRAWN, now)
-            _event(request, "withdrawn", by, now, advocate_id=pending.advocate_id, ask_id=pending.id,
+            move_ask(pending, AskStatus.WITHDRAWN, now)
+            record(request.id, "withdrawn", by, now, advocate_id=pending.advocate_id, ask_id=pending.id,
                    reason="request cancelled")
         if engagement is not None and engagement.status is EngagementStatus.AWAITING_BOOKING:
-            engagement.status = EngagementStatus.CANCELLED
-            engagement.cancelled_at = now
-            engagement.cancel_reason = reason or "The request was cancelled."
-        _move_request(request, RequestStatus.CANCELLED, now)
-        _event(request, "cancelled", by, now, reason=reason)
+            cancel_engagement_step(engagement, reason=reason or "The request was cancelled.", now=now)
+        move_request(request, RequestStatus.CANCELLED, now)
+        record(request.id, "cancelled", by, now, reason=reason)
         add_event("request.cancelled", actor=by, subject=f"request:{request.id}", reason=reason)
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
     return request
 
 
@@ -530,11 +619,10 @@ def record_outcome(request_id: int, outcome: RequestOutcome | str, *, by: Accoun
             f"unknown outcome '{outcome}': use one of {', '.join(o.value for o in OUTCOME_CHOICES)}",
             "outcome",
         )
-    try:
-        request = _lock_request(request_id, visible_to=by)
+    with transaction():
+        request = lock_request(request_id, visible_to=by)
         if request.outcome is wanted:
-            db.session.commit()  # nothing to change: only end the transaction (and its lock)
-            return request
+            return request  # nothing to change: the transaction only ends (and its lock)
         if request.outcome is not RequestOutcome.OPEN:
             recorded = f" on {request.outcome_at:%d %B %Y}" if request.outcome_at else ""
             raise IllegalTransition(
@@ -544,12 +632,8 @@ def record_outcome(request_id: int, outcome: RequestOutcome | str, *, by: Accoun
         request.outcome = wanted
         request.outcome_at = now
         request.updated_at = now
-        _event(request, "outcome", by, now, outcome=wanted.value)
+        record(request.id, "outcome", by, now, outcome=wanted.value)
         add_event("request.outcome", actor=by, subject=f"request:{request.id}", outcome=wanted.value)
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
     return request
 
 
@@ -585,7 +669,7 @@ def advocate_ask(ask_id: int, advocate_id: int) -> tuple[Ask, Engagement | None]
         _with_context(select(Ask).where(Ask.id == ask_id, Ask.advocate_id == advocate_id))
     ).unique().one_or_none()
     if ask is None:
-        raise AskNotFound(f"ask {ask_id}")
+        raise AskNotFound("There is no such ask among yours.")
     engagement = None
     if ask.status is AskStatus.ACCEPTED:
         engagement = db.session.scalar(select(Engagement).where(Engagement.ask_id == ask.id))
@@ -614,29 +698,11 @@ def request_for(account: Account, request_id: int) -> ReferenceRequest:
         )
     ).unique().one_or_none()
     if request is None:
-        raise RequestNotFound(f"request {request_id}")
+        raise RequestNotFound("There is no such request among those you may see.")
     return request
 
 
-def decline_reason_text(code: str | None) -> str:
-    return DECLINE_REASONS.get(code or "", code or "")
-
-
 # --- helpers ---------------------------------------------------------------------------------
-
-
-@contextmanager
-def _change(advocate_id: int) -> Iterator[Advocate]:
-    """The advocate's row, locked first thing; one commit at the end, a rollback on error."""
-    try:
-        advocate = lock_advocate(advocate_id)
-        if advocate is None:
-            raise AskNotFound(f"advocate {advocate_id}")
-        yield advocate
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
 
 
 def _locked_ask(ask_id: int, advocate_id: int) -> tuple[Ask, ReferenceRequest]:
@@ -646,14 +712,8 @@ def _locked_ask(ask_id: int, advocate_id: int) -> tuple[Ask, ReferenceRequest]:
         select(Ask.request_id).where(Ask.id == ask_id, Ask.advocate_id == advocate_id)
     )
     if request_id is None:
-        raise AskNotFound(f"ask {ask_id}")
-    request = db.session.scalars(
-        select(ReferenceRequest)
-        .where(ReferenceRequest.id == request_id)
-        .with_for_update()  # PostgreSQL; SQLite's write transaction already serialises
-        .options(selectinload(ReferenceRequest.asks))
-        .execution_options(populate_existing=True)
-    ).one()
+        raise AskNotFound("There is no such ask among yours.")
+    request = lock_request(request_id)
     ask = next(a for a in request.asks if a.id == ask_id)
     return ask, request
 
@@ -662,101 +722,30 @@ def _refuse_if_overdue(ask: Ask, request: ReferenceRequest, now: datetime, wante
     """An ask past its time is recorded as expired (that much is committed), then refused."""
     if not is_overdue(ask, now):
         return
-    _expire(ask, request, now)
-    db.session.commit()
+    expire_step(ask, request, now)
     raise AskExpired(
         f"This ask expired on {ask.expires_at:%d %B %Y at %H:%M} UTC, before it was {wanted}: "
         "the coordinator may ask someone else. Nothing else was changed."
     )
 
 
-def _expire(ask: Ask, request: ReferenceRequest, now: datetime) -> None:
-    _move_ask(ask, AskStatus.EXPIRED, now)
-    _event(request, "expired", None, now, advocate_id=ask.advocate_id)
-    _back_to_new_if_nobody_left(request, now)
-
-
-def _check_still_open(request: ReferenceRequest, ask: Ask) -> None:
-    if any(other.status is AskStatus.ACCEPTED for other in request.asks if other is not ask):
+def _check_still_open(request: ReferenceRequest) -> None:
+    if request.status is RequestStatus.CANCELLED:
+        raise AlreadyTaken("This request was called off by the sales team. Nothing was changed.")
+    live = db.session.scalar(
+        select(Engagement.id).where(Engagement.request_id == request.id,
+                                    Engagement.status.in_(LIVE_STATUSES))
+    )
+    if live is not None:
         raise AlreadyTaken(
             "Another advocate has already accepted this request, so it no longer needs you. "
             "Thank you all the same. Nothing was changed."
         )
-    if request.status is RequestStatus.CANCELLED:
-        raise AlreadyTaken("This request was called off by the sales team. Nothing was changed.")
     if RequestStatus.MATCHED not in REQUEST_TRANSITIONS[request.status]:
         raise AlreadyTaken(
             f"This request is already {request.status.value}: it no longer needs an advocate. "
             "Nothing was changed."
         )
-
-
-def _back_to_new_if_nobody_left(request: ReferenceRequest, now: datetime) -> None:
-    if request.status is RequestStatus.ASKING and not any(
-        a.status is AskStatus.PENDING for a in request.asks
-    ):
-        _move_request(request, RequestStatus.NEW, now)
-        _event(request, "needs_candidate", None, now)
-
-
-def _move_ask(ask: Ask, wanted: AskStatus, now: datetime) -> None:
-    check_ask_transition(ask.status, wanted)
-    ask.status = wanted
-    if wanted in ASK_STAMPS:
-        setattr(ask, ASK_STAMPS[wanted], now)
-
-
-def _move_request(request: ReferenceRequest, wanted: RequestStatus, now: datetime) -> None:
-    check_request_transition(request.status, wanted)
-    request.status = wanted
-    if wanted in REQUEST_STAMPS:
-        setattr(request, REQUEST_STAMPS[wanted], now)
-    request.updated_at = now
-
-
-def _event(request: ReferenceRequest, kind: str, actor: Account | None, now: datetime,
-           **detail: Any) -> None:
-    # Added by id: appending to ``request.events`` would load the whole timeline first.
-    db.session.add(RequestEvent(request_id=request.id, kind=kind, actor_id=actor.id if actor else None,
-                                at=now, detail=detail))
-
-
-@contextmanager
-def _taken_if_duplicate() -> Iterator[None]:
-    """The database has the last word: one accepted ask and one engagement per request
-    (``uq_asks_one_accepted``, ``engagements.request_id`` unique)."""
-    try:
-        yield
-    except IntegrityError:
-        db.session.rollback()
-        raise AlreadyTaken(
-            "Another advocate accepted this request a moment ago, so it no longer needs you. "
-            "Nothing was changed."
-        ) from None
-
-
-def _notify_asker(ask: Ask, request: ReferenceRequest, advocate: Advocate, answer: str) -> None:
-    """Tell the coordinator who asked: they may need to ask the next candidate."""
-    asker = db.session.get(Account, ask.asked_by_id) if ask.asked_by_id else None
-    if asker is None or not asker.active:
-        return
-    enqueue(
-        template="ask_answered",
-        to=[asker.email],
-        context={
-            "asker": asker,
-            "advocate_name": advocate.account.name,
-            "request": request,
-            "answer": answer,
-            "reason": decline_reason_text(ask.decline_reason),
-            "note": ask.decline_note,
-            "link": external_url("admin.home"),
-        },
-        idempotency_key=f"ask-answered:{ask.id}",
-    )
-
-
-# --- helpers of M3's changes -----------------------------------------------------------------
 
 
 def _visible(query: Select, account: Account) -> Select:
@@ -766,23 +755,6 @@ def _visible(query: Select, account: Account) -> Select:
     if account.role is Role.SALES:
         return query.where(ReferenceRequest.requested_by_id == account.id)
     return query.where(false())
-
-
-def _lock_request(request_id: int, *, visible_to: Account | None = None) -> ReferenceRequest:
-    """The request's row, locked (after any advocate's: lock order) and freshly read with all its
-    asks; ``visible_to`` limits it to the requests that account may see."""
-    begin_write()  # SQLite: the write lock (kept if an advocate's lock already took it)
-    query = select(ReferenceRequest).where(ReferenceRequest.id == request_id)
-    if visible_to is not None:
-        query = _visible(query, visible_to)
-    request = db.session.scalars(
-        query.with_for_update(of=ReferenceRequest)
-        .options(selectinload(ReferenceRequest.asks))
-        .execution_options(populate_existing=True)
-    ).one_or_none()
-    if request is None:
-        raise RequestNotFound(f"request {request_id}")
-    return request
 
 
 def _check_askable(request: ReferenceRequest) -> None:
@@ -823,31 +795,18 @@ def _candidate(request: ReferenceRequest, advocate: Advocate, name: str, now: da
     )
 
 
-def _tags(model: type[UseCase] | type[Competitor], names: list[str]) -> list:
-    """The tags for ``names``: existing ones reused (compared case-insensitively), the others
-    created. A tag another transaction creates at the same moment is found, not duplicated."""
-    wanted = list(dict.fromkeys(name_key(n) for n in names if n.strip()))
-    spelled = {}
-    for name in names:
-        spelled.setdefault(name_key(name), name)
-    known = {row.key: row for row in db.session.scalars(select(model).where(model.key.in_(wanted)))}
-    rows = []
-    for key in wanted:
-        row = known.get(key)
-        if row is None:
-            row = _new_tag(model, spelled[key])
-        rows.append(row)
-    return rows
+def _topics(topic_ids: list[int]) -> list[Topic]:
+    if not topic_ids:
+        return []
+    by_id = {t.id: t for t in db.session.scalars(select(Topic).where(Topic.id.in_(topic_ids)))}
+    return [by_id[i] for i in topic_ids if i in by_id]
 
 
-def _new_tag(model: type[UseCase] | type[Competitor], name: str):
-    try:
-        with db.session.begin_nested():
-            row = model(name=name)
-            db.session.add(row)
-        return row
-    except IntegrityError:  # created by a concurrent submission: use theirs
-        return db.session.scalars(select(model).where(model.key == name_key(name))).one()
+# --- e-mails ---------------------------------------------------------------------------------
+
+
+def _request_link(request: ReferenceRequest) -> str:
+    return external_url("admin.request", request_id=request.id)
 
 
 def _prospect_context(request: ReferenceRequest) -> dict[str, Any]:
@@ -900,3 +859,45 @@ def _send_expired(expired: Ask, request: ReferenceRequest) -> None:
         },
         idempotency_key=f"ask-expired:{expired.id}",
     )
+
+
+def _notify_answer(ask: Ask, request: ReferenceRequest, advocate: Advocate, answer: str) -> None:
+    """Tell the coordinator who asked (they may need to ask the next candidate) and the seller
+    whose request it is, each what ``request_view`` lets them see of the answer."""
+    ask.advocate = advocate
+    recipients: dict[int, Account] = {}
+    for account_id in (ask.asked_by_id, request.requested_by_id):
+        account = db.session.get(Account, account_id) if account_id else None
+        if account is not None and account.active:
+            recipients.setdefault(account.id, account)
+    for recipient in recipients.values():
+        enqueue(
+            template="ask_answered",
+            to=[recipient.email],
+            context={
+                "recipient": recipient,
+                "ask": ask_view(ask, sight_of(recipient)),
+                "request": request,
+                "answer": answer,
+                "link": _request_link(request),
+            },
+            idempotency_key=f"ask-answered:{ask.id}:{recipient.id}",
+        )
+
+
+def _tell_coordinators(request: ReferenceRequest, by: Account) -> None:
+    """A new request: an e-mail to each active coordinator who wants one (not its author)."""
+    coordinators = db.session.scalars(
+        select(Account)
+        .where(Account.role == Role.COORDINATOR, Account.active.is_(True),
+               Account.notify_new_requests.is_(True), Account.id != by.id)
+        .order_by(Account.id)
+    ).all()
+    for coordinator in coordinators:
+        enqueue(
+            template="request_submitted",
+            to=[coordinator.email],
+            context={"recipient": coordinator, "request": request, "seller": by,
+                     "link": _request_link(request)},
+            idempotency_key=f"request-submitted:{request.id}:{coordinator.id}",
+        )

@@ -20,6 +20,7 @@ from models.types import utcnow
 from workflows import errors
 from workflows.audit import add_event
 from workflows.links import digest, random_secret
+from workflows.transaction import transaction
 
 # Roles that may hold a token: advocates and prospects use the portal, never the API.
 TOKEN_ROLES = frozenset({Role.SALES, Role.COORDINATOR, Role.ADMIN})
@@ -33,12 +34,16 @@ LAST_USED_PRECISION = timedelta(minutes=1)
 SECRET_MAX_LENGTH = 100
 
 
-class TokenError(ValueError):
+class TokenError(errors.Invalid):
     """The token cannot be made or revoked as asked; the message says why."""
 
 
 class TokenNotFound(errors.NotFound):
     """No such token among those the person may see."""
+
+
+class TokenAlreadyRevoked(errors.Conflict):
+    pass
 
 
 # --- the rules -------------------------------------------------------------------------------
@@ -79,7 +84,7 @@ def create_token(email: str, name: str = "API token", *, by: Account | None = No
     here and nowhere else. ``by`` is who asked (None from the command line); only an admin may
     make a token for somebody else. ``TokenError`` for an unknown, inactive or advocate account
     or a bad name; nothing is saved then."""
-    try:
+    with transaction():
         account = db.session.scalar(select(Account).where(Account.email == normalize_email(email or "")))
         check_may_hold_token(account, email)
         name = check_name(name)
@@ -92,22 +97,18 @@ def create_token(email: str, name: str = "API token", *, by: Account | None = No
         db.session.add(token)
         db.session.flush()
         add_event("api_token.created", actor=by, subject=account.email, token_id=token.id, name=name)
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
     return token, secret
 
 
 def revoke_token(token_id: int, *, by: Account) -> ApiToken:
     """The token stops working at once. Its owner or an admin may revoke it; anybody else gets
     ``TokenNotFound``, as for a token that never existed. Revoking twice is a ``TokenError``."""
-    try:
+    with transaction():
         token = db.session.scalar(
             select(ApiToken).where(ApiToken.id == token_id).options(joinedload(ApiToken.account))
         )
         if token is None or not may_manage(by, token):
-            raise TokenNotFound(f"api token {token_id}")
+            raise TokenNotFound("There is no such API token among those you may see.")
         now = utcnow()
         # Conditional, so two revocations at once cannot both succeed (nor both audit).
         revoked = db.session.execute(
@@ -116,13 +117,9 @@ def revoke_token(token_id: int, *, by: Account) -> ApiToken:
             .values(revoked_at=now)
         ).rowcount
         if not revoked:
-            raise TokenError(f"The token “{token.name}” was already revoked.")
+            raise TokenAlreadyRevoked(f"The token “{token.name}” was already revoked.")
         add_event("api_token.revoked", actor=by, subject=token.account.email, token_id=token.id,
                   name=token.name)
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
     db.session.refresh(token)
     return token
 

@@ -21,32 +21,32 @@ from models import (
     Engagement,
     EngagementStatus,
     ReferenceRequest,
-    RequestEvent,
     WrittenAnswer,
     db,
 )
-from models.locking import lock_advocate
 from models.types import utcnow
 from workflows import errors
 from workflows.links import external_url
+from workflows.timeline import record
+from workflows.transaction import transaction
 
 WRITTEN_FORMAT = "written"
 ANSWER_MAX_LENGTH = 5000
 
 
-class WrittenError(ValueError):
+class WrittenError(errors.Invalid):
     """A change refused by a rule; ``position`` names the question at fault, if one is."""
 
     def __init__(self, message: str, position: int | None = None) -> None:
-        super().__init__(message)
+        super().__init__(message, f"answer-{position}" if position is not None else None)
         self.position = position
 
 
-class AlreadySubmitted(WrittenError):
+class AlreadySubmitted(errors.Conflict):
     """The answers were submitted: they are read-only now (HTTP 409)."""
 
 
-class NotAnswerable(WrittenError):
+class NotAnswerable(errors.Conflict):
     """The reference was cancelled, or has no questions (HTTP 409)."""
 
 
@@ -122,7 +122,7 @@ def advocate_written(engagement_id: int, advocate_id: int, *, fresh: bool = Fals
         .execution_options(populate_existing=fresh)
     ).unique().one_or_none()
     if engagement is None:
-        raise NotFound(f"engagement {engagement_id}")
+        raise NotFound("There is no such written reference among yours.")
     return engagement
 
 
@@ -152,11 +152,8 @@ def submit_answers(
         engagement.answers_submitted_at = now
         advocate_account = engagement.advocate.account
         if engagement.request_id is not None:
-            db.session.add(RequestEvent(
-                request_id=engagement.request_id, kind="answers_submitted", at=now,
-                actor_id=advocate_account.id, detail={"advocate_id": advocate_id,
-                                                      "advocate": advocate_account.name},
-            ))
+            record(engagement.request_id, "answers_submitted", advocate_account, now,
+                   advocate_id=advocate_id)
         _notify_asker(engagement, advocate_account)
     return engagement
 
@@ -166,18 +163,13 @@ def submit_answers(
 
 @contextmanager
 def _change(engagement_id: int, advocate_id: int) -> Iterator[tuple[Engagement, list[str]]]:
-    try:
-        if lock_advocate(advocate_id) is None:
-            raise NotFound(f"advocate {advocate_id}")
-        # Re-read after the lock: what another tab committed meanwhile is seen.
+    """The advocate's lock, then the engagement re-read (what another tab committed meanwhile is
+    seen) and checked: still answerable."""
+    with transaction(lock=advocate_id):
         engagement = advocate_written(engagement_id, advocate_id, fresh=True)
         questions = questions_of(engagement)
         check_answerable(engagement, questions)
         yield engagement, questions
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
 
 
 def _fit(answers: Sequence[str], questions: Sequence[str]) -> list[str]:
@@ -211,7 +203,7 @@ def _notify_asker(engagement: Engagement, advocate_account: Account) -> None:
             "advocate_name": advocate_account.name,
             "request": engagement.request,
             "count": len(engagement.answers),
-            "link": external_url("admin.home"),
+            "link": external_url("admin.request", request_id=engagement.request_id),
         },
         idempotency_key=f"written-answers-submitted:{engagement.id}",
     )

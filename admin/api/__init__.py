@@ -8,7 +8,8 @@
 - Errors: always JSON, ``{"error": "…", "fields": {"name": ["…"]}}`` with a 4xx code — 400
   malformed JSON, 401 no valid token, 403 wrong role, 404, 405, 409 illegal state change,
   415 not JSON, 422 invalid fields — also for URLs under ``/api/`` that match no route.
-  Never an HTML page.
+  Never an HTML page. A workflow's refusal (``workflows.errors``) answers with its own status,
+  message and fields, in one handler.
 
 ``init_app(app)`` registers the blueprint; ``app.py`` calls it.
 """
@@ -23,10 +24,14 @@ from werkzeug.exceptions import HTTPException
 
 from access import allow, public
 from models import Account, Role, db
+from models.types import ID_MAX
 from workflows import tokens
 from workflows.audit import add_event, record_access_denied
+from workflows.errors import WorkflowError
+from workflows.text import json_depth_exceeded, unstorable_json
 
-__all__ = ["PREFIX", "ApiError", "allow", "bp", "current_account", "init_app", "json_body", "public"]
+__all__ = ["ID_MAX", "PREFIX", "ApiError", "allow", "bp", "current_account", "init_app", "json_body",
+           "public"]
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -133,6 +138,11 @@ def _api_error(error: ApiError):
     return error_response(error.status, error.message, error.fields, error.headers)
 
 
+@bp.errorhandler(WorkflowError)
+def _refused(refusal: WorkflowError):
+    return error_response(refusal.status, refusal.message, refusal.errors)
+
+
 @bp.errorhandler(HTTPException)
 def _http_error(error: HTTPException):
     return _json_http_error(error)
@@ -169,16 +179,25 @@ def _refuse_constant(name: str):
 
 
 def json_body() -> dict[str, Any]:
-    """The request's JSON object: 415 when it is not sent as JSON, 400 when it does not parse
-    or is not an object."""
+    """The request's JSON object: 415 when it is not sent as JSON, 400 when it does not parse,
+    nests deeper than a request ever does, or is not an object; 422 naming the fields that hold
+    text no database can store (NUL, lone surrogates)."""
     if not request.is_json:
         raise ApiError(415)
     try:
         data = json.loads(request.get_data(cache=True), parse_constant=_refuse_constant)
     except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         raise ApiError(400, f"The body is not valid JSON: {exc}.") from None
+    except RecursionError:
+        raise ApiError(400, "The body is not valid JSON: it nests too deeply.") from None
+    if json_depth_exceeded(data):
+        raise ApiError(400, "The body is not valid JSON for this API: it nests too deeply.")
     if not isinstance(data, dict):
         raise ApiError(400, "The body must be a JSON object, like {\"name\": \"value\"}.")
+    found = unstorable_json(data)
+    if found:
+        names = ", ".join(found)
+        raise ApiError(422, f"Some fields hold characters that cannot be stored ({names}).", found)
     return data
 
 

@@ -148,14 +148,19 @@ SCHEMAS: dict[str, Any] = {
     },
     "TimelineEvent": {
         "type": "object",
-        "required": ["at", "kind", "actor", "detail"],
+        "required": ["at", "kind", "actor", "text", "detail"],
         "additionalProperties": False,
         "properties": {
             "at": {"type": "string", "format": "date-time"},
-            "kind": {"type": "string", "description": "submitted, asked, accepted, declined, expired, "
-                                                       "withdrawn, needs_candidate, outcome, cancelled, …"},
-            "actor": nullable("string", description="Who did it; null when Vouch did it by itself."),
-            "detail": {"type": "object"},
+            "kind": {"type": "string", "description": "submitted, edited, asked, accepted, declined, "
+                                                       "expired, withdrawn, needs_candidate, "
+                                                       "engagement_cancelled, reopened, outcome, "
+                                                       "cancelled, …"},
+            "actor": nullable("string", description="Who did it (an advocate's name for what they "
+                                                    "did); \"Vouch\" when Vouch did it by itself."),
+            "text": {"type": "string", "description": "What happened, in words."},
+            "detail": {"type": "object", "description": "Ids and codes. Sales do not get the match "
+                                                        "score or why an advocate declined."},
         },
     },
     "Ask": {
@@ -169,14 +174,16 @@ SCHEMAS: dict[str, Any] = {
             "advocate_id": {"type": "integer"},
             "name": {"type": "string", "description": "The advocate's name."},
             "status": {"enum": ["pending", "accepted", "declined", "expired", "withdrawn"]},
-            "score": {"type": "integer", "minimum": 0, "maximum": 100},
+            "score": nullable("integer", description="The match score when the advocate was asked: "
+                                                     "null for sales."),
             "reasons": {"type": "array", "items": ref("Reason"),
-                        "description": "The score's parts when the advocate was asked."},
+                        "description": "The score's parts when the advocate was asked (empty for sales)."},
             "asked_at": {"type": "string", "format": "date-time"},
             "expires_at": {"type": "string", "format": "date-time"},
             "responded_at": DATE_TIME,
-            "decline_reason": {"enum": ["busy", "topic", "company", "other", None]},
-            "decline_reason_text": nullable("string"),
+            "decline_reason": {"enum": ["busy", "topic", "company", "other", "left_program", None],
+                               "description": "Why the advocate declined: null for sales."},
+            "decline_reason_text": nullable("string", description="The same in words: null for sales."),
             "decline_note": nullable("string", description="The advocate's note to the coordinator: "
                                                            "null for sales."),
         },

@@ -8,15 +8,17 @@ Who may do what:
   Sales do not see the matches: which advocates there are, how they rank and why others are
   left out is the coordinator's to share. Sales do see who was asked for their own request.
 
+What each of them sees of a request is ``workflows.request_view``'s to decide, as on the pages.
+
 Each view parses its input, calls one workflow function and answers; a refusal of the workflow
-becomes 404 (not found or not theirs), 409 (illegal state change) or 422 (invalid input, or a
-rule such as "already asked"), with the workflow's own message.
+becomes its status (404 not found or not theirs, 409 illegal state change or already asked,
+422 invalid input) with the workflow's own message, in the blueprint's one error handler.
+``POST /requests`` honours an ``Idempotency-Key`` header: the same key again answers with the
+request the first call created, and creates nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -26,11 +28,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from access import STAFF
-from admin.api import SELLERS_AND_STAFF, ApiError, allow, bp, current_account, json_body
-from models import Account, Advocate, Ask, Engagement, ReferenceRequest, Role, db
-from workflows import request_input
+from admin.api import ID_MAX, SELLERS_AND_STAFF, ApiError, allow, bp, current_account, json_body
+from models import Account, Advocate, Ask, Engagement, ReferenceRequest, db
+from workflows import errors, request_input
 from workflows import requests as flow
+from workflows.engagements import current_engagement
 from workflows.matching import rank
+from workflows.request_view import AskView, ask_view, sight_of, view_request
+from workflows.submissions import AlreadySubmitted, Once, check_key
 
 MATCH_LIMIT_DEFAULT = 20
 MATCH_LIMIT_MAX = 200
@@ -44,27 +49,39 @@ OUTCOMES = ("won", "lost")
 @allow(SELLERS_AND_STAFF)
 def create_request():
     raw = json_body()
-    with _refusals():
-        data = request_input.parse_request(raw)
-        submitted = flow.submit_request(data, by=current_account())
+    once = _idempotency(raw)
+    data = request_input.parse_request(raw)
+    try:
+        submitted = flow.submit_request(data, by=current_account(), once=once)
+    except AlreadySubmitted as again:
+        response = _request_response(again.submission.resource_id, again.submission.status_code or 201)
+        response.headers["Idempotent-Replayed"] = "true"
+        return response
     return _request_response(submitted.id, 201)
+
+
+def _idempotency(body: dict[str, Any]) -> Once | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    try:
+        return Once("api:requests", check_key(key.strip(), "Idempotency-Key"), content=body)
+    except errors.Invalid as invalid:
+        raise ApiError(400, str(invalid), invalid.errors) from None
 
 
 @bp.get("/requests/<int:request_id>")
 @allow(SELLERS_AND_STAFF)
 def get_request(request_id: int):
     viewer = current_account()
-    with _refusals():
-        found = flow.request_for(viewer, request_id)
-    return jsonify(request_json(found, viewer))
+    return jsonify(request_json(flow.request_for(viewer, request_id), viewer))
 
 
 @bp.patch("/requests/<int:request_id>")
 @allow(SELLERS_AND_STAFF)
 def update_request(request_id: int):
     outcome = _outcome(json_body())
-    with _refusals():
-        changed = flow.record_outcome(request_id, outcome, by=current_account())
+    changed = flow.record_outcome(request_id, outcome, by=current_account())
     return _request_response(changed.id)
 
 
@@ -72,9 +89,8 @@ def update_request(request_id: int):
 @allow(STAFF)
 def matches(request_id: int):
     limit = _match_limit(request.args.get("limit"))
-    with _refusals():
-        found = flow.request_for(current_account(), request_id)
-        result = rank(found)
+    found = flow.request_for(current_account(), request_id)
+    result = rank(found)
     return jsonify(
         candidates=[
             {
@@ -99,12 +115,11 @@ def matches(request_id: int):
 @allow(STAFF)
 def create_ask(request_id: int):
     advocate_id = _advocate_id(json_body())
-    with _refusals():
-        made = flow.ask(request_id, advocate_id, by=current_account())
+    made = flow.ask(request_id, advocate_id, by=current_account())
     made = db.session.scalars(
         select(Ask).where(Ask.id == made.id).options(joinedload(Ask.advocate).joinedload(Advocate.account))
     ).one()
-    response = jsonify(ask_json(made, current_account()))
+    response = jsonify(ask_json(ask_view(made, sight_of(current_account()))))
     response.status_code = 201
     response.headers["Location"] = url_for("api.get_request", request_id=request_id)
     return response
@@ -130,8 +145,8 @@ def _advocate_id(body: dict[str, Any]) -> int:
         name: ["Unknown field: send only advocate_id."] for name in sorted(body) if name != "advocate_id"
     }
     value = body.get("advocate_id")
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        errors["advocate_id"] = ["Give the id of the advocate to ask, as a whole number."]
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= ID_MAX:
+        errors["advocate_id"] = [f"Give the id of the advocate to ask, as a whole number from 1 to {ID_MAX}."]
     if errors:
         raise ApiError(422, _summary(errors), errors)
     return value
@@ -140,10 +155,7 @@ def _advocate_id(body: dict[str, Any]) -> int:
 def _match_limit(raw: str | None) -> int:
     if raw is None:
         return MATCH_LIMIT_DEFAULT
-    try:
-        limit = int(raw)
-    except ValueError:
-        limit = 0
+    limit = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 4 else 0
     if not 1 <= limit <= MATCH_LIMIT_MAX:
         message = f"The limit is a whole number from 1 to {MATCH_LIMIT_MAX}."
         raise ApiError(422, message, {"limit": [message]})
@@ -154,33 +166,13 @@ def _summary(errors: dict[str, list[str]]) -> str:
     return "Some fields are invalid: " + "; ".join(f"{name}: {msgs[0]}" for name, msgs in errors.items())
 
 
-@contextmanager
-def _refusals() -> Iterator[None]:
-    """The workflows' refusals, as API errors."""
-    try:
-        yield
-    except request_input.RequestInvalid as invalid:
-        raise ApiError(422, _summary(invalid.errors), invalid.errors) from None
-    except flow.RequestNotFound:
-        raise ApiError(404, "There is no such request among those you may see.") from None
-    except flow.AskNotFound:
-        raise ApiError(404, "There is no such ask.") from None
-    except flow.IllegalTransition as refusal:
-        raise ApiError(409, str(refusal)) from None
-    except flow.RequestFlowError as refusal:
-        field = refusal.field or "advocate_id"
-        raise ApiError(422, str(refusal), {field: [str(refusal)]}) from None
-
-
 # --- writing the answer -----------------------------------------------------------------------
 
 
 def _request_response(request_id: int, status: int = 200):
     """The request as ``GET /requests/{id}`` shows it (after a change: read again)."""
     viewer = current_account()
-    with _refusals():
-        found = flow.request_for(viewer, request_id)
-    response = jsonify(request_json(found, viewer))
+    response = jsonify(request_json(flow.request_for(viewer, request_id), viewer))
     response.status_code = status
     if status == 201:
         response.headers["Location"] = url_for("api.get_request", request_id=request_id)
@@ -188,9 +180,10 @@ def _request_response(request_id: int, status: int = 200):
 
 
 def request_json(found: ReferenceRequest, viewer: Account) -> dict[str, Any]:
-    """The request with its timeline, asks and engagement. ``found`` comes from
-    ``workflows.requests.request_for`` (everything loaded); the engagement is one more query."""
-    engagement = db.session.scalar(select(Engagement).where(Engagement.request_id == found.id))
+    """The request with its timeline, asks and engagement, as ``viewer`` may see it. ``found``
+    comes from ``workflows.requests.request_for`` (everything loaded); the engagement is one
+    more query."""
+    view = view_request(found, viewer, current_engagement(found.id))
     seller = found.requested_by
     return {
         "id": found.id,
@@ -223,35 +216,36 @@ def request_json(found: ReferenceRequest, viewer: Account) -> dict[str, Any]:
         "outcome_at": _moment(found.outcome_at),
         "timeline": [
             {
-                "at": _moment(event.at),
-                "kind": event.kind,
-                "actor": event.actor.name if event.actor else None,
-                "detail": event.detail or {},
+                "at": _moment(entry.at),
+                "kind": entry.kind,
+                "actor": entry.who,
+                "text": entry.text,
+                "detail": entry.detail,
             }
-            for event in found.events
+            for entry in view.timeline
         ],
-        "asks": [ask_json(ask, viewer) for ask in found.asks],
-        "engagement": engagement_json(engagement) if engagement else None,
+        "asks": [ask_json(ask) for ask in view.asks],
+        "engagement": engagement_json(view.engagement) if view.engagement else None,
     }
 
 
-def ask_json(ask: Ask, viewer) -> dict[str, Any]:
-    """An ask as the API shows it. The advocate's note on a decline is for the coordinator:
-    sales get ``null`` there."""
+def ask_json(ask: AskView) -> dict[str, Any]:
+    """An ask as the API shows it; what the viewer may not see (scores and reasons for sales,
+    why an advocate declined) is ``null`` or empty."""
     return {
         "id": ask.id,
         "request_id": ask.request_id,
         "advocate_id": ask.advocate_id,
-        "name": ask.advocate.account.name,
+        "name": ask.name,
         "status": ask.status.value,
         "score": ask.score,
-        "reasons": [{"label": r["label"], "points": r["points"]} for r in ask.explanation or []],
-        "asked_at": _moment(ask.created_at),
+        "reasons": list(ask.reasons),
+        "asked_at": _moment(ask.asked_at),
         "expires_at": _moment(ask.expires_at),
         "responded_at": _moment(ask.responded_at),
         "decline_reason": ask.decline_reason,
-        "decline_reason_text": flow.decline_reason_text(ask.decline_reason) if ask.decline_reason else None,
-        "decline_note": (ask.decline_note or None) if viewer.role != Role.SALES else None,
+        "decline_reason_text": ask.decline_reason_text,
+        "decline_note": ask.decline_note,
     }
 
 

@@ -493,7 +493,7 @@ def test_a_booked_call_is_cancelled_first_so_the_page_offers_no_cancel_button(
 
     assert 'aria-label="Cancel the request"' not in html
     assert "The call is booked: to call the request off, cancel the call first" in text(html)
-    assert "The call is booked for" in text(section(html, "context"))
+    assert "The call is booked for" in text(html.split('id="engagement"', 1)[1].split("</p>", 1)[0])
     refused = post(client, f"/admin/requests/{request.id}/cancel")
     assert refused.status_code == 409
     assert "cancel the call first" in flashed(refused.get_data(as_text=True))[0]
@@ -572,9 +572,10 @@ def test_the_intake_form_labels_every_field_of_the_contract(as_seller):
     html = get(as_seller, "/admin/requests/new")
     for name, label in [
         ("opportunity_id", "CRM opportunity ID"), ("opportunity_name", "Opportunity name"),
-        ("amount", "Deal amount"), ("prospect_company", "Prospect company"), ("industry", "Industry"),
+        ("amount", "Deal amount"), ("prospect_company", "Prospect company (required)"),
+        ("industry", "Industry (required)"),
         ("employees", "Employees at the prospect"), ("region", "Region"), ("contact_name", "Contact name"),
-        ("contact_email", "Contact e-mail"), ("format", "Format"), ("needed_by", "Needed by"),
+        ("contact_email", "Contact e-mail"), ("format", "Format (required)"), ("needed_by", "Needed by"),
         ("use_cases", "Use cases, one per line"), ("competitors", "Competitors in the deal, one per line"),
         ("questions", "Questions for a written reference, one per line"),
         ("notes", "Notes for the coordinator"),
@@ -616,7 +617,7 @@ def test_a_bad_request_names_each_problem_beside_its_field_and_saves_nothing(app
     response = as_seller.post("/admin/requests/new", data=data)
 
     html = response.get_data(as_text=True)
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert "Nothing was saved" in flashed(html)[0]
     for name, message in [("prospect_company", "Required: the prospect&#39;s company name"),
                           ("industry", "Unknown industry &#39;Atlantis&#39;"),

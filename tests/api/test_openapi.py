@@ -226,7 +226,8 @@ def test_every_documented_response_is_real_and_matches_its_schema(
     # Asking.
     checker.request_body(asks, "post", {"advocate_id": advocate.id})
     made = check(call("post", f"{url}/asks", json={"advocate_id": advocate.id}), "post", asks)
-    check(call("post", f"{url}/asks", json={"advocate_id": advocate.id}), "post", asks)  # 422: asked
+    check(call("post", f"{url}/asks", json={"advocate_id": advocate.id}), "post", asks)  # 409: asked
+    check(call("post", f"{url}/asks", json={"advocate_id": 2147483648}), "post", asks)  # 422: no such id
     check(call("post", f"{url}/asks", json=[advocate.id]), "post", asks)  # 400
     check(call("post", f"{url}/asks", data="advocate_id=1"), "post", asks)  # 415
     check(call("post", "/api/v1/requests/9999/asks", json={"advocate_id": other.id}), "post", asks)

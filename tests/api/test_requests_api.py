@@ -257,14 +257,21 @@ def test_the_request_shows_its_timeline_asks_and_engagement(app, api, make_advoc
     ]
     assert body["timeline"][0]["detail"]["advocate_id"] == declining.id
     declined, accepted = body["asks"]
-    assert (declined["name"], declined["status"], declined["decline_reason"]) == (
-        "Dan Declines", "declined", "busy"
-    )
-    assert declined["decline_reason_text"] == "Too busy right now"
-    assert declined["decline_note"] is None  # the note is for the coordinator
+    assert (declined["name"], declined["status"]) == ("Dan Declines", "declined")
+    # Why an advocate declined, and the scores, are the coordinator's to read (request_view).
+    assert declined["decline_reason"] is None and declined["decline_reason_text"] is None
+    assert declined["decline_note"] is None
+    assert declined["score"] is None and declined["reasons"] == []
     assert (accepted["advocate_id"], accepted["status"]) == (accepting.id, "accepted")
+
+    staff_view = coordinator.get(f"/api/v1/requests/{request.id}").get_json()
+    declined = staff_view["asks"][0]
+    assert (declined["decline_reason"], declined["decline_reason_text"], declined["decline_note"]) == (
+        "busy", "Too busy right now", "Back in March"
+    )
     assert accepted["responded_at"] and accepted["asked_at"]
-    assert sum(r["points"] for r in accepted["reasons"]) == accepted["score"]
+    staff_accepted = staff_view["asks"][1]
+    assert sum(r["points"] for r in staff_accepted["reasons"]) == staff_accepted["score"] > 0
     engagement = body["engagement"]
     assert (engagement["advocate_id"], engagement["status"], engagement["format"]) == (
         accepting.id, "awaiting_booking", "written"
@@ -383,7 +390,7 @@ def test_sales_may_not_ask_not_even_for_their_own_request(app, api, make_advocat
     assert count(app, OutboxMessage) == 0
 
 
-def test_asking_the_same_advocate_twice_or_an_ineligible_one_is_422_with_the_rule(
+def test_asking_the_same_advocate_twice_is_409_and_an_ineligible_one_422_with_the_rule(
     app, api, make_advocate, make_request
 ):
     client, _account = api("coordinator")
@@ -395,7 +402,7 @@ def test_asking_the_same_advocate_twice_or_an_ineligible_one_is_422_with_the_rul
     url = f"/api/v1/requests/{request.id}/asks"
     assert client.post(url, json={"advocate_id": advocate.id}).status_code == 201
 
-    again = assert_error(client.post(url, json={"advocate_id": advocate.id}), 422, {"advocate_id"})
+    again = assert_error(client.post(url, json={"advocate_id": advocate.id}), 409, {"advocate_id"})
     assert "asked" in again["error"]
     refused = assert_error(client.post(url, json={"advocate_id": calls_only.id}), 422, {"advocate_id"})
     assert "Calls Only" in refused["error"] or "format" in refused["error"]
@@ -408,7 +415,8 @@ def test_asking_the_same_advocate_twice_or_an_ineligible_one_is_422_with_the_rul
     ("body", "fields"),
     [({}, {"advocate_id"}), ({"advocate_id": "7"}, {"advocate_id"}), ({"advocate_id": True}, {"advocate_id"}),
      ({"advocate_id": 0}, {"advocate_id"}), ({"advocate_id": 1.5}, {"advocate_id"}),
-     ({"advocate_id": None}, {"advocate_id"}), ({"advocate_id": 1, "note": "hi"}, {"note"})],
+     ({"advocate_id": None}, {"advocate_id"}), ({"advocate_id": 1, "note": "hi"}, {"note"}),
+     ({"advocate_id": 2147483648}, {"advocate_id"}), ({"advocate_id": 10**30}, {"advocate_id"})],
 )
 def test_a_bad_ask_body_is_named(app, api, make_request, body, fields):
     client, _account = api("coordinator")

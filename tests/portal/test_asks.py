@@ -195,9 +195,8 @@ def test_accepting_matches_the_request_and_creates_an_engagement_awaiting_bookin
             PROSPECT["contact_name"], PROSPECT["contact_email"])
         assert engagement.starts_at is None
         events = [(e.kind, e.actor_id, e.detail) for e in request.events]
-        assert ("accepted", advocate.account.id,
-                {"advocate_id": advocate.id, "advocate": "Dana Whitfield"}) in events
-        assert ("withdrawn", None, {"advocate_id": other.advocate_id,
+        assert ("accepted", advocate.account.id, {"advocate_id": advocate.id, "ask_id": ask.id}) in events
+        assert ("withdrawn", None, {"advocate_id": other.advocate_id, "ask_id": other.id,
                                     "reason": "another advocate accepted"}) in events
 
     page = client.get(url(ask.id)).get_data(as_text=True)
@@ -304,10 +303,12 @@ def test_an_illegal_transition_is_refused_with_409_and_changes_nothing(app, clie
 
 
 def test_a_request_another_advocate_accepted_cannot_be_accepted_again(
-    app, client, asked, make_advocate, make_ask
+    app, client, asked, make_advocate, make_ask, make_engagement
 ):
     ask = asked()
-    make_ask(make_advocate(), request=db_request(app, ask.request_id), status="accepted")
+    other = make_advocate()
+    taken = make_ask(other, request=db_request(app, ask.request_id), status="accepted")
+    make_engagement(other, status="awaiting_booking", request_id=ask.request_id, ask_id=taken.id)
     before = snapshot(app, ask.request_id)
 
     response = post(client, ask.id, "accept")
@@ -324,14 +325,16 @@ def test_a_cancelled_request_cannot_be_accepted(app, client, asked, make_request
     assert "called off" in response.get_data(as_text=True)
 
 
-def test_the_database_refuses_a_second_accepted_ask_when_the_checks_are_skipped(
-    app, asked, advocate, make_advocate, make_ask, monkeypatch
+def test_the_database_refuses_a_second_live_engagement_when_the_checks_are_skipped(
+    app, asked, advocate, make_advocate, make_ask, make_engagement, monkeypatch
 ):
-    """The unique index uq_asks_one_accepted backs the check up."""
+    """The unique index uq_engagements_one_live_per_request backs the check up."""
     ask = asked()
-    make_ask(make_advocate(), request=db_request(app, ask.request_id), status="accepted")
+    other = make_advocate()
+    taken = make_ask(other, request=db_request(app, ask.request_id), status="accepted")
+    make_engagement(other, status="awaiting_booking", request_id=ask.request_id, ask_id=taken.id)
     before = snapshot(app, ask.request_id)
-    monkeypatch.setattr(flow, "_check_still_open", lambda request, ask: None)
+    monkeypatch.setattr(flow, "_check_still_open", lambda request: None)
 
     with app.app_context(), pytest.raises(flow.AlreadyTaken, match="a moment ago"):
         flow.accept_ask(ask.id, advocate.id)
@@ -394,8 +397,9 @@ def test_declining_records_the_reason_and_sends_the_request_back_to_the_coordina
         assert (declined.decline_reason, declined.decline_note) == ("topic", "Not my area, sorry.")
         assert request.status is RequestStatus.NEW
         assert [(e.kind, e.actor_id, e.detail) for e in request.events] == [
-            ("declined", advocate.account.id, {"advocate_id": advocate.id, "advocate": "Dana Whitfield",
-                                               "reason": "topic", "note": "Not my area, sorry."}),
+            # The note stays on the ask (the coordinator's to read), never on the timeline.
+            ("declined", advocate.account.id, {"advocate_id": advocate.id, "ask_id": ask.id,
+                                               "reason": "topic"}),
             ("needs_candidate", None, {}),
         ]
         assert db.session.scalar(select(func.count(Engagement.id))) == 0

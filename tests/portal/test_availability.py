@@ -245,7 +245,7 @@ def test_time_zone_is_chosen_from_the_iana_list(client, app, advocate):
     ("zone", "message"),
     [
         ("Mars/Olympus_Mons", "is not a time zone we know"),
-        ("europe/berlin", "is not a time zone we know"),
+        ("Atlantis", "is not a time zone we know. Type your city, like Berlin or New York"),
         ("", "Pick your time zone."),
         ("Europe/" + "x" * 60, "A time zone name has at most 64 characters."),
     ],
@@ -254,6 +254,26 @@ def test_unknown_time_zones_are_refused(client, app, advocate, zone, message):
     before = state(app, advocate.id)
     refused(post(client, f"{PAGE}/time-zone", {"timezone": zone}), message)
     assert state(app, advocate.id) == before
+
+
+@pytest.mark.parametrize(
+    ("typed", "zone"),
+    [("berlin", "Europe/Berlin"), ("Berlin", "Europe/Berlin"), ("europe/berlin", "Europe/Berlin"),
+     ("new york", "America/New_York"), ("  New   York ", "America/New_York"),
+     ("NEW_YORK", "America/New_York"), ("Europe/Berlin", "Europe/Berlin")],
+)
+def test_a_city_or_zone_name_in_any_case_finds_the_zone(client, app, advocate, typed, zone):
+    response = post(client, f"{PAGE}/time-zone", {"timezone": typed}, follow=True)
+    assert f"Time zone set to {zone}." in response.get_data(as_text=True)
+    assert state(app, advocate.id)["timezone"] == zone
+
+
+def test_the_time_zone_hint_names_examples_that_work(client, app, advocate):
+    html = client.get(PAGE).get_data(as_text=True)
+    hint = re.search(r'id="timezone-hint"[^>]*>([^<]*)<', html)
+    assert hint, "the time-zone field has a hint"
+    for example in re.findall(r"“([^”]+)”", hint.group(1)):
+        assert flow.resolve_time_zone(example), example
 
 
 # --- blackouts -------------------------------------------------------------------------------
@@ -586,10 +606,10 @@ def test_rules_as_plain_functions():
     assert refusal.value.field == "starts"
     assert flow.parse_time_of_day("07:05") == time(7, 5)
     assert flow.parse_time_of_day("23:59:00") == time(23, 59)
-    with pytest.raises(ValueError, match="not a time of the day"):
+    with pytest.raises(flow.AvailabilityError, match="not a time of the day"):
         flow.parse_time_of_day("24:00")
-    with pytest.raises(ValueError, match="not a time zone we know"):
+    with pytest.raises(flow.AvailabilityError, match="not a time zone we know"):
         flow.check_time_zone("UTC+2")
     flow.check_time_zone("Pacific/Chatham")
-    with pytest.raises(ValueError, match="tier allows 0"):
+    with pytest.raises(flow.AvailabilityError, match="tier allows 0"):
         flow.check_limits(1, 0, 1, tier_quota=0)

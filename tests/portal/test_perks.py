@@ -379,7 +379,7 @@ def test_staff_fulfil_or_reject_a_redemption_and_a_rejection_refunds(
 
         # A decision is final: a second one is refused and refunds nothing more.
         for decide in (flow.fulfil, flow.reject):
-            with pytest.raises(flow.RedemptionError, match="already"):
+            with pytest.raises(flow.AlreadyDecided, match="already"):
                 decide(second, by=coordinator)
         assert points.balance(advocate.id) == 150
         with pytest.raises(flow.NotFound):
@@ -473,7 +473,7 @@ def test_rules_as_plain_functions():
     with pytest.raises(flow.RedemptionError, match="you have no tier yet"):
         flow.check_redeemable(hoodie, None, 5000)
     flow.check_note("x" * flow.NOTE_MAX_LENGTH)
-    with pytest.raises(ValueError, match="500 characters"):
+    with pytest.raises(flow.RedemptionError, match="500 characters"):
         flow.check_note("x" * (flow.NOTE_MAX_LENGTH + 1))
 
 

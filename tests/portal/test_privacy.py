@@ -38,6 +38,7 @@ from models import (
     ReferenceRequest,
     RequestEvent,
     RequestStatus,
+    Role,
     Tier,
     Topic,
     TopicStance,
@@ -51,6 +52,8 @@ from models.engagements import COUNTED_STATUSES
 from models.types import utcnow
 from tests.conftest import csrf_token, text_body
 from workflows import privacy as flow
+from workflows import requests as requests_flow
+from workflows.request_view import view_request
 
 PAGE = "/portal/privacy"
 EXPORT = "/portal/privacy/my-data.json"
@@ -444,13 +447,9 @@ def test_leaving_erases_personal_data_and_keeps_activity_anonymous(
         db.session.add_all([
             WrittenAnswer(engagement_id=written.id, position=0, question="Why us?",
                           answer="My own honest answer"),
-            # What the asks workflow writes on a timeline: the advocate's name and note.
-            RequestEvent(request_id=shared.id, kind="asked", detail={
-                "advocate_id": dana.id, "advocate": "Dana Whitfield"}),
-            RequestEvent(request_id=shared.id, kind="asked", detail={
-                "advocate_id": colleague.id, "advocate": "Dana Whitfield"}),
-            RequestEvent(request_id=booked_request.id, kind="declined", actor_id=dana.account.id, detail={
-                "advocate_id": dana.id, "advocate": "Dana Whitfield", "note": "Too busy, sorry Dana"}),
+            # What the asks workflow writes on a timeline: ids, never names or notes.
+            RequestEvent(request_id=shared.id, kind="asked", detail={"advocate_id": dana.id}),
+            RequestEvent(request_id=shared.id, kind="asked", detail={"advocate_id": colleague.id}),
         ])
         perk = db.session.scalars(select(Perk)).first()
         db.session.add(Redemption(perk=perk, advocate_id=dana.id, points_spent=50,
@@ -496,33 +495,38 @@ def test_leaving_erases_personal_data_and_keeps_activity_anonymous(
 
         asks = {a.id: a for a in db.session.scalars(select(Ask).where(Ask.advocate_id == dana.id))}
         assert asks[dana_ask.id].status is AskStatus.DECLINED
-        assert asks[dana_ask.id].decline_reason == flow.LEFT_PROGRAM == "left program"
+        assert asks[dana_ask.id].decline_reason == flow.LEFT_PROGRAM == "left_program"
         assert asks[dana_ask.id].responded_at is not None
-        # Only the ask behind the call Dana completed stays accepted; none is pending any more.
-        statuses = sorted(a.status.value for a in asks.values())
-        assert statuses == ["accepted", "declined", "declined", "declined", "declined"]
+        # Accepted asks stay as they were answered (their engagements are cancelled); none is
+        # pending any more.
+        assert asks[booked_ask.id].status is asks[written_ask.id].status is AskStatus.ACCEPTED
+        assert not [a for a in asks.values() if a.status is AskStatus.PENDING]
         assert db.session.get(ReferenceRequest, shared.id).status is RequestStatus.ASKING  # colleague asked
 
         cancelled = db.session.get(Engagement, booked.id)
         assert cancelled.status is EngagementStatus.CANCELLED and cancelled.cancelled_at is not None
-        assert cancelled.request_id is None  # the request may be matched again
+        assert cancelled.request_id == booked_request.id  # kept in the request's history
         assert db.session.get(Engagement, written.id).status is EngagementStatus.CANCELLED
         assert db.session.get(Engagement, held.id).status is EngagementStatus.BOOKED
         for request_id in (booked_request.id, written_request.id):
             request = db.session.get(ReferenceRequest, request_id)
             assert request.status is RequestStatus.NEW
             kinds = [e.kind for e in request.events]
-            assert "advocate_left" in kinds and kinds[-1] == "needs_candidate"
-        left = db.session.scalars(select(RequestEvent).where(RequestEvent.kind == "advocate_left")).all()
+            assert kinds[-2:] == ["engagement_cancelled", "reopened"]
+        left = db.session.scalars(
+            select(RequestEvent).where(RequestEvent.kind == "engagement_cancelled")
+        ).all()
         assert {e.detail["engagement_id"] for e in left} == {booked.id, written.id}
+        assert {e.detail["reason"] for e in left} == {"left_program"}
         declined = db.session.scalars(
             select(RequestEvent).where(RequestEvent.request_id == shared.id, RequestEvent.kind == "declined")
         ).one()
-        assert declined.detail == {"advocate_id": dana.id, "reason": "left program"}
-        timeline = {e.detail["advocate_id"]: e.detail for e in db.session.scalars(
-            select(RequestEvent).where(RequestEvent.request_id == shared.id, RequestEvent.kind == "asked"))}
-        assert timeline[dana.id]["advocate"] == "Former advocate"
-        assert timeline[colleague.id]["advocate"] == "Dana Whitfield"  # somebody else's name stays
+        assert declined.detail == {"advocate_id": dana.id, "ask_id": dana_ask.id, "reason": "left_program"}
+        # The timeline names people when it is shown: Dana as a former advocate, her namesake as is.
+        coordinator = Account(email="c@example.com", name="C", role=Role.COORDINATOR, timezone="UTC")
+        shown = view_request(requests_flow.request_for(coordinator, shared.id), coordinator, None)
+        asked_lines = [line.text for line in shown.timeline if line.kind == "asked"]
+        assert asked_lines == ["Asked Former advocate", "Asked Dana Whitfield"]
 
         assert db.session.scalars(select(Redemption.status).where(
             Redemption.advocate_id == dana.id).order_by(Redemption.id)).all() == [

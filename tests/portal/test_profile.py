@@ -19,6 +19,7 @@ from models import (
     UseCase,
     db,
 )
+from models.advocates import review_due
 from models.types import utcnow
 from tests.conftest import csrf_token
 from workflows import profiles as flow
@@ -41,10 +42,10 @@ def advocate(make_advocate, sign_in):
 FULL = {
     "job_title": "VP Operations",
     "job_level": "executive",
-    "products": "Insight Cloud, Data Pipelines",
+    "products": "Insight Cloud\nData Pipelines",
     "use_cases": "Fleet tracking\nInvoice automation",
     "competitors_evaluated": "Acme Analytics",
-    "competitors_replaced": "Globex Data; Initech Cloud",
+    "competitors_replaced": "Globex Data\nInitech Cloud",
     "success_metrics": "Cut reporting time from 3 days to 2 hours.",
     "talking_points": "Rollout in 6 weeks.\nWorks with our ERP.",
     "languages": "English, German",
@@ -244,7 +245,7 @@ def test_tags_are_split_deduplicated_and_matched_case_insensitively(client, app,
         db.session.remove()
 
     response = post(client, data={
-        "use_cases": "Fleet tracking, FLEET   tracking;\n fleet tracking \n\nRoute planning,,",
+        "use_cases": "Fleet tracking\r\nFLEET   tracking\n fleet tracking \n\nRoute planning",
         "products": "insight cloud\nINSIGHT CLOUD",
         "languages": "English; english, German",
     })
@@ -311,7 +312,7 @@ def test_limits_are_inclusive(client, app, advocate):
         "success_metrics": "y" * flow.TEXT_MAX_LENGTH,
         # Browsers send a line break as CRLF but count it as one character.
         "talking_points": "\r\n".join(["z" * 999] * 5),
-        "products": ", ".join(f"Product {n}" for n in range(flow.TAGS_MAX)),
+        "products": "\n".join(f"Product {n}" for n in range(flow.TAGS_MAX)),
         "use_cases": "u" * flow.TAG_MAX_LENGTH,
     })
     assert response.status_code == 302
@@ -332,7 +333,7 @@ def test_limits_are_inclusive(client, app, advocate):
         ({"success_metrics": "y" * 5001}, "success_metrics", "keep it to 5,000 or fewer"),
         ({"talking_points": "z" * 100_000}, "talking_points", "Your talking points is 100,000 characters"),
         ({"products": "p" * 121}, "products", "keep each of your products to 120 characters"),
-        ({"use_cases": ", ".join(f"Use {n}" for n in range(31))}, "use_cases",
+        ({"use_cases": "\n".join(f"Use {n}" for n in range(31))}, "use_cases",
          "That is 31 use cases: list at most 30"),
         ({"competitors_evaluated": "c" * 200}, "competitors_evaluated", "keep each of your competitors"),
         ({"competitors_evaluated": "Acme", "competitors_replaced": "acme"}, "competitors_replaced",
@@ -402,19 +403,30 @@ def test_the_review_date_is_shown_in_the_advocates_zone(client, app, advocate):
 
 def test_review_is_due_after_the_configured_days():
     now = datetime(2026, 6, 1, tzinfo=UTC)
-    assert flow.review_due(None, now, 90)
-    assert flow.review_due(now - timedelta(days=90), now, 90)
-    assert not flow.review_due(now - timedelta(days=89), now, 90)
+    assert review_due(None, now, 90)
+    assert review_due(now - timedelta(days=90), now, 90)  # exactly 90 days: due, for the nudge and home
+    assert not review_due(now - timedelta(days=89, hours=23), now, 90)
+
+
+def test_a_tag_keeps_whatever_it_holds_when_the_profile_is_saved_again(client, app, advocate):
+    post(client, data={**FULL, "use_cases": "Billing, claims\nFleet tracking; routes"})
+    html = client.get(PAGE).get_data(as_text=True)
+    shown = dict(re.findall(r'<textarea[^>]*id="(\w+)"[^>]*>\n?([^<]*)</textarea>', html))
+    shown |= dict(re.findall(r'<input[^>]*id="(job_title|languages)"[^>]*value="([^"]*)"', html))
+    post(client, data={**shown, "job_level": "executive"})
+    post(client, data={**shown, "job_level": "executive"})
+    assert state(app, advocate.id)["use_cases"] == ["Billing, claims", "Fleet tracking; routes"]
 
 
 # --- the rules alone -------------------------------------------------------------------------
 
 
 def test_split_list():
-    assert flow.split_list(" a, b;c\nd\r\n\n A , b  c ") == ["a", "b", "c", "d", "b c"]
-    assert flow.split_list("Northwind, Inc.; Contoso\nContoso", flow.COMPANY_SEPARATORS) == [
+    assert flow.split_list(" a, b;c\nd\r\n\n A,  b;c ") == ["a, b;c", "d"]
+    assert flow.split_list("Northwind, Inc.; Contoso\nContoso", flow.CELL_SEPARATORS) == [
         "Northwind, Inc.", "Contoso"
     ]
+    assert flow.split_list("English; english, German", flow.LANGUAGE_SEPARATORS) == ["English", "German"]
     assert flow.split_list("") == flow.split_list(None) == []
 
 
@@ -431,10 +443,10 @@ def test_the_page_reads_a_bounded_number_of_queries(client, app, advocate, count
     post(client, data={"products": "One", "use_cases": "Two", "competitors_evaluated": "Three"})
     with_few = measure()
     post(client, data={
-        "products": ", ".join(f"Product {n}" for n in range(30)),
-        "use_cases": ", ".join(f"Use case {n}" for n in range(30)),
-        "competitors_evaluated": ", ".join(f"Rival {n}" for n in range(15)),
-        "competitors_replaced": ", ".join(f"Foe {n}" for n in range(15)),
+        "products": "\n".join(f"Product {n}" for n in range(30)),
+        "use_cases": "\n".join(f"Use case {n}" for n in range(30)),
+        "competitors_evaluated": "\n".join(f"Rival {n}" for n in range(15)),
+        "competitors_replaced": "\n".join(f"Foe {n}" for n in range(15)),
     })
     with_many = measure()
     assert with_few == with_many
@@ -446,9 +458,9 @@ def test_the_page_reads_a_bounded_number_of_queries(client, app, advocate, count
 def test_saving_issues_a_bounded_number_of_queries(client, app, advocate, count_queries):
     def tags(word: str, count: int) -> dict:
         return {
-            "products": ", ".join(f"{word} product {n}" for n in range(count)),
-            "use_cases": ", ".join(f"{word} use {n}" for n in range(count)),
-            "competitors_evaluated": ", ".join(f"{word} rival {n}" for n in range(count)),
+            "products": "\n".join(f"{word} product {n}" for n in range(count)),
+            "use_cases": "\n".join(f"{word} use {n}" for n in range(count)),
+            "competitors_evaluated": "\n".join(f"{word} rival {n}" for n in range(count)),
         }
 
     def measure(data: dict) -> int:

@@ -152,7 +152,9 @@ def test_submitting_stores_the_answers_and_makes_them_read_only(app, client, wri
         events = db.session.scalars(
             select(RequestEvent).where(RequestEvent.request_id == engagement.request_id)
         ).all()
-        assert [(e.kind, e.detail["advocate"]) for e in events] == [("answers_submitted", "Dana Whitfield")]
+        assert [(e.kind, e.detail, e.actor.name) for e in events] == [
+            ("answers_submitted", {"advocate_id": engagement.advocate_id}, "Dana Whitfield")
+        ]
 
     html = client.get(url(engagement.id)).get_data(as_text=True)
     assert "Your answers are submitted." in html
