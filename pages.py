@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
 from flask_login import current_user
@@ -21,6 +21,23 @@ def local_time() -> Callable[[datetime], datetime]:
     """``local(moment)`` for templates: an aware UTC moment in the viewer's own zone."""
     zone = viewer_zone()
     return lambda moment: moment.astimezone(zone)
+
+
+CLOCK = "%H:%M"
+"""The one way a time of day is shown, in lists, e-mails and inputs alike: 24-hour, like 17:30."""
+DATE_AND_TIME = "%a %d %b %Y, " + CLOCK
+
+
+def clock(value: time | datetime | None) -> str:
+    """``17:30``: the time of day of a time or a moment, as given (convert a moment to the
+    reader's zone first). The ``clock`` template filter."""
+    return value.strftime(CLOCK) if value is not None else ""
+
+
+def date_and_time(moment: datetime | None) -> str:
+    """``Mon 04 May 2026, 17:30``: a moment as given (convert it to the reader's zone first).
+    The ``date_time`` template filter."""
+    return moment.strftime(DATE_AND_TIME) if moment is not None else ""
 
 
 def first_error(*forms: FlaskForm) -> str:

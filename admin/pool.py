@@ -44,7 +44,7 @@ from models import (
 from models.advocates import advocate_formats
 from models.engagements import COUNTED_STATUSES
 from models.types import utcnow
-from pages import viewer_zone
+from pages import date_and_time, viewer_zone
 from workflows import points, quota
 
 PAGE_SIZE = 50
@@ -266,5 +266,5 @@ def advocate(advocate_id: int):
         weekdays=WEEKDAYS,
         today=utcnow().date(),
         zone=zone,
-        when=lambda moment: moment.astimezone(zone).strftime("%d %b %Y, %H:%M") if moment else "",
+        when=lambda moment: date_and_time(moment.astimezone(zone)) if moment else "",
     )
