@@ -99,6 +99,8 @@ def configure_template_filters(app: Flask) -> None:
     """Filters every template may use, the mail templates too."""
     app.add_template_filter(pages.clock, "clock")
     app.add_template_filter(pages.date_and_time, "date_time")
+    app.add_template_filter(pages.advocate_status, "advocate_status")
+    app.add_template_filter(pages.tier_name, "tier_name")
 
 
 def configure_error_handlers(app: Flask) -> None:

@@ -9,7 +9,18 @@ from zoneinfo import ZoneInfo
 from flask_login import current_user
 from flask_wtf import FlaskForm
 
+from models import AdvocateStatus, Tier
 from models.types import zone_or_utc
+
+ADVOCATE_STATUS_WORDS = {
+    AdvocateStatus.CANDIDATE: "Candidate",
+    AdvocateStatus.INVITED: "Invited",
+    AdvocateStatus.ACTIVE: "In the program",
+    AdvocateStatus.PAUSED: "Paused",
+    AdvocateStatus.RETIRED: "Retired",
+}
+"""An advocate's status in words. Never the bare value: "active" would read like the tier named
+Active when both are on one line."""
 
 
 def viewer_zone() -> ZoneInfo:
@@ -38,6 +49,17 @@ def date_and_time(moment: datetime | None) -> str:
     """``Mon 04 May 2026, 17:30``: a moment as given (convert it to the reader's zone first).
     The ``date_time`` template filter."""
     return moment.strftime(DATE_AND_TIME) if moment is not None else ""
+
+
+def advocate_status(status: AdvocateStatus | str) -> str:
+    """The ``advocate_status`` template filter: ``active`` → "In the program"."""
+    return ADVOCATE_STATUS_WORDS[AdvocateStatus(status)]
+
+
+def tier_name(tier: Tier | None, none: str = "No tier") -> str:
+    """The ``tier_name`` template filter: "Active tier", so the tier named Active never reads
+    like the status; ``none`` when there is no tier."""
+    return f"{tier.name} tier" if tier is not None else none
 
 
 def first_error(*forms: FlaskForm) -> str:

@@ -44,7 +44,7 @@ from models import (
 from models.advocates import advocate_formats
 from models.engagements import COUNTED_STATUSES
 from models.types import utcnow
-from pages import date_and_time, viewer_zone
+from pages import ADVOCATE_STATUS_WORDS, date_and_time, viewer_zone
 from workflows import points, quota
 
 PAGE_SIZE = 50
@@ -68,7 +68,7 @@ class PoolFilters(Form):
     status = SelectField(
         "Status",
         choices=[SelectChoice("", "Any status")]
-        + [SelectChoice(s.value, s.value.capitalize()) for s in AdvocateStatus],
+        + [SelectChoice(s.value, words) for s, words in ADVOCATE_STATUS_WORDS.items()],
         default="",
         invalid_choice_message=PICK,
     )
