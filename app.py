@@ -17,6 +17,7 @@ import admin
 import admin.api
 import mail
 import models
+import pages
 import portal
 from config import check_production_settings, config_for
 from extensions import csrf, limiter, migrate
@@ -107,6 +108,7 @@ def configure_blueprints(app: Flask) -> None:
     admin.init_app(app)
     admin.api.init_app(app)
     configure_navigation(app)
+    configure_template_filters(app)
 
 
 def configure_navigation(app: Flask) -> None:
@@ -125,6 +127,14 @@ def configure_navigation(app: Flask) -> None:
             return [(e, label) for e, label in by_role[current_user.role] if e in app.view_functions]
 
         return {"nav_sections": nav_sections}
+
+
+def configure_template_filters(app: Flask) -> None:
+    """Filters every template may use, the mail templates too."""
+    app.add_template_filter(pages.clock, "clock")
+    app.add_template_filter(pages.date_and_time, "date_time")
+    app.add_template_filter(pages.advocate_status, "advocate_status")
+    app.add_template_filter(pages.tier_name, "tier_name")
 
 
 def configure_error_handlers(app: Flask) -> None:

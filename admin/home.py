@@ -26,7 +26,7 @@ from models import (
     db,
 )
 from models.types import utcnow
-from pages import viewer_zone
+from pages import date_and_time, viewer_zone
 
 SHOWN = 10  # rows in each dashboard list; the queue has the rest
 EXPIRY_HORIZON = timedelta(hours=24)  # "about to expire": pending asks due within this
@@ -73,7 +73,7 @@ def home():
         active_advocates=active_advocates,
         now=now,
         today=now.date(),
-        when=lambda moment: moment.astimezone(zone).strftime("%a %d %b, %H:%M"),
+        when=lambda moment: date_and_time(moment.astimezone(zone)),
         zone=zone,
         shown=SHOWN,
     )

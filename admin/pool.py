@@ -44,7 +44,7 @@ from models import (
 from models.advocates import WEEKDAYS, advocate_formats
 from models.engagements import COUNTED_STATUSES
 from models.types import utcnow
-from pages import viewer_zone
+from pages import ADVOCATE_STATUS_WORDS, date_and_time, viewer_zone
 from workflows import points, quota
 
 PAGE_SIZE = 50
@@ -67,7 +67,7 @@ class PoolFilters(Form):
     status = SelectField(
         "Status",
         choices=[SelectChoice("", "Any status")]
-        + [SelectChoice(s.value, s.value.capitalize()) for s in AdvocateStatus],
+        + [SelectChoice(s.value, words) for s, words in ADVOCATE_STATUS_WORDS.items()],
         default="",
         invalid_choice_message=PICK,
     )
@@ -265,5 +265,5 @@ def advocate(advocate_id: int):
         weekdays=WEEKDAYS,
         today=utcnow().date(),
         zone=zone,
-        when=lambda moment: moment.astimezone(zone).strftime("%d %b %Y, %H:%M") if moment else "",
+        when=lambda moment: date_and_time(moment.astimezone(zone)) if moment else "",
     )

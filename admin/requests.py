@@ -59,7 +59,7 @@ from models import (
     size_band,
 )
 from models.types import utcnow
-from pages import OnceForm, viewer_zone
+from pages import OnceForm, date_and_time, viewer_zone
 from workflows import errors
 from workflows import requests as flow
 from workflows.audit import record_access_denied
@@ -107,7 +107,7 @@ def local(moment: datetime | None, with_time: bool = True) -> str:
     if moment is None:
         return ""
     moment = moment.astimezone(viewer_zone())
-    return moment.strftime("%a %d %b %Y, %H:%M" if with_time else "%d %b %Y")
+    return date_and_time(moment) if with_time else moment.strftime("%d %b %Y")
 
 
 def is_overdue(req: ReferenceRequest, today: date) -> bool:

@@ -15,7 +15,7 @@ from wtforms.validators import InputRequired, Length, Optional
 from wtforms.widgets import TimeInput
 
 from models.types import utcnow
-from pages import first_error, show_refusal
+from pages import clock, first_error, show_refusal
 from portal import bp, current_advocate_id
 from workflows import availability as flow
 from workflows import errors
@@ -24,7 +24,8 @@ from workflows import errors
 
 
 class TimeOfDayField(StringField):
-    """An ``<input type="time">`` read by the workflow's own rule (refuses 24:00, 9.30, …)."""
+    """A time of day read by the workflow's own rule (refuses 24:00, 9.30, …). The field macro
+    of templates/_forms.html shows its ``TimeInput`` as 24-hour HH:MM text, not type="time"."""
 
     widget = TimeInput()
 
@@ -39,7 +40,7 @@ class TimeOfDayField(StringField):
     def _value(self) -> str:
         if self.raw_data:
             return self.raw_data[0][:20]
-        return self.data.strftime("%H:%M") if self.data else ""
+        return clock(self.data)
 
 
 NOT_A_DATE = "Enter a date like 2026-05-31."
@@ -231,7 +232,7 @@ def _done(message: str):
 
 
 def _window_text(form: WindowForm) -> str:
-    return f"{flow.WEEKDAYS[form.weekday.data]} {form.starts.data:%H:%M}–{form.ends.data:%H:%M}"
+    return f"{flow.WEEKDAYS[form.weekday.data]} {clock(form.starts.data)}–{clock(form.ends.data)}"
 
 
 def _page(status: int = 200, *, editing: int | None = None, **forms):

@@ -11,6 +11,7 @@ import threading
 from collections.abc import Iterator
 
 import pytest
+from playwright.sync_api import expect
 from werkzeug.serving import make_server
 
 PHONE = {"width": 390, "height": 844}
@@ -65,6 +66,19 @@ def sign_in_link(email) -> str:
     found = re.search(r"https?://\S+/sign-in/link/\S+", text)
     assert found, f"no sign-in link in:\n{text}"
     return found.group(0)
+
+
+def sign_in(page, account, smtp, deliver) -> None:
+    """Through the e-mailed link, as a person would (other mail may be in the outbox too)."""
+    page.goto("/sign-in")
+    page.get_by_label("E-mail address").fill(account.email)
+    page.get_by_role("button", name="Send me a sign-in link").click()
+    expect(page.get_by_role("heading", name="Check your e-mail")).to_be_visible()
+    deliver()
+    messages = [m for m in smtp.wait_for(account.email) if "/sign-in/link/" in str(m.get_body())]
+    page.goto(sign_in_link(messages[-1]))
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    expect(page.get_by_role("heading", name=f"Hello, {account.name}")).to_be_visible()
 
 
 def fits_the_screen(page) -> bool:

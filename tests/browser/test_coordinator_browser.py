@@ -24,22 +24,9 @@ from models import (
     WeeklyWindow,
     db,
 )
-from tests.browser.conftest import PHONE, fits_the_screen, sign_in_link
+from tests.browser.conftest import PHONE, fits_the_screen, sign_in
 
 pytestmark = pytest.mark.browser
-
-
-def sign_in(page, account, smtp, deliver) -> None:
-    """Through the e-mailed link, as a person would (other mail may be in the outbox too)."""
-    page.goto("/sign-in")
-    page.get_by_label("E-mail address").fill(account.email)
-    page.get_by_role("button", name="Send me a sign-in link").click()
-    expect(page.get_by_role("heading", name="Check your e-mail")).to_be_visible()
-    deliver()
-    messages = [m for m in smtp.wait_for(account.email) if "/sign-in/link/" in str(m.get_body())]
-    page.goto(sign_in_link(messages[-1]))
-    page.get_by_role("button", name="Sign in", exact=True).click()
-    expect(page.get_by_role("heading", name=f"Hello, {account.name}")).to_be_visible()
 
 
 def offer(app, advocate_id: int, *, industry: str | None = None, glad=(), use_cases=()) -> None:

@@ -206,8 +206,9 @@ def test_the_ledger_in_words_with_a_running_balance(client, app, advocate):
     assert positions == sorted(positions, reverse=True)
     for entry_id, (date, reason, delta, balance) in zip(ids, expected, strict=True):
         cells = row(entry_id)
-        assert date in cells and f"<td>{reason}\n" in cells, cells
-        assert f">{delta}</td>" in cells and f'<td class="num">{balance}</td>' in cells, cells
+        assert date in cells and f'<td data-label="Reason">{reason}\n' in cells, cells
+        assert f">{delta}</td>" in cells, cells
+        assert f'<td class="num" data-label="Balance">{balance}</td>' in cells, cells
 
 
 def test_dates_are_shown_in_the_advocates_zone(client, app, advocate):
@@ -232,7 +233,8 @@ def test_long_histories_show_the_latest_entries_and_the_whole_balance(
     assert '<strong id="balance">80 points</strong>' in ledger
     assert [f'id="ledger-{i}"' in ledger for i in ids] == [False] * 3 + [True] * 5
     oldest_shown = ledger.split(f'id="ledger-{ids[3]}"', 1)[1].split("</tr>", 1)[0]
-    assert '<td class="num">40</td>' in oldest_shown  # the balance after it counts the rows not shown
+    # The balance after it counts the rows not shown.
+    assert '<td class="num" data-label="Balance">40</td>' in oldest_shown
     assert "Your latest 5 entries" in ledger
     assert [f'id="engagement-{c.id}"' in engagements for c in calls] == [False] * 2 + [True] * 5
     assert "Your latest 5 engagements." in engagements
