@@ -15,6 +15,7 @@ from email.message import EmailMessage
 
 import pytest
 from aiosmtpd.controller import Controller
+from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from sqlalchemy import text
 
@@ -118,6 +119,15 @@ def reset_schema(url: str) -> None:
         engine.dispose()
 
 
+class ClosingClient(FlaskClient):
+    """The test client, closing each response as a WSGI server does once it is sent: work done
+    after the answer (``portal.auth.after_the_answer``) runs before the call returns."""
+
+    def open(self, *args, **kwargs):
+        kwargs.setdefault("buffered", True)
+        return super().open(*args, **kwargs)
+
+
 @pytest.fixture(scope="session")
 def app(database_url, smtp_server):
     """The app on a database migrated from empty, once per test session."""
@@ -130,6 +140,7 @@ def app(database_url, smtp_server):
             "MAIL_PORT": port,
         }
     )
+    app.test_client_class = ClosingClient
     with app.app_context():
         upgrade()
     yield app

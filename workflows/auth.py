@@ -13,8 +13,9 @@ from mail.outbox import enqueue
 from models import Account, LoginToken, db
 from models.accounts import normalize_email
 from models.types import utcnow
-from workflows.audit import add_event, client_ip
+from workflows.audit import add_event
 from workflows.links import InvalidToken, Purpose, digest, external_url, load, random_secret, sign
+from workflows.transaction import transaction
 
 log = logging.getLogger(__name__)
 
@@ -48,29 +49,31 @@ def mask_email(email: str) -> str:
     return f"{local[:1]}…@{domain}"
 
 
-def request_link(email: str, next_path: str | None = None) -> None:
-    """E-mail a sign-in link if the address belongs to an active account.
+def request_link(email: str, next_path: str | None = None, *, ip: str | None = None) -> None:
+    """E-mail a sign-in link if the address belongs to an active account; audit the request
+    either way. ``ip``: the client's address.
 
-    Answers the same way whether or not the address is known, and never waits on SMTP (the
-    outbox sends later), so the caller cannot tell the difference by content; what is left of
-    the difference in time (the rows a known address adds) is bounded by the per-address rate
-    limit. Both cases are audited.
+    The sign-in page calls this after its answer has gone out (``portal.auth``), so that the
+    answer is the same, in content and in time, whether or not the address is known; the
+    outbox sends the e-mail later, never in the request.
     """
     email = normalize_email(email)
     secret = random_secret()
     now = utcnow()
     expires_at = now + link_lifetime()
-    account = db.session.scalar(
-        select(Account).where(Account.email == email, Account.active.is_(True))
-    )
-    add_event("sign_in.link_requested", actor=account, subject=email, known=account is not None)
-    if account is not None:
+    with transaction():
+        account = db.session.scalar(
+            select(Account).where(Account.email == email, Account.active.is_(True))
+        )
+        add_event("sign_in.link_requested", actor=account, subject=email, known=account is not None, ip=ip)
+        if account is None:
+            return
         login_token = LoginToken(
             account_id=account.id,
             token_hash=digest(secret),
             purpose=str(Purpose.SIGN_IN),
             next_path=next_path,
-            client_ip=client_ip(),
+            client_ip=ip,
             created_at=now,
             expires_at=expires_at,
         )
@@ -88,7 +91,6 @@ def request_link(email: str, next_path: str | None = None) -> None:
         )
         if current_app.config["LOG_SIGN_IN_LINKS"]:
             log.warning("Development sign-in link for %s: %s", account.email, link)
-    db.session.commit()
 
 
 def _minutes() -> int:
