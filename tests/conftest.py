@@ -261,6 +261,38 @@ def sign_in(client, smtp, deliver):
 
 
 @pytest.fixture()
+def signed_in(app, make_account):
+    """``signed_in(role="coordinator", **account_values)`` → (a test client signed in as a new
+    account of that role, the account), without the e-mail round trip."""
+    from tests.helpers import sign_in_directly
+
+    def make(role: Role | str = Role.COORDINATOR, account: Account | None = None, **values):
+        account = account or make_account(role=role, **values)
+        http = app.test_client()
+        sign_in_directly(http, account)
+        return http, account
+
+    return make
+
+
+@pytest.fixture()
+def api_client(app, make_account):
+    """``api_client(role="sales")`` or ``api_client(account=…)`` → (an API client with a new
+    bearer token, the account)."""
+    from tests.helpers import Api
+    from workflows import tokens
+
+    def make(role: Role | str = Role.SALES, account: Account | None = None, **values):
+        account = account or make_account(role=role, **values)
+        with app.app_context():
+            _token, secret = tokens.create_token(account.email)
+            db.session.remove()
+        return Api(app.test_client(), secret), account
+
+    return make
+
+
+@pytest.fixture()
 def make_advocate(app, make_account):
     """``make_advocate(tier="Premier", status="active", timezone="Europe/Berlin", **profile)``
     → the Advocate (detached), with its account, a company and consent recorded."""
