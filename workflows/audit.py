@@ -7,6 +7,7 @@ from typing import Any
 from flask import has_request_context, request
 
 from models import Account, AuditEvent, db
+from workflows.transaction import transaction
 
 
 def client_ip() -> str | None:
@@ -40,5 +41,5 @@ def add_event(
 def record_access_denied(account: Account, path: str) -> None:
     """An authorisation failure, committed on its own: nothing else happens in that request."""
     db.session.rollback()
-    add_event("access.denied", actor=account, path=path[:300])
-    db.session.commit()
+    with transaction():
+        add_event("access.denied", actor=account, path=path[:300])

@@ -143,38 +143,39 @@ def inspect_link(token: str) -> PendingSignIn:
 
 
 def complete(token: str) -> tuple[Account, str | None]:
-    """Use a link up and return the account it signs in, with the page it was asked from."""
+    """Use a link up and return the account it signs in, with the page it was asked from. A
+    refused link is audited (in a transaction of its own) before the refusal goes on."""
     try:
-        row, version = _login_token(token)
-        _check(row, version)
-        now = utcnow()
-        claimed = db.session.execute(
-            update(LoginToken)
-            .where(
-                LoginToken.id == row.id,
-                LoginToken.used_at.is_(None),
-                LoginToken.expires_at > now,
-            )
-            .values(used_at=now)
-            .execution_options(synchronize_session=False)
-        ).rowcount
-        if claimed != 1:
-            raise SignInRefused("used", account_id=row.account_id)
+        with transaction():
+            row, version = _login_token(token)
+            _check(row, version)
+            now = utcnow()
+            claimed = db.session.execute(
+                update(LoginToken)
+                .where(
+                    LoginToken.id == row.id,
+                    LoginToken.used_at.is_(None),
+                    LoginToken.expires_at > now,
+                )
+                .values(used_at=now)
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            if claimed != 1:
+                raise SignInRefused("used", account_id=row.account_id)
+            account = row.account
+            account.last_sign_in_at = now
+            add_event("sign_in.succeeded", actor=account, subject=account.email)
+            next_path = row.next_path
     except SignInRefused as refusal:
-        db.session.rollback()
-        actor = db.session.get(Account, refusal.account_id) if refusal.account_id else None
-        add_event("sign_in.failed", actor=actor, reason=refusal.reason)
-        db.session.commit()
+        with transaction():
+            actor = db.session.get(Account, refusal.account_id) if refusal.account_id else None
+            add_event("sign_in.failed", actor=actor, reason=refusal.reason)
         raise
-    account = row.account
-    account.last_sign_in_at = now
-    add_event("sign_in.succeeded", actor=account, subject=account.email)
-    db.session.commit()
-    return account, row.next_path
+    return account, next_path
 
 
 def sign_out(account: Account) -> None:
     """End every session of the account, on the server too: old cookies stop working."""
-    account.end_sessions()
-    add_event("sign_out", actor=account)
-    db.session.commit()
+    with transaction():
+        account.end_sessions()
+        add_event("sign_out", actor=account)
