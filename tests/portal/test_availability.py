@@ -308,6 +308,8 @@ def test_add_and_remove_blackout_dates(client, app, advocate):
             {"starts_on": "2030-05-10", "ends_on": "2030-05-11", "reason": "x" * 201},
             "Keep the reason to 200 characters or fewer.",
         ),
+        ({"starts_on": "2020-03-01", "ends_on": "2020-03-05"},
+         "05 March 2020 is in the past: a blackout must end"),
     ],
 )
 def test_bad_blackouts_are_refused(client, app, advocate, data, message):
@@ -317,6 +319,14 @@ def test_bad_blackouts_are_refused(client, app, advocate, data, message):
 
 
 # --- snooze ----------------------------------------------------------------------------------
+
+
+def test_a_blackout_that_started_earlier_but_ends_today_is_accepted(client, app, advocate):
+    today = berlin_today()
+    response = post(client, f"{PAGE}/blackouts", {"starts_on": (today - timedelta(days=3)).isoformat(),
+                                                  "ends_on": today.isoformat()})
+    assert response.status_code == 302
+    assert len(state(app, advocate.id)["blackouts"]) == 1
 
 
 def berlin_today() -> date:
