@@ -147,9 +147,18 @@ def _local_date(moment: datetime, zone: str) -> date:
 
 
 @lru_cache(maxsize=65536)
-def _utc(day: date, clock: time, zone: str) -> datetime:
-    """A wall-clock time on a local day, in UTC. Cached: many advocates share zones and hours."""
-    return datetime.combine(day, clock, tzinfo=ZoneInfo(zone)).astimezone(UTC)
+def _utc(day: date, clock: time, zone: str, end: bool = False) -> datetime:
+    """A wall-clock time on a local day, in UTC. Cached: many advocates share zones and hours.
+
+    A time the clocks skip (02:30 on the night they spring forward) has two readings: the
+    earlier instant for a window's end and the later one for its start keep every slot inside
+    the window's wall-clock hours.
+    """
+    local = datetime.combine(day, clock, tzinfo=ZoneInfo(zone))
+    moment = local.astimezone(UTC)
+    if end and moment.astimezone(local.tzinfo).replace(tzinfo=None) != local.replace(tzinfo=None):
+        return local.replace(fold=1).astimezone(UTC)
+    return moment
 
 
 def _blacked_out(day: date, blackouts: Sequence[DateRange]) -> bool:
@@ -158,7 +167,7 @@ def _blacked_out(day: date, blackouts: Sequence[DateRange]) -> bool:
 
 def _window_slots(day, window, zone, earliest, latest, duration, step, buffer, booked, booked_ends):
     start = _utc(day, window.start, zone)
-    window_end = _utc(day, window.end, zone)
+    window_end = _utc(day, window.end, zone, True)
     if start < earliest:
         # Move to the first step on or after the notice limit, keeping the window's rhythm.
         skipped = -(-(earliest - start) // step)

@@ -121,6 +121,19 @@ def test_window_across_the_night_of_the_change_is_still_whole():
     assert slots[-1].end == utc(2026, 11, 1, 9)
 
 
+def test_a_window_ending_in_the_skipped_hour_offers_no_slot_past_its_end():
+    # New York springs forward at 02:00 on Sunday 2026-03-08: 02:00–02:59 never happens. A window
+    # 00:00–02:59 that day ends at 01:59 EST in real time, so no slot runs into 03:00 EDT.
+    slots = free_slots(
+        [Window(SUN, time(0), time(2, 59))], zone="America/New_York", now=utc(2026, 3, 6),
+        rules=SlotRules(horizon_days=3, max_per_day=10),
+    )
+    assert local_starts(slots, "America/New_York") == [
+        "Sun 03-08 00:00", "Sun 03-08 00:30", "Sun 03-08 01:00",
+    ]
+    assert slots[-1].end == utc(2026, 3, 8, 6, 30)
+
+
 def test_slots_are_shown_in_the_viewers_zone_without_changing_the_instant():
     slots = free_slots(
         [Window(WED, time(17), time(17, 30))], zone="America/Los_Angeles", now=utc(2026, 6, 1),
