@@ -9,8 +9,9 @@ Ties break on the advocate id, so the same data always gives the same ranking.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from typing import NamedTuple
 
 from matching.slots import DateRange, Interval, SlotRules, Window, first_free_slot
@@ -226,10 +227,16 @@ def exclusion_rule(
 
 
 def _rules_for(advocate: AdvocateProfile, rules: SlotRules) -> SlotRules:
-    if advocate.max_calls_per_day == rules.max_per_day:
+    """The booking rules with the advocate's own daily limit and gap between calls."""
+    per_day, gap = advocate.max_calls_per_day, advocate.min_days_between_calls
+    if per_day == rules.max_per_day and gap == rules.min_days_between_calls:
         return rules
-    return SlotRules(rules.duration_minutes, rules.step_minutes, rules.buffer_minutes, rules.notice,
-                     rules.horizon_days, advocate.max_calls_per_day)
+    return _with_limits(rules, per_day, gap)
+
+
+@lru_cache(maxsize=256)
+def _with_limits(rules: SlotRules, max_per_day: int, min_days_between_calls: int) -> SlotRules:
+    return replace(rules, max_per_day=max_per_day, min_days_between_calls=min_days_between_calls)
 
 
 def score_reasons(

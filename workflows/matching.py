@@ -49,6 +49,10 @@ from models.advocates import advocate_formats, advocate_use_cases
 from models.catalogues import size_band_index
 from models.engagements import CALENDAR_STATUSES, COUNTED_STATUSES
 from models.types import utcnow
+from workflows.availability import MIN_DAYS_BETWEEN_CALLS
+
+# A day more than the longest gap between calls an advocate may set.
+BUSY_LOOKBACK = timedelta(days=MIN_DAYS_BETWEEN_CALLS[1] + 1)
 
 
 def weights() -> Weights:
@@ -205,10 +209,12 @@ def _load_rows(now: datetime) -> _Rows:
     ):
         blackouts[advocate_id].append(DateRange(first, last))
 
+    # Past calls as far back as the longest gap between calls an advocate may ask for: a call
+    # 5 days ago still keeps the next 2 days free for a 7-day gap.
     busy: dict[int, list[Interval]] = defaultdict(list)
     for advocate_id, starts_at, ends_at in _execute(
         select(Engagement.advocate_id, Engagement.starts_at, Engagement.ends_at).where(
-            Engagement.status.in_(CALENDAR_STATUSES), Engagement.ends_at >= now - timedelta(days=1)
+            Engagement.status.in_(CALENDAR_STATUSES), Engagement.ends_at >= now - BUSY_LOOKBACK
         )
     ):
         busy[advocate_id].append(Interval(starts_at, ends_at))
