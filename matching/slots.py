@@ -103,14 +103,22 @@ def _slots(windows, zone, now, blackouts, busy, rules, until) -> Iterator[Interv
     blackouts = tuple(blackouts)
     if busy:
         booked = _Booked(busy, zone, duration, buffer, gap)
-        calls_per_day = booked.calls_per_day
+        calls_per_day, skips = booked.calls_per_day, booked.blocked_days
     else:
-        booked, calls_per_day = None, {}
+        booked, calls_per_day, skips = None, {}, ()
 
     day = _local_date(earliest, zone)
     last_day = _local_date(latest, zone)
     one_day = timedelta(days=1)
+    skip = 0
     while day <= last_day:
+        if skips:
+            while skip < len(skips) and skips[skip][1] < day:
+                skip += 1
+            if skip < len(skips) and skips[skip][0] <= day:
+                # The whole day lies within the gap around a call: go straight past it.
+                day = skips[skip][1] + one_day
+                continue
         weekday = day.weekday()
         todays = [w for w in windows if w.weekday == weekday]
         if todays and calls_per_day.get(day, 0) < rules.max_per_day and not (
@@ -146,16 +154,22 @@ def _local_date(moment: datetime, zone: str) -> date:
 
 
 @lru_cache(maxsize=65536)
-def _utc(day: date, clock: time, zone: str, end: bool = False) -> datetime:
+def _utc(day: date, clock: time, zone: str) -> datetime:
     """A wall-clock time on a local day, in UTC. Cached: many advocates share zones and hours.
 
-    A time the clocks skip (02:30 on the night they spring forward) has two readings: the
-    earlier instant for a window's end and the later one for its start keep every slot inside
-    the window's wall-clock hours.
+    A time the clocks skip (02:30 on the night they spring forward) reads as the later of its
+    two instants here, right for a window's start; ``_utc_end`` takes the earlier one, so
+    every slot stays inside the window's wall-clock hours.
     """
+    return datetime.combine(day, clock, tzinfo=ZoneInfo(zone)).astimezone(UTC)
+
+
+@lru_cache(maxsize=65536)
+def _utc_end(day: date, clock: time, zone: str) -> datetime:
+    """``_utc`` for a window's end."""
     local = datetime.combine(day, clock, tzinfo=ZoneInfo(zone))
     moment = local.astimezone(UTC)
-    if end and moment.astimezone(local.tzinfo).replace(tzinfo=None) != local.replace(tzinfo=None):
+    if moment.astimezone(local.tzinfo).replace(tzinfo=None) != local.replace(tzinfo=None):
         return local.replace(fold=1).astimezone(UTC)
     return moment
 
@@ -166,7 +180,7 @@ def _blacked_out(day: date, blackouts: Sequence[DateRange]) -> bool:
 
 def _window_slots(day, window, zone, earliest, latest, duration, step, booked):
     start = _utc(day, window.start, zone)
-    window_end = _utc(day, window.end, zone, True)
+    window_end = _utc_end(day, window.end, zone)
     if start < earliest:
         # Move to the first step on or after the notice limit, keeping the window's rhythm.
         start += -(-(earliest - start) // step) * step
@@ -181,10 +195,14 @@ def _window_slots(day, window, zone, earliest, latest, duration, step, booked):
         start += step
 
 
+_ONE_DAY = timedelta(days=1)
+
+
 class _Booked:
     """The advocate's calls, arranged to answer "may a slot start here?" by bisection."""
 
-    __slots__ = ("starts_before", "ends_after", "calls_per_day", "duration", "gap_from", "gap_until")
+    __slots__ = ("starts_before", "ends_after", "calls_per_day", "duration", "gap_from", "gap_until",
+                 "blocked_days")
 
     def __init__(self, busy, zone, duration, buffer, gap) -> None:
         calls = sorted(busy, key=lambda b: b.start)
@@ -196,7 +214,10 @@ class _Booked:
         # Calls already on a local day count against the advocate's daily limit.
         self.calls_per_day = Counter(start.date() for start in local_starts)
         self.duration = duration
-        self.gap_from, self.gap_until = _gap_spans(local_starts, gap, tz) if gap else ((), ())
+        if gap:
+            self.gap_from, self.gap_until, self.blocked_days = _gap_spans(local_starts, gap, tz)
+        else:
+            self.gap_from = self.gap_until = self.blocked_days = ()
 
     def clear_from(self, start: datetime) -> datetime | None:
         """None when a slot may start at ``start``; else a moment before which none may."""
@@ -211,23 +232,35 @@ class _Booked:
         return None
 
 
-def _gap_spans(local_starts, gap, tz) -> tuple[list[datetime], list[datetime]]:
+def _gap_spans(local_starts, gap, tz) -> tuple[list[datetime], list[datetime], list[tuple[date, date]]]:
     """The open spans (in UTC) where no slot may start: less than ``gap`` of wall-clock time
     before or after the local start of a call, so a call at 10:00 leaves 10:00 a week later free
-    for a 7-day gap even across a daylight-saving change. Overlapping spans are merged."""
+    for a 7-day gap even across a daylight-saving change. Overlapping spans are merged.
+
+    Also the (first, last) local days that lie wholly inside a span, which the search skips.
+    """
     froms: list[datetime] = []
     untils: list[datetime] = []
+    walls: list[list[datetime]] = []  # each span's ends in wall-clock time
     for local in local_starts:
         wall = local.replace(tzinfo=None)
-        low = (wall - gap).replace(tzinfo=tz).astimezone(UTC)
-        high = (wall + gap).replace(tzinfo=tz).astimezone(UTC)
+        wall_low, wall_high = wall - gap, wall + gap
+        low = wall_low.replace(tzinfo=tz).astimezone(UTC)
+        high = wall_high.replace(tzinfo=tz).astimezone(UTC)
         if untils and low < untils[-1]:
-            froms[-1] = min(froms[-1], low)
-            untils[-1] = max(untils[-1], high)
+            if low < froms[-1]:
+                froms[-1], walls[-1][0] = low, wall_low
+            if high > untils[-1]:
+                untils[-1], walls[-1][1] = high, wall_high
         else:
             froms.append(low)
             untils.append(high)
-    return froms, untils
+            walls.append([wall_low, wall_high])
+    blocked_days = [
+        (low.date() + _ONE_DAY, high.date() - _ONE_DAY) for low, high in walls
+        if (high.date() - low.date()).days >= 2
+    ]
+    return froms, untils, blocked_days
 
 
 def has_free_slot(windows: Iterable[Window], **kwargs) -> bool:
