@@ -129,6 +129,16 @@ def test_no_slot_starts_within_the_gap_of_a_call_on_either_side():
     assert blocked == []
 
 
+def test_the_gaps_of_calls_close_together_run_into_one():
+    calls = [Interval(utc(2026, 6, d, 9), utc(2026, 6, d, 9, 30)) for d in (6, 10)]
+    slots = free_slots(
+        EVERY_DAY_9_TO_930, zone="UTC", now=utc(2026, 6, 1), busy=calls,
+        rules=SlotRules(min_days_between_calls=3),
+    )
+    # 3 June is 3 days before the first call, 13 June 3 days after the second; between, nothing.
+    assert days_with_slots(slots) == [2, 3, 13, 14, 15, 16, 17, 18, 19, 20, 21]
+
+
 def test_a_booked_call_keeps_the_days_after_it_free_for_the_gap():
     # A call on Wednesday 3 June and a 7-day gap: nothing 2 days after it (nor the day before), the
     # first slot a week on.
