@@ -267,7 +267,7 @@ SCHEMAS: dict[str, Any] = {
     },
     "Exclusion": {
         "type": "object",
-        "required": ["advocate_id", "name", "rule", "text"],
+        "required": ["advocate_id", "name", "rule", "text", "detail"],
         "additionalProperties": False,
         "properties": {
             "advocate_id": {"type": "integer"},
@@ -277,6 +277,13 @@ SCHEMAS: dict[str, Any] = {
                               "avoided_topic", "no_free_slot"],
                      "description": "The first rule that left the advocate out."},
             "text": {"type": "string", "description": "The rule, as the coordinator reads it."},
+            "detail": {"type": "string",
+                       "description": "The rule's specifics for this advocate, as the coordinator reads "
+                                      "them: the topics they would rather not discuss (spelled as in the "
+                                      "request), snoozed until which date, calls used of the quarter's "
+                                      "limit (“4 of 4 calls this quarter”), the last call and the days "
+                                      "asked between calls, the first free slot after the needed-by date "
+                                      "or that there is none."},
         },
     },
     "Matches": {
@@ -384,7 +391,9 @@ PATHS: dict[str, Any] = {
         "get": operation(
             "Rank the advocates for a request",
             "Every eligible advocate, best first, with the reasons that make up the score, and the "
-            "advocates left out with the one rule that excluded each. Not for sales: who is in the "
+            "advocates left out with the one rule that excluded each and its detail (which topic, "
+            "snoozed until when, calls used, the first free slot after the needed-by date). "
+            "Not for sales: who is in the "
             "pool, how they rank and why others are left out is the coordinator's to share.",
             ["coordinator", "admin"],
             {
