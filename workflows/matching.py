@@ -45,7 +45,7 @@ from models import (
     quarter_of,
 )
 from models._columns import name_key as name_key_of
-from models.advocates import advocate_formats, advocate_use_cases
+from models.advocates import advocate_formats, advocate_use_cases, quarterly_limit
 from models.catalogues import size_band_index
 from models.engagements import CALENDAR_STATUSES, COUNTED_STATUSES
 from models.types import utcnow
@@ -144,7 +144,6 @@ def _load_pool(now: datetime) -> list[AdvocateProfile]:
     pool = []
     for (advocate_id, name, zone, company, company_key, employees, industry, sector, region, status,
          consent_at, snoozed_until, cap, quota, min_days, per_day, level, refused) in advocates:
-        quota = quota or 0
         pool.append(AdvocateProfile(
             id=advocate_id,
             name=name,
@@ -155,7 +154,7 @@ def _load_pool(now: datetime) -> list[AdvocateProfile]:
             consented=consent_at is not None,
             snoozed_until=snoozed_until,
             calls_this_quarter=rows.calls_this_quarter.get(advocate_id, 0),
-            quarterly_limit=quota if cap is None else min(quota, cap),
+            quarterly_limit=quarterly_limit(quota, cap),
             last_call_at=rows.last_call.get(advocate_id),
             min_days_between_calls=min_days,
             formats=frozenset(rows.formats.get(advocate_id, ())),
