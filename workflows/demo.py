@@ -11,7 +11,6 @@ from __future__ import annotations
 import random
 import re
 import unicodedata
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -66,6 +65,7 @@ from models._columns import name_key
 from models.types import utcnow
 from workflows import demo_data as data
 from workflows.audit import add_event
+from workflows.progress import Progress, ProgressCallback
 
 DEMO_SETTING = "demo_loaded"
 ROLE_ORDER = ("advocate", "sales", "coordinator", "admin")
@@ -75,9 +75,6 @@ RELATIONS = list(CompetitorRelation)
 CALL_POINTS = 100
 WRITTEN_POINTS = 60
 GOOD_FEEDBACK_POINTS = 20
-
-ProgressCallback = Callable[[int], Any]
-
 
 class DemoError(RuntimeError):
     """The demo cannot be loaded into this database; the message says why."""
@@ -140,26 +137,9 @@ class DemoSummary:
         return cls(accounts=accounts, counts=dict(value["counts"]), already_loaded=already_loaded)
 
 
-class _Progress:
-    """Reports increments that add up to exactly 100."""
-
-    def __init__(self, callback: ProgressCallback | None) -> None:
-        self.callback = callback
-        self.done = 0
-
-    def advance(self, amount: int) -> None:
-        amount = min(amount, 100 - self.done)
-        if amount > 0 and self.callback is not None:
-            self.callback(amount)
-        self.done += max(amount, 0)
-
-    def finish(self) -> None:
-        self.advance(100 - self.done)
-
-
 def load_demo(on_progress: ProgressCallback | None = None) -> DemoSummary:
     """Load the demo program once; later calls return the first call's summary."""
-    progress = _Progress(on_progress)
+    progress = Progress(on_progress)
     marker = db.session.get(Setting, DEMO_SETTING)
     if marker is not None:
         progress.finish()
@@ -211,7 +191,7 @@ class _PointsAward:
 class _DemoBuilder:
     """Adds the demo to the session, step by step; ``build`` returns the summary."""
 
-    progress: _Progress
+    progress: Progress
     rng: random.Random = field(default_factory=lambda: random.Random(data.SEED))
     now: datetime = field(default_factory=utcnow)
     counts: dict[str, int] = field(default_factory=dict)
@@ -235,24 +215,24 @@ class _DemoBuilder:
     def build(self) -> DemoSummary:
         self.refuse_clashes()
         self.load_catalogues()
-        self.progress.advance(5)
+        self.progress.to(5)
         self.add_companies()
-        self.progress.advance(10)
+        self.progress.to(15)
         self.add_staff()
-        self.progress.advance(5)
+        self.progress.to(20)
         self.add_advocates()
         db.session.flush()  # the requests' timeline names advocates by id
-        self.progress.advance(30)
+        self.progress.to(50)
         self.add_perks()
         self.add_recognition()
-        self.progress.advance(10)
+        self.progress.to(60)
         for spec in data.REQUESTS:
             self.add_request(spec)
-        self.progress.advance(25)
+        self.progress.to(85)
         self.add_redemptions()
         db.session.flush()  # points entries point at engagements and redemptions by id
         self.add_points()
-        self.progress.advance(5)
+        self.progress.to(90)
         return self.summary()
 
     # -- before anything: the demo's names must be free -------------------------------------

@@ -42,7 +42,7 @@ import csv
 import io
 import os
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
 from pathlib import Path
@@ -89,6 +89,7 @@ from workflows.availability import (
     parse_time_of_day,
     resolve_time_zone,
 )
+from workflows.progress import Progress, ProgressCallback
 
 MAX_ROWS = 20_000
 MAX_FILE_BYTES = 20 * 1024 * 1024
@@ -110,7 +111,6 @@ COLUMNS = {"customers": CUSTOMER_COLUMNS, "advocates": ADVOCATE_COLUMNS}
 RECORDS = {"customers": "companies", "advocates": "advocates"}
 ARTICLED = {"customers": "a customers", "advocates": "an advocates"}
 
-ProgressCallback = Callable[[int], Any]
 Source = str | os.PathLike | IO[bytes] | IO[str]
 
 
@@ -239,7 +239,7 @@ def import_customers(
 
 
 def _run(kind, source, on_progress, source_name, by, now) -> ImportReport:
-    progress = _Progress(on_progress)
+    progress = Progress(on_progress)
     name = _source_name(source, source_name)
     table = _read_table(kind, source, name)
     progress.to(10)
@@ -265,7 +265,7 @@ def _run(kind, source, on_progress, source_name, by, now) -> ImportReport:
     except BaseException:
         db.session.rollback()
         raise
-    progress.to(100)
+    progress.finish()
     return report
 
 
@@ -713,25 +713,6 @@ def _new_companies(facts: Iterable[_CompanyFacts]) -> dict[str, int]:
                                                                      rows)}
 
 
-class _Progress:
-    """Reports increments that add up to exactly 100 (a progress bar's ``update``)."""
-
-    def __init__(self, callback: ProgressCallback | None) -> None:
-        self.callback = callback
-        self.done = 0
-
-    def to(self, percent: int) -> None:
-        step = min(percent, 100) - self.done
-        if step > 0:
-            self.done += step
-            if self.callback is not None:
-                self.callback(step)
-
-    def rows(self, start: int, end: int, total: int) -> Callable[[int], None]:
-        """A callback for row ``index`` of ``total`` moving the bar from ``start`` to ``end``."""
-        return lambda index: self.to(start + (end - start) * (index + 1) // max(total, 1))
-
-
 # --- advocates ---------------------------------------------------------------------------------
 
 
@@ -796,7 +777,7 @@ class _AdvocatesImport:
     rows) and compared with their rows; what differs is written in bulk: UPDATE by primary key
     for the columns, and for each list that changed, its old rows deleted and the new inserted."""
 
-    def __init__(self, table: _Table, source_name: str, now: datetime, progress: _Progress) -> None:
+    def __init__(self, table: _Table, source_name: str, now: datetime, progress: Progress) -> None:
         self.table = table
         self.now = now
         self.progress = progress
@@ -1106,7 +1087,7 @@ class _CustomerRow:
 
 
 class _CustomersImport:
-    def __init__(self, table: _Table, source_name: str, now: datetime, progress: _Progress) -> None:
+    def __init__(self, table: _Table, source_name: str, now: datetime, progress: Progress) -> None:
         self.table = table
         self.now = now
         self.progress = progress
