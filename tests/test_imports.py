@@ -33,6 +33,7 @@ from models import (
 )
 from workflows import imports as flow
 from workflows.availability import overview
+from workflows.imports import reading
 
 DATA = Path(__file__).parent / "data"
 ADVOCATES = DATA / "advocates_good.csv"
@@ -522,7 +523,7 @@ def test_a_row_with_more_cells_than_columns_is_refused(tmp_path, app_context):
 
 
 def test_too_many_rows_are_refused_with_a_clear_message(tmp_path, app_context, monkeypatch):
-    monkeypatch.setattr(flow, "MAX_ROWS", 3)
+    monkeypatch.setattr(reading, "MAX_ROWS", 3)
     path = write_csv(tmp_path / "a.csv", "advocates", [advocate_row(n) for n in range(1, 5)])
     [problem] = rejected("advocates", path).problems
     assert problem.row == 5 and "more than 3 rows: split it" in problem.message
@@ -530,7 +531,7 @@ def test_too_many_rows_are_refused_with_a_clear_message(tmp_path, app_context, m
 
 
 def test_a_file_too_large_is_refused_before_reading(tmp_path, app_context, monkeypatch):
-    monkeypatch.setattr(flow, "MAX_FILE_BYTES", 100)
+    monkeypatch.setattr(reading, "MAX_FILE_BYTES", 100)
     [problem] = rejected("advocates", ADVOCATES).problems
     assert problem.row is None and "larger than" in problem.message
     with pytest.raises(flow.ImportRejected):

@@ -16,6 +16,7 @@ from werkzeug.test import encode_multipart
 from models import Advocate, AuditEvent, Company, Role, db
 from tests.conftest import csrf_token
 from workflows import imports as flow
+from workflows.imports import reading
 
 PAGE = "/admin/imports"
 DATA = Path(__file__).parent.parent / "data"
@@ -174,7 +175,7 @@ def test_a_file_over_the_upload_limit_gets_a_clear_message(app, client, coordina
 
 
 def test_a_file_with_too_many_rows_gets_a_clear_message(client, coordinator, monkeypatch):
-    monkeypatch.setattr(flow, "MAX_ROWS", 2)
+    monkeypatch.setattr(reading, "MAX_ROWS", 2)
     response = upload(client)
     assert response.status_code == 422
     assert "The file has more than 2 rows: split it into files of at most 2 rows" in response.get_data(
