@@ -538,6 +538,49 @@ def test_a_file_too_large_is_refused_before_reading(tmp_path, app_context, monke
         flow.import_advocates(io.BytesIO(ADVOCATES.read_bytes()))
 
 
+# --- text no database can store ------------------------------------------------------------------
+# PostgreSQL refuses NUL in text; both databases are tested with the same files, so the rule is
+# the import's, not the database's.
+
+NUL_MESSAGE = "contains a NUL character (U+0000), which cannot be stored: remove it."
+
+
+def test_a_nul_character_in_a_cell_is_named_and_nothing_is_imported(tmp_path, runner, app_context):
+    path = write_csv(tmp_path / "nul.csv", "advocates", [
+        advocate_row(1), advocate_row(2, company="Customer\x002 Ltd"), advocate_row(3, name="Per\x00son 3")])
+    before = counts()
+
+    result = run(runner, "advocates", path)
+
+    assert result.exit_code == 1
+    assert "Nothing was imported from nul.csv: 2 problems in 2 rows." in result.stderr
+    assert f"row 3, company: {NUL_MESSAGE}" in result.stderr
+    assert f"row 4, name: {NUL_MESSAGE}" in result.stderr
+    assert counts() == before
+
+
+def test_a_nul_character_in_a_customers_file_is_refused_too(tmp_path, app_context):
+    path = write_csv(tmp_path / "nul.csv", "customers", [
+        customer_row(1), customer_row(2, contact_title="Head\x00of Ops")])
+    [problem] = rejected("customers", path).problems
+    assert problem == (3, "contact_title", NUL_MESSAGE)
+    assert counts()["companies"] == 0
+
+
+def test_a_nul_character_in_the_header_is_refused(tmp_path, app_context):
+    columns = ["e\x00mail", *flow.ADVOCATE_COLUMNS[1:]]
+    [problem] = rejected("advocates", write_csv(tmp_path / "nul.csv", "advocates", [], columns)).problems
+    assert problem == (1, None, f"The header row {NUL_MESSAGE}")
+
+
+def test_a_lone_surrogate_from_a_text_file_object_is_refused(app_context):
+    data = ADVOCATES.read_text().replace("Dana Whitfield", "Dana \ud800Whitfield")
+    with pytest.raises(flow.ImportRejected) as caught:
+        flow.import_advocates(io.StringIO(data), source_name="text.csv")
+    [problem] = caught.value.problems
+    assert (problem.row, problem.column) == (2, "name") and "lone UTF-16 surrogate" in problem.message
+
+
 # --- customers -----------------------------------------------------------------------------------
 
 

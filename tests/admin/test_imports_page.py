@@ -153,6 +153,20 @@ def test_a_bad_file_lists_every_problem_and_imports_nothing(app, client, coordin
         assert count(Advocate) == 0 and count(Company) == 0
 
 
+def test_a_nul_character_is_named_on_the_page_and_nothing_is_imported(app, client, coordinator):
+    good = (DATA / "advocates_good.csv").read_bytes()
+    content = good.replace(b"Northwind Logistics", b"North\x00wind Logistics", 1)
+    response = upload(client, content=content, filename="nul.csv")
+
+    assert response.status_code == 422
+    table = re.search(r'<table class="import-problems">.*?</table>', response.get_data(as_text=True),
+                      re.S).group(0)
+    rows = [text(r) for r in re.findall(r"<tr>(.*?)</tr>", table, re.S)][1:]
+    assert rows == ["2 company contains a NUL character (U+0000), which cannot be stored: remove it."]
+    with app.app_context():
+        assert count(Advocate) == 0 and count(Company) == 0
+
+
 def test_a_file_of_the_other_kind_is_named(client, coordinator):
     response = upload(client, "customers", DATA / "advocates_good.csv")
     assert response.status_code == 422

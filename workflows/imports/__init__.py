@@ -3,16 +3,17 @@ advocates of a reference program moving off its spreadsheet.
 
 How a file is taken in
     The file is read whole (``reading``): UTF-8 with or without a byte-order mark, at most
-    ``MAX_ROWS`` rows and ``MAX_FILE_BYTES`` bytes. The header row must name every column of
-    the contract, in any order, and no other. Then EVERY row is checked (``cells``,
-    ``advocates``, ``customers``) and each problem collected as a ``Problem``: the row as the
-    spreadsheet numbers it (the header is row 1), the column, and what is wrong. One problem
-    anywhere → ``ImportRejected`` listing them all, and nothing is written. Otherwise
-    everything is written in one transaction with its audit event, and the ``ImportReport``
-    counts what was created, updated and left unchanged. Importing the same file again
-    changes nothing (every record "unchanged"); a file with changed values updates what
-    changed. Catalogues, existing companies, accounts and tags are read in a constant number
-    of queries and new rows are inserted in bulk, so 5 000 rows take seconds.
+    ``MAX_ROWS`` rows and ``MAX_FILE_BYTES`` bytes, and no cell holding text a database cannot
+    store (a NUL character: ``workflows.text.unstorable``, the forms' and the API's rule). The
+    header row must name every column of the contract, in any order, and no other. Then EVERY
+    row is checked (``cells``, ``advocates``, ``customers``) and each problem collected as a
+    ``Problem``: the row as the spreadsheet numbers it (the header is row 1), the column, and
+    what is wrong. One problem anywhere → ``ImportRejected`` listing them all, and nothing is
+    written. Otherwise everything is written in one transaction with its audit event, and the
+    ``ImportReport`` counts what was created, updated and left unchanged. Importing the same
+    file again changes nothing (every record "unchanged"); a file with changed values updates
+    what changed. Catalogues, existing companies, accounts and tags are read in a constant
+    number of queries and new rows are inserted in bulk, so 5 000 rows take seconds.
 
 Choices the contract leaves open
     - Cells are trimmed; blank lines are skipped; nothing else is altered: a cell starting with

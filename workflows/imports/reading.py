@@ -1,5 +1,5 @@
 """Reading a file: its encoding (UTF-8, with or without a byte-order mark), its size and number
-of rows, and its header.
+of rows, its header, and text a database can store in every cell.
 
 Whatever is wrong at this stage is the file's shape, not one value: it is refused here with
 every such problem, before any cell is checked and before the database is read.
@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import IO
 
 from workflows.imports.report import ImportRejected, Problem, plural_word
+from workflows.text import unstorable
 
 MAX_ROWS = 20_000
 MAX_FILE_BYTES = 20 * 1024 * 1024
@@ -53,6 +54,7 @@ def source_name(source: Source, given: str | None) -> str:
 def read_table(kind: str, source: Source, name: str) -> Table:
     """The header and the non-blank rows; a file-level problem → ``ImportRejected`` at once."""
     text = _read_text(kind, source, name)
+    unstorable_text = unstorable(text) is not None  # then find the cells that hold it
     reader = csv.reader(io.StringIO(text, newline=""))
     expected = COLUMNS[kind]
 
@@ -63,6 +65,8 @@ def read_table(kind: str, source: Source, name: str) -> Table:
         header = next(reader, None)
     except csv.Error as error:
         raise refuse(Problem(1, None, f"The header row is not well-formed CSV: {error}.")) from None
+    if unstorable_text and (problem := unstorable("".join(header or []))):
+        raise refuse(Problem(1, None, f"The header row {problem}."))
     header = [cell.strip().lower() for cell in header or []]
     if not any(header):
         raise refuse(Problem(1, None, (
@@ -100,12 +104,22 @@ def read_table(kind: str, source: Source, name: str) -> Table:
                     f"This row has a value in column {stray[0] + 1}, which has no name in the header row."
                 )))
             cells = cells + [""] * (len(header) - len(cells))
-            rows.append((number, {column: cells[i].strip() for i, column in enumerate(header) if column}))
+            row = {column: cells[i].strip() for i, column in enumerate(header) if column}
+            if unstorable_text:
+                problems += _unstorable(number, row)
+            rows.append((number, row))
     except csv.Error as error:
         problems.append(Problem(number + 1, None, f"This row is not well-formed CSV: {error}."))
     if problems:
         raise refuse(*problems)
     return Table(header, rows)
+
+
+def _unstorable(number: int, row: dict[str, str]) -> list[Problem]:
+    """The cells of a row no database can store (a NUL character, say), each named: refused
+    here rather than failing deep inside the write."""
+    return [Problem(number, column, f"{problem}.")
+            for column, cell in row.items() if (problem := unstorable(cell))]
 
 
 def _read_text(kind: str, source: Source, name: str) -> str:
