@@ -12,8 +12,9 @@ How a file is taken in
     written. Otherwise everything is written in one transaction with its audit event, and the
     ``ImportReport`` counts what was created, updated and left unchanged. Importing the same
     file again changes nothing (every record "unchanged"); a file with changed values updates
-    what changed. Catalogues, existing companies, accounts and tags are read in a constant
-    number of queries and new rows are inserted in bulk, so 5 000 rows take seconds.
+    what changed. Catalogues, existing companies, accounts, the addresses of people who left
+    and tags are read in a constant number of queries and new rows are inserted in bulk, so
+    5 000 rows take seconds.
 
 Choices the contract leaves open
     - Cells are trimmed; blank lines are skipped; nothing else is altered: a cell starting with
@@ -22,7 +23,9 @@ Choices the contract leaves open
     - Companies are found by name, case-insensitively, and created when missing. An empty
       company cell (industry, employees, region, CRM id, scores, dates) never erases what Vouch
       knows: it leaves the value as it is. Two rows of one file may not disagree on a value.
-    - What each file creates is described in ``advocates`` and ``customers``.
+    - Nobody who left the program comes back through an import (DESIGN.md §7.14): their
+      address, kept as a keyed hash by ``workflows.suppression``, is refused on the row that
+      holds it. What each file creates is described in ``advocates`` and ``customers``.
 """
 
 from __future__ import annotations

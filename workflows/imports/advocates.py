@@ -6,7 +6,8 @@ e-mail is an advocate's already sets that advocate's columns to what the row say
 list clears it, an empty cap means the tier's quota, an empty time zone UTC); a candidate or
 invited advocate becomes active with consent recorded, a paused or retired one keeps their
 status, and consent recorded earlier is kept. Tier is required. Competitors are "evaluated"
-unless written ``Name (replaced)``. The e-mail of a staff or sales account is refused.
+unless written ``Name (replaced)``. The e-mail of a staff or sales account is refused, and so
+is the address of someone who left the program (``workflows.suppression``).
 
 Existing advocates are read as plain values (one query per table, whatever the number of rows)
 and compared with their rows; what differs is written in bulk: UPDATE by primary key for the
@@ -40,6 +41,7 @@ from models import (
 )
 from models._columns import name_key
 from models.advocates import advocate_formats, advocate_use_cases
+from workflows import suppression
 from workflows.availability import AvailabilityError, resolve_time_zone
 from workflows.imports.cells import (
     COMPANY_MAX_LENGTH,
@@ -147,6 +149,7 @@ class AdvocatesImport:
                 .where(Account.email.in_(emails))
             )
         } if emails else {}
+        self.left = suppression.suppressed(emails)
         self.current = self.load_current([a.id for a in self.accounts.values() if a.role is Role.ADVOCATE])
 
         seen: dict[str, int] = {}
@@ -209,6 +212,8 @@ class AdvocatesImport:
             cells.error("email", f"{email} is also on row {seen[email]}: one row per advocate.")
         elif email:
             seen[email] = cells.number
+        if email in self.left:
+            cells.error("email", suppression.LEFT_MESSAGE.format(email=email))
         if account is not None and account.role is not Role.ADVOCATE:
             cells.error("email", f"{email} belongs to a {account.role.value} account: an advocate needs "
                                  "an address of their own.")

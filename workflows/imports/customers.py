@@ -3,7 +3,8 @@
 A contact with an e-mail becomes a CANDIDATE advocate (an advocate account that cannot be
 matched: no consent, not active) at that company, with the contact's title as job title: the
 "spot and invite candidates" flow starts from them. A contact already known as an advocate is
-left as they are; a contact without an e-mail is not added (the report says which rows).
+left as they are; a contact without an e-mail is not added (the report says which rows); the
+address of someone who left the program is refused (``workflows.suppression``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from sqlalchemy.orm import selectinload
 
 from models import Account, Advocate, AdvocateStatus, Company, Role, db
 from models._columns import name_key
+from workflows import suppression
 from workflows.imports.cells import COMPANY_MAX_LENGTH, CRM_ID_MAX_LENGTH, NAME_MAX_LENGTH, Cells, addresses
 from workflows.imports.common import (
     Catalogues,
@@ -72,6 +74,7 @@ class CustomersImport:
                 select(Account).where(Account.email.in_(emails)).options(selectinload(Account.advocate))
             )
         } if emails else {}
+        self.left = suppression.suppressed(emails)
 
         seen_companies: dict[str, int] = {}
         seen_crm: dict[str, int] = {}
@@ -125,6 +128,8 @@ class CustomersImport:
             if account is not None and account.role is not Role.ADVOCATE:
                 cells.error("contact_email", f"{email} belongs to a {account.role.value} account: a "
                                              "customer contact needs an address of their own.")
+            elif email in self.left and (account is None or account.advocate is None):
+                cells.error("contact_email", suppression.LEFT_MESSAGE.format(email=email))
         elif (contact_name or title) and not cells["contact_email"]:
             self.without_email.append(cells.number)
         if not cells.ok:
