@@ -1,4 +1,4 @@
-"""CSV imports (M3 item 7, DESIGN.md §7.11 and §9): ``flask advocates import FILE.csv`` and
+"""CSV imports (DESIGN.md §7.11 and §9): ``flask advocates import FILE.csv`` and
 ``flask customers import FILE.csv``, and the workflow behind them and the upload page.
 
 A file imports whole or not at all; every bad row is named with its column and problem; the

@@ -1,4 +1,4 @@
-"""The import page in the admin area (M3 item 7): staff choose the kind of file and the file,
+"""The import page in the admin area: staff choose the kind of file and the file,
 and see what it did, or every row, column and problem that kept it out. Sales and advocates are
 refused; a file over the upload limit gets a clear message; nothing is ever half-imported."""
 
