@@ -30,10 +30,8 @@ Choices the contract leaves open
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
@@ -49,11 +47,11 @@ from workflows.imports.reading import (
     MAX_FILE_BYTES,
     MAX_ROWS,
     Source,
+    name_of,
     read_table,
-    source_name,
 )
 from workflows.imports.report import ImportRejected, ImportReport, Problem, RecentImport, recent_imports
-from workflows.progress import Progress
+from workflows.progress import Progress, ProgressCallback
 from workflows.transaction import transaction
 
 __all__ = [
@@ -61,7 +59,6 @@ __all__ = [
     "ImportReport", "Problem", "RecentImport", "import_advocates", "import_customers", "recent_imports",
 ]
 
-ProgressCallback = Callable[[int], Any]
 _IMPORTS = {"advocates": AdvocatesImport, "customers": CustomersImport}
 
 
@@ -91,7 +88,7 @@ def import_customers(
 
 def _run(kind, source, on_progress, given_name, by, now) -> ImportReport:
     progress = Progress(on_progress)
-    name = source_name(source, given_name)
+    name = name_of(source, given_name)
     table = read_table(kind, source, name)
     progress.to(10)
     try:

@@ -41,7 +41,7 @@ class Table:
     rows: list[tuple[int, dict[str, str]]]  # (spreadsheet row number, column → trimmed cell)
 
 
-def source_name(source: Source, given: str | None) -> str:
+def name_of(source: Source, given: str | None) -> str:
     """The file's name without its folders, as the report, the consent and the audit keep it."""
     name = given or (
         os.fspath(source) if isinstance(source, str | os.PathLike) else getattr(source, "name", None)
