@@ -33,8 +33,8 @@ def create_user(email: str, role: str, name: str | None) -> None:
 @demo_cli.command("load")
 def load_demo() -> None:
     """Load a believable demo program (idempotent: running it again changes nothing)."""
-    from workflows.demo import DemoError
-    from workflows.demo import load_demo as load
+    from demo import DemoError
+    from demo import load_demo as load
 
     try:
         with click.progressbar(length=100, label="Loading demo data") as bar:

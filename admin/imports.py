@@ -1,5 +1,5 @@
-"""The import page (M3 item 7, DESIGN.md §7.11 and §9 "CSV files"): staff upload a customers or
-an advocates CSV and see what it did, or every row, column and problem that kept it out.
+"""The import page (DESIGN.md §7.11 and §9 "CSV files"): staff upload a customers or an
+advocates CSV and see what it did, or every row, column and problem that kept it out.
 
 Staff only (the blueprint's default). The upload is bounded twice: the request by the app's
 ``MAX_CONTENT_LENGTH`` (a larger file gets this page back with a clear message, status 413),

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from sqlalchemy import func, select
 
 from models import Account, AuditEvent, Role, db
+from workflows.privacy import leave_program
+
+OLD_SPREADSHEET = Path(__file__).parent / "data" / "advocates_good.csv"
 
 
 def accounts() -> list[Account]:
@@ -65,3 +70,26 @@ def test_refuses_an_invalid_email(email, runner, app_context):
     assert result.exit_code != 0
     assert "is not a valid e-mail address" in result.output
     assert db.session.scalar(select(func.count()).select_from(Account)) == 0
+
+
+def test_refuses_the_address_of_someone_who_left_the_program(runner, app_context, make_advocate):
+    """Leaving erases the address; neither staff nor an old spreadsheet may bring it back."""
+    dana = make_advocate(email="dana.whitfield@northwind.example", name="Dana Whitfield")
+    leave_program(dana.id, confirmation="LEAVE")
+
+    result = create(runner, "Dana.Whitfield@Northwind.example", "--role", "advocate")
+
+    assert result.exit_code != 0
+    assert "dana.whitfield@northwind.example left the reference program" in result.output
+    assert "They can join again themselves through an invitation." in result.output
+    assert db.session.scalar(
+        select(func.count()).where(Account.email == "dana.whitfield@northwind.example")) == 0
+
+    # The reference list kept in a spreadsheet still has her on row 2.
+    imported = runner.invoke(args=["advocates", "import", str(OLD_SPREADSHEET)])
+
+    assert imported.exit_code == 1
+    assert "Nothing was imported from advocates_good.csv: 1 problem in 1 row." in imported.stderr
+    assert "row 2, email: dana.whitfield@northwind.example left the reference program" in imported.stderr
+    assert db.session.scalar(
+        select(func.count()).where(Account.email == "dana.whitfield@northwind.example")) == 0

@@ -3,13 +3,16 @@ the rules of DESIGN.md §5, and a second run that changes nothing."""
 
 from __future__ import annotations
 
+import ast
 from collections import Counter
 from datetime import timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
 
+from demo import DEMO_SETTING, data, load_demo
 from models import (
     Account,
     Advocate,
@@ -26,6 +29,7 @@ from models import (
     Redemption,
     ReferenceRequest,
     Region,
+    RequestEvent,
     RequestOutcome,
     RequestStatus,
     Role,
@@ -37,7 +41,12 @@ from models import (
 from models.engagements import COUNTED_STATUSES
 from models.types import utcnow
 from tests.conftest import clean_database
-from workflows.demo import DEMO_SETTING, load_demo
+from workflows.request_view import REASON_TEXT, view_request
+from workflows.requests import request_for
+
+# What the workflows keep in a timeline line: ids, codes, times and the score.
+TIMELINE_DETAIL = {"advocate_id", "ask_id", "engagement_id", "format", "outcome", "starts_at", "ends_at",
+                   "score", "reason"}
 
 SIGN_IN_WITH = {
     "advocate": "advocate@northwind.example",
@@ -266,6 +275,45 @@ def test_points_perks_and_redemptions(demo, app_context):
         assert balance >= 0
 
 
+def test_points_follow_the_configuration(app, monkeypatch, app_context):
+    values = {"POINTS_CALL_COMPLETED": 111, "POINTS_WRITTEN_REFERENCE": 66, "POINTS_GOOD_FEEDBACK": 22,
+              "POINTS_CASE_STUDY_OR_EVENT": 155}
+    for key, value in values.items():
+        monkeypatch.setitem(app.config, key, value)
+    load_demo()
+    deltas: dict[str, set[int]] = {}
+    for reason, delta in db.session.execute(select(PointsEntry.reason, PointsEntry.delta)):
+        deltas.setdefault(str(reason), set()).add(delta)
+    assert deltas["call_completed"] == {111}
+    assert deltas["written_reference"] == {66}
+    assert deltas["prospect_feedback"] == {22}
+    assert deltas["case_study"] == deltas["event"] == {155}
+
+
+def test_the_timeline_keeps_ids_and_codes_never_names_or_notes(demo, app_context):
+    names = set(db.session.scalars(select(Account.name))) | set(db.session.scalars(select(Company.name)))
+    notes = {data.DECLINE_NOTE, data.CANCEL_REASON}
+    events = db.session.scalars(select(RequestEvent)).all()
+    assert events
+    for event in events:
+        assert set(event.detail) <= TIMELINE_DETAIL, (event.kind, event.detail)
+        stored = " ".join(str(value) for value in event.detail.values())
+        assert not any(name in stored for name in names | notes), (event.kind, event.detail)
+        if "reason" in event.detail:
+            assert event.detail["reason"] in REASON_TEXT
+        ask = db.session.get(Ask, event.detail["ask_id"]) if "ask_id" in event.detail else None
+        if ask is not None:
+            assert ask.advocate_id == event.detail["advocate_id"] and ask.request_id == event.request_id
+
+    # Names are looked up when a line is shown.
+    asked = next(e for e in events if e.kind == "asked")
+    coordinator = db.session.scalar(select(Account).where(Account.role == Role.COORDINATOR))
+    view = view_request(request_for(coordinator, asked.request_id), coordinator, None)
+    advocate = db.session.get(Advocate, asked.detail["advocate_id"])
+    assert f"Asked {advocate.account.name} (match score {asked.detail['score']})" in [
+        line.text for line in view.timeline]
+
+
 # -- idempotent and deterministic ---------------------------------------------------------------
 
 
@@ -333,3 +381,32 @@ def test_demo_account_signs_in(role, demo, app, sign_in):
     assert f"Hello, {account.name}" in page
     if role == "advocate":
         assert "Northwind Logistics" in page and "Premier tier" in page
+
+
+# -- where it sits: demo → workflows → models ---------------------------------------------------
+
+ROOT = Path(__file__).parent.parent
+
+
+def imported(path: Path) -> set[str]:
+    """The top-level names of the modules ``path`` imports."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def test_only_the_command_line_imports_the_demo():
+    sources = [*ROOT.glob("*.py"), *(path for package in ("workflows", "models", "mail", "matching",
+                                                           "portal", "admin")
+                                     for path in (ROOT / package).rglob("*.py"))]
+    importers = {path.relative_to(ROOT).as_posix() for path in sources if "demo" in imported(path)}
+    assert importers == {"admin/cli.py"}
+
+
+def test_the_demo_imports_no_view():
+    for path in (ROOT / "demo").rglob("*.py"):
+        assert not imported(path) & {"admin", "portal", "app", "pages", "access"}, path

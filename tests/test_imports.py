@@ -1,4 +1,4 @@
-"""CSV imports (M3 item 7, DESIGN.md §7.11 and §9): ``flask advocates import FILE.csv`` and
+"""CSV imports (DESIGN.md §7.11 and §9): ``flask advocates import FILE.csv`` and
 ``flask customers import FILE.csv``, and the workflow behind them and the upload page.
 
 A file imports whole or not at all; every bad row is named with its column and problem; the
@@ -8,7 +8,9 @@ does not grow with the number of rows."""
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
+import re
 import time as clock
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -27,12 +29,16 @@ from models import (
     Company,
     Competitor,
     Role,
+    SuppressedAddress,
     UseCase,
     WeeklyWindow,
     db,
 )
 from workflows import imports as flow
+from workflows import suppression
 from workflows.availability import overview
+from workflows.imports import reading
+from workflows.privacy import leave_program
 
 DATA = Path(__file__).parent / "data"
 ADVOCATES = DATA / "advocates_good.csv"
@@ -522,7 +528,7 @@ def test_a_row_with_more_cells_than_columns_is_refused(tmp_path, app_context):
 
 
 def test_too_many_rows_are_refused_with_a_clear_message(tmp_path, app_context, monkeypatch):
-    monkeypatch.setattr(flow, "MAX_ROWS", 3)
+    monkeypatch.setattr(reading, "MAX_ROWS", 3)
     path = write_csv(tmp_path / "a.csv", "advocates", [advocate_row(n) for n in range(1, 5)])
     [problem] = rejected("advocates", path).problems
     assert problem.row == 5 and "more than 3 rows: split it" in problem.message
@@ -530,11 +536,116 @@ def test_too_many_rows_are_refused_with_a_clear_message(tmp_path, app_context, m
 
 
 def test_a_file_too_large_is_refused_before_reading(tmp_path, app_context, monkeypatch):
-    monkeypatch.setattr(flow, "MAX_FILE_BYTES", 100)
+    monkeypatch.setattr(reading, "MAX_FILE_BYTES", 100)
     [problem] = rejected("advocates", ADVOCATES).problems
     assert problem.row is None and "larger than" in problem.message
     with pytest.raises(flow.ImportRejected):
         flow.import_advocates(io.BytesIO(ADVOCATES.read_bytes()))
+
+
+# --- text no database can store ------------------------------------------------------------------
+# PostgreSQL refuses NUL in text; both databases are tested with the same files, so the rule is
+# the import's, not the database's.
+
+NUL_MESSAGE = "contains a NUL character (U+0000), which cannot be stored: remove it."
+
+
+def test_a_nul_character_in_a_cell_is_named_and_nothing_is_imported(tmp_path, runner, app_context):
+    path = write_csv(tmp_path / "nul.csv", "advocates", [
+        advocate_row(1), advocate_row(2, company="Customer\x002 Ltd"), advocate_row(3, name="Per\x00son 3")])
+    before = counts()
+
+    result = run(runner, "advocates", path)
+
+    assert result.exit_code == 1
+    assert "Nothing was imported from nul.csv: 2 problems in 2 rows." in result.stderr
+    assert f"row 3, company: {NUL_MESSAGE}" in result.stderr
+    assert f"row 4, name: {NUL_MESSAGE}" in result.stderr
+    assert counts() == before
+
+
+def test_a_nul_character_in_a_customers_file_is_refused_too(tmp_path, app_context):
+    path = write_csv(tmp_path / "nul.csv", "customers", [
+        customer_row(1), customer_row(2, contact_title="Head\x00of Ops")])
+    [problem] = rejected("customers", path).problems
+    assert problem == (3, "contact_title", NUL_MESSAGE)
+    assert counts()["companies"] == 0
+
+
+def test_a_nul_character_in_the_header_is_refused(tmp_path, app_context):
+    columns = ["e\x00mail", *flow.ADVOCATE_COLUMNS[1:]]
+    [problem] = rejected("advocates", write_csv(tmp_path / "nul.csv", "advocates", [], columns)).problems
+    assert problem == (1, None, f"The header row {NUL_MESSAGE}")
+
+
+def test_a_lone_surrogate_from_a_text_file_object_is_refused(app_context):
+    data = ADVOCATES.read_text().replace("Dana Whitfield", "Dana \ud800Whitfield")
+    with pytest.raises(flow.ImportRejected) as caught:
+        flow.import_advocates(io.StringIO(data), source_name="text.csv")
+    [problem] = caught.value.problems
+    assert (problem.row, problem.column) == (2, "name") and "lone UTF-16 surrogate" in problem.message
+
+
+# --- people who left the program stay gone -------------------------------------------------------
+
+
+def leave(make_advocate, email: str) -> None:
+    """An advocate with this address leaves the program: the address goes on the suppression list."""
+    leave_program(make_advocate(email=email).id, confirmation="LEAVE")
+
+
+def test_an_advocates_import_refuses_someone_who_left_naming_the_row(tmp_path, app_context, make_advocate,
+                                                                      count_queries):
+    leave(make_advocate, "person2@customer2.example")
+    path = write_csv(tmp_path / "old.csv", "advocates", [
+        advocate_row(n, email=f"Person{n}@Customer{n}.example") for n in range(1, 41)])
+    before = counts()
+
+    with count_queries() as statements:
+        error = rejected("advocates", path)
+
+    assert where(error.problems) == {(3, "email")}
+    assert error.problems[0].message == suppression.LEFT_MESSAGE.format(email="person2@customer2.example")
+    assert counts() == before
+    # One look at the suppression list for the whole file.
+    assert sum("suppressed_addresses" in statement for statement in statements) == 1
+
+
+def test_a_customers_import_does_not_make_someone_who_left_a_candidate(tmp_path, app_context,
+                                                                        make_advocate):
+    leave(make_advocate, "contact2@client2.example")
+    path = write_csv(tmp_path / "crm.csv", "customers", [customer_row(n) for n in range(1, 4)])
+    before = counts()
+
+    error = rejected("customers", path)
+
+    assert where(error.problems) == {(3, "contact_email")}
+    assert "contact2@client2.example left the reference program" in error.problems[0].message
+    assert counts() == before
+
+    # Without the contact, the company itself imports.
+    path = write_csv(tmp_path / "crm.csv", "customers", [
+        customer_row(n, **({"contact_email": ""} if n == 2 else {})) for n in range(1, 4)])
+    assert flow.import_customers(path).candidates_created == 2
+
+
+def test_the_suppression_list_keeps_no_address_in_clear(app_context, make_advocate):
+    leave(make_advocate, "dana.whitfield@northwind.example")
+
+    table = SuppressedAddress.__table__
+    rows = db.session.execute(select(table)).mappings().all()
+
+    assert set(table.columns.keys()) == {"digest", "created_at"}
+    [row] = rows
+    stored = " ".join(str(value) for value in row.values()).lower()
+    for part in ("dana.whitfield@northwind.example", "dana", "whitfield", "northwind"):
+        assert part not in stored
+    assert re.fullmatch(r"[0-9a-f]{64}", row["digest"])
+    # A keyed hash: the address's plain SHA-256 is not what is kept, so the list cannot be
+    # checked against a list of guessed addresses without the key.
+    assert row["digest"] != hashlib.sha256(b"dana.whitfield@northwind.example").hexdigest()
+    assert suppression.suppressed({"dana.whitfield@northwind.example", "other@example.com"}) == {
+        "dana.whitfield@northwind.example"}
 
 
 # --- customers -----------------------------------------------------------------------------------

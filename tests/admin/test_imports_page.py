@@ -1,4 +1,4 @@
-"""The import page in the admin area (M3 item 7): staff choose the kind of file and the file,
+"""The import page in the admin area: staff choose the kind of file and the file,
 and see what it did, or every row, column and problem that kept it out. Sales and advocates are
 refused; a file over the upload limit gets a clear message; nothing is ever half-imported."""
 
@@ -16,6 +16,7 @@ from werkzeug.test import encode_multipart
 from models import Advocate, AuditEvent, Company, Role, db
 from tests.conftest import csrf_token
 from workflows import imports as flow
+from workflows.imports import reading
 
 PAGE = "/admin/imports"
 DATA = Path(__file__).parent.parent / "data"
@@ -152,6 +153,20 @@ def test_a_bad_file_lists_every_problem_and_imports_nothing(app, client, coordin
         assert count(Advocate) == 0 and count(Company) == 0
 
 
+def test_a_nul_character_is_named_on_the_page_and_nothing_is_imported(app, client, coordinator):
+    good = (DATA / "advocates_good.csv").read_bytes()
+    content = good.replace(b"Northwind Logistics", b"North\x00wind Logistics", 1)
+    response = upload(client, content=content, filename="nul.csv")
+
+    assert response.status_code == 422
+    table = re.search(r'<table class="import-problems">.*?</table>', response.get_data(as_text=True),
+                      re.S).group(0)
+    rows = [text(r) for r in re.findall(r"<tr>(.*?)</tr>", table, re.S)][1:]
+    assert rows == ["2 company contains a NUL character (U+0000), which cannot be stored: remove it."]
+    with app.app_context():
+        assert count(Advocate) == 0 and count(Company) == 0
+
+
 def test_a_file_of_the_other_kind_is_named(client, coordinator):
     response = upload(client, "customers", DATA / "advocates_good.csv")
     assert response.status_code == 422
@@ -174,7 +189,7 @@ def test_a_file_over_the_upload_limit_gets_a_clear_message(app, client, coordina
 
 
 def test_a_file_with_too_many_rows_gets_a_clear_message(client, coordinator, monkeypatch):
-    monkeypatch.setattr(flow, "MAX_ROWS", 2)
+    monkeypatch.setattr(reading, "MAX_ROWS", 2)
     response = upload(client)
     assert response.status_code == 422
     assert "The file has more than 2 rows: split it into files of at most 2 rows" in response.get_data(

@@ -1,7 +1,7 @@
 """The tables behind ``flask demo load``: a fictional vendor's reference program.
 
 Every name here is made up; e-mail addresses use the reserved ``.example`` domain. The loader
-(workflows/demo.py) reads these tables in order and draws everything else from a seeded random
+(``demo/loader.py``) reads these tables in order and draws everything else from a seeded random
 generator, so the same tables always give the same demo.
 """
 
@@ -307,12 +307,13 @@ REDEMPTIONS = [
     ("Sofia Marques", "Branded hoodie", "requested"),
 ]
 
-# Recognition recorded by a coordinator before the demo's requests: (reason, points, note).
+# Recognition recorded by a coordinator before the demo's requests: (reason, note). Each earns
+# the points of POINTS_CASE_STUDY_OR_EVENT.
 RECOGNITION = [
-    ("case_study", 150, "Published customer case study"),
-    ("event", 150, "Spoke at the customer summit"),
-    ("case_study", 150, "Video testimonial recorded"),
-    ("event", 150, "Joined a customer advisory board session"),
+    ("case_study", "Published customer case study"),
+    ("event", "Spoke at the customer summit"),
+    ("case_study", "Video testimonial recorded"),
+    ("event", "Joined a customer advisory board session"),
 ]
 # How many recognition entries each tier's advocates have, at most.
 RECOGNITION_BY_TIER = {"Premier": (4, 7), "Active": (1, 3), "Occasional": (0, 1)}

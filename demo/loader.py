@@ -1,9 +1,14 @@
-"""``flask demo load``: a believable reference program to click through (DESIGN.md §9).
+"""The demo loader: builds the program the tables of ``demo/data.py`` describe.
 
-The data tables are in ``workflows/demo_data.py``; everything they leave open is drawn from
-``random.Random(SEED)``, and every date is relative to the moment of loading, so the demo looks
-alive whenever it is loaded. Everything is inserted in one transaction. The summary is kept in
-the ``demo_loaded`` setting: a second run finds it and returns the same summary, changing nothing.
+Everything the tables leave open is drawn from ``random.Random(SEED)``, and every date is
+relative to the moment of loading, so the demo looks alive whenever it is loaded. Everything is
+inserted in one transaction (``workflows.transaction``). The summary is kept in the
+``demo_loaded`` setting: a second run finds it and returns the same summary, changing nothing.
+
+The demo writes what the workflows would have written, the way they write it: points as the
+configuration awards them (``POINTS_*``), and timeline lines through ``workflows.timeline``,
+keeping ids and codes only (advocate, ask and engagement ids, a decline reason's code), never a
+name or a note: the request page looks names up when it shows a line.
 """
 
 from __future__ import annotations
@@ -11,15 +16,16 @@ from __future__ import annotations
 import random
 import re
 import unicodedata
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from flask import current_app
 from sqlalchemy import select
 
+from demo import data
 from models import (
     SIZE_BANDS,
     Account,
@@ -47,7 +53,6 @@ from models import (
     RedemptionStatus,
     ReferenceRequest,
     Region,
-    RequestEvent,
     RequestOutcome,
     RequestStatus,
     Role,
@@ -64,20 +69,16 @@ from models import (
 )
 from models._columns import name_key
 from models.types import utcnow
-from workflows import demo_data as data
 from workflows.audit import add_event
+from workflows.progress import Progress, ProgressCallback
+from workflows.timeline import record
+from workflows.transaction import transaction
 
 DEMO_SETTING = "demo_loaded"
 ROLE_ORDER = ("advocate", "sales", "coordinator", "admin")
 ASK_LIFETIME = timedelta(hours=48)
 RELATIONS = list(CompetitorRelation)
-# Points the demo's finished engagements earned (the defaults of DESIGN.md §5 "Points").
-CALL_POINTS = 100
-WRITTEN_POINTS = 60
-GOOD_FEEDBACK_POINTS = 20
-
-ProgressCallback = Callable[[int], Any]
-
+GOOD_RATING = 4  # a prospect's rating from which the call earns the good-feedback points
 
 class DemoError(RuntimeError):
     """The demo cannot be loaded into this database; the message says why."""
@@ -140,40 +141,40 @@ class DemoSummary:
         return cls(accounts=accounts, counts=dict(value["counts"]), already_loaded=already_loaded)
 
 
-class _Progress:
-    """Reports increments that add up to exactly 100."""
-
-    def __init__(self, callback: ProgressCallback | None) -> None:
-        self.callback = callback
-        self.done = 0
-
-    def advance(self, amount: int) -> None:
-        amount = min(amount, 100 - self.done)
-        if amount > 0 and self.callback is not None:
-            self.callback(amount)
-        self.done += max(amount, 0)
-
-    def finish(self) -> None:
-        self.advance(100 - self.done)
-
-
 def load_demo(on_progress: ProgressCallback | None = None) -> DemoSummary:
     """Load the demo program once; later calls return the first call's summary."""
-    progress = _Progress(on_progress)
-    marker = db.session.get(Setting, DEMO_SETTING)
-    if marker is not None:
-        progress.finish()
-        return DemoSummary.from_json(marker.value, already_loaded=True)
-    try:
-        summary = _DemoBuilder(progress).build()
-        db.session.add(Setting(key=DEMO_SETTING, value={**summary.to_json(), "loaded_at": _iso(utcnow())}))
-        add_event("demo.loaded", subject=DEMO_SETTING, **summary.counts)
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
+    progress = Progress(on_progress)
+    with transaction():
+        marker = db.session.get(Setting, DEMO_SETTING)
+        if marker is not None:
+            summary = DemoSummary.from_json(marker.value, already_loaded=True)
+        else:
+            summary = _DemoBuilder(progress, points=_Points.from_config()).build()
+            db.session.add(Setting(key=DEMO_SETTING,
+                                   value={**summary.to_json(), "loaded_at": _iso(utcnow())}))
+            add_event("demo.loaded", subject=DEMO_SETTING, **summary.counts)
     progress.finish()
     return summary
+
+
+@dataclass(frozen=True)
+class _Points:
+    """What each finished piece of work earns, from the configuration (DESIGN.md §5 "Points")."""
+
+    call_completed: int
+    written_reference: int
+    good_feedback: int
+    case_study_or_event: int
+
+    @classmethod
+    def from_config(cls) -> _Points:
+        config = current_app.config
+        return cls(
+            call_completed=config["POINTS_CALL_COMPLETED"],
+            written_reference=config["POINTS_WRITTEN_REFERENCE"],
+            good_feedback=config["POINTS_GOOD_FEEDBACK"],
+            case_study_or_event=config["POINTS_CASE_STUDY_OR_EVENT"],
+        )
 
 
 def _iso(moment: datetime) -> str:
@@ -211,7 +212,8 @@ class _PointsAward:
 class _DemoBuilder:
     """Adds the demo to the session, step by step; ``build`` returns the summary."""
 
-    progress: _Progress
+    progress: Progress
+    points: _Points
     rng: random.Random = field(default_factory=lambda: random.Random(data.SEED))
     now: datetime = field(default_factory=utcnow)
     counts: dict[str, int] = field(default_factory=dict)
@@ -222,6 +224,7 @@ class _DemoBuilder:
     perks: dict[str, Perk] = field(default_factory=dict)
     awards: list[_PointsAward] = field(default_factory=list)
     call_days: set[tuple[str, date]] = field(default_factory=set)
+    timeline: dict[int, list[datetime]] = field(default_factory=dict)  # request id → its lines' times
     industries: dict[str, Industry] = field(default_factory=dict)
     regions: dict[str, Region] = field(default_factory=dict)
     topics: dict[str, Topic] = field(default_factory=dict)
@@ -235,24 +238,24 @@ class _DemoBuilder:
     def build(self) -> DemoSummary:
         self.refuse_clashes()
         self.load_catalogues()
-        self.progress.advance(5)
+        self.progress.to(5)
         self.add_companies()
-        self.progress.advance(10)
+        self.progress.to(15)
         self.add_staff()
-        self.progress.advance(5)
+        self.progress.to(20)
         self.add_advocates()
-        db.session.flush()  # the requests' timeline names advocates by id
-        self.progress.advance(30)
+        db.session.flush()  # the requests' timeline keeps the ids of advocates and staff
+        self.progress.to(50)
         self.add_perks()
         self.add_recognition()
-        self.progress.advance(10)
+        self.progress.to(60)
         for spec in data.REQUESTS:
             self.add_request(spec)
-        self.progress.advance(25)
+        self.progress.to(85)
         self.add_redemptions()
         db.session.flush()  # points entries point at engagements and redemptions by id
         self.add_points()
-        self.progress.advance(5)
+        self.progress.to(90)
         return self.summary()
 
     # -- before anything: the demo's names must be free -------------------------------------
@@ -427,9 +430,9 @@ class _DemoBuilder:
                 continue
             low, high = data.RECOGNITION_BY_TIER[advocate.tier.name]
             for number in range(self.rng.randint(low, high)):
-                reason, points, note = data.RECOGNITION[number % len(data.RECOGNITION)]
+                reason, note = data.RECOGNITION[number % len(data.RECOGNITION)]
                 self.awards.append(_PointsAward(
-                    advocate, points, reason, None, None,
+                    advocate, self.points.case_study_or_event, reason, None, None,
                     at=self.now - timedelta(days=self.rng.randint(45, 340)), note=note,
                 ))
 
@@ -476,7 +479,7 @@ class _DemoBuilder:
         else:
             created = self.now - timedelta(days=spec["age"])
         request = self.new_request(spec, created)
-        self.event(request, created, "submitted", request.requested_by)
+        self.event(request, created, "submitted", request.requested_by, format=spec["format"])
         accepted = self.add_asks(request, spec, created)
         if accepted is not None:
             engagement = self.engage(request, accepted)
@@ -488,7 +491,7 @@ class _DemoBuilder:
                 self.cancel(request, engagement)
         if "outcome" in spec:
             self.record_outcome(request, RequestOutcome(spec["outcome"]))
-        request.updated_at = max(e.at for e in request.events)
+        request.updated_at = max(self.timeline[request.id])
         self.counts["requests"] = self.counts.get("requests", 0) + 1
         return request
 
@@ -517,11 +520,14 @@ class _DemoBuilder:
             created_at=created,
         )
         db.session.add(request)
+        db.session.flush()  # its timeline is written by the request's id
         return request
 
     def event(self, request: ReferenceRequest, at: datetime, kind: str, actor: Account | None,
               **detail: Any) -> None:
-        request.events.append(RequestEvent(at=at, kind=kind, actor=actor, detail=detail))
+        """A line of the request's timeline, written as the workflows write it: ids and codes."""
+        record(request.id, kind, actor, at, **detail)
+        self.timeline.setdefault(request.id, []).append(at)
 
     def add_asks(self, request: ReferenceRequest, spec: dict[str, Any], created: datetime) -> Ask | None:
         """Asks in the order they were made; returns the accepted one, if any."""
@@ -537,18 +543,20 @@ class _DemoBuilder:
                 status=AskStatus(result), created_at=asked_at, expires_at=asked_at + ASK_LIFETIME,
             )
             db.session.add(ask)
+            db.session.flush()  # the timeline keeps the ask's id
             request.first_asked_at = request.first_asked_at or asked_at
             self.event(request, asked_at, "asked", self.coordinator,
-                       advocate_id=advocate.id, advocate=name, score=ask.score)
+                       advocate_id=advocate.id, ask_id=ask.id, score=ask.score)
             if ask.status is not AskStatus.PENDING:
                 ask.responded_at = asked_at + timedelta(hours=4)
             if ask.status is AskStatus.DECLINED:
                 ask.decline_reason, ask.decline_note = "busy", data.DECLINE_NOTE
                 self.event(request, ask.responded_at, "declined", advocate.account,
-                           advocate_id=advocate.id, reason="busy")
+                           advocate_id=advocate.id, ask_id=ask.id, reason=ask.decline_reason)
             elif ask.status is AskStatus.ACCEPTED:
                 request.matched_at = ask.responded_at
-                self.event(request, ask.responded_at, "accepted", advocate.account, advocate_id=advocate.id)
+                self.event(request, ask.responded_at, "accepted", advocate.account,
+                           advocate_id=advocate.id, ask_id=ask.id)
                 accepted = ask
         self.counts["asks"] = self.counts.get("asks", 0) + len(spec["asks"])
         return accepted
@@ -606,6 +614,7 @@ class _DemoBuilder:
             created_at=ask.responded_at,
         )
         db.session.add(engagement)
+        db.session.flush()  # the timeline keeps the engagement's id
         self.counts["engagements"] = self.counts.get("engagements", 0) + 1
         return engagement
 
@@ -642,21 +651,22 @@ class _DemoBuilder:
         engagement.booked_at = booked_at
         engagement.prospect_timezone = data.PROSPECT_ZONE_BY_REGION[request.region.name]
         request.scheduled_at = booked_at
-        self.event(request, booked_at, "booked", None, starts_at=_iso(call[0]), ends_at=_iso(call[1]))
+        self.event(request, booked_at, "booked", None, engagement_id=engagement.id,
+                   starts_at=_iso(call[0]), ends_at=_iso(call[1]))
 
     def complete(self, request: ReferenceRequest, engagement: Engagement, spec: dict[str, Any]) -> None:
         advocate = engagement.advocate
         if engagement.starts_at is not None:
             done_at = engagement.ends_at + timedelta(minutes=10)
-            self.awards.append(_PointsAward(advocate, CALL_POINTS, "call_completed", "engagement",
-                                            engagement, done_at, note=request.prospect_company))
+            self.awards.append(_PointsAward(advocate, self.points.call_completed, "call_completed",
+                                            "engagement", engagement, done_at, note=request.prospect_company))
         else:
             done_at = self.answer_questions(request, engagement, spec)
-            self.awards.append(_PointsAward(advocate, WRITTEN_POINTS, "written_reference", "engagement",
-                                            engagement, done_at, note=request.prospect_company))
+            self.awards.append(_PointsAward(advocate, self.points.written_reference, "written_reference",
+                                            "engagement", engagement, done_at, note=request.prospect_company))
         engagement.status = EngagementStatus.COMPLETED
         engagement.completed_at = request.completed_at = done_at
-        self.event(request, done_at, "completed", None)
+        self.event(request, done_at, "completed", None, engagement_id=engagement.id)
         self.add_feedback(request, engagement, spec["feedback"], done_at)
 
     def answer_questions(self, request: ReferenceRequest, engagement: Engagement,
@@ -670,8 +680,9 @@ class _DemoBuilder:
         ]
         engagement.answers_submitted_at = submitted_at
         engagement.answers_approved_at = approved_at
-        self.event(request, submitted_at, "answers_submitted", engagement.advocate.account)
-        self.event(request, approved_at, "answers_approved", self.coordinator)
+        self.event(request, submitted_at, "answers_submitted", engagement.advocate.account,
+                   advocate_id=engagement.advocate_id)
+        self.event(request, approved_at, "answers_approved", self.coordinator, engagement_id=engagement.id)
         return approved_at
 
     def add_feedback(self, request: ReferenceRequest, engagement: Engagement,
@@ -681,11 +692,11 @@ class _DemoBuilder:
             rating, comment = feedback[side.value]
             engagement.feedback.append(Feedback(
                 side=side, rating=rating, comment=comment, created_at=done_at + delay,
-                helped_decision=rating >= 4 if side is FeedbackSide.PROSPECT else None,
+                helped_decision=rating >= GOOD_RATING if side is FeedbackSide.PROSPECT else None,
             ))
-            if side is FeedbackSide.PROSPECT and rating >= 4:
+            if side is FeedbackSide.PROSPECT and rating >= GOOD_RATING:
                 self.awards.append(_PointsAward(
-                    engagement.advocate, GOOD_FEEDBACK_POINTS, "prospect_feedback", "engagement",
+                    engagement.advocate, self.points.good_feedback, "prospect_feedback", "engagement",
                     engagement, done_at + delay, note=f"Rated {rating}/5 by {request.prospect_company}",
                 ))
 
@@ -693,11 +704,11 @@ class _DemoBuilder:
         cancelled_at = self.now - timedelta(days=1)
         engagement.status = EngagementStatus.CANCELLED
         engagement.cancelled_at = request.cancelled_at = cancelled_at
-        engagement.cancel_reason = data.CANCEL_REASON
-        self.event(request, cancelled_at, "cancelled", request.requested_by, reason=data.CANCEL_REASON)
+        engagement.cancel_reason = data.CANCEL_REASON  # the reason stays on the engagement, not the timeline
+        self.event(request, cancelled_at, "cancelled", request.requested_by)
 
     def record_outcome(self, request: ReferenceRequest, outcome: RequestOutcome) -> None:
-        at = min(max(e.at for e in request.events) + timedelta(days=7), self.now - timedelta(hours=1))
+        at = min(max(self.timeline[request.id]) + timedelta(days=7), self.now - timedelta(hours=1))
         request.outcome, request.outcome_at = outcome, at
         self.event(request, at, "outcome", request.requested_by, outcome=outcome.value)
 
