@@ -1,4 +1,4 @@
-"""The advocate pool in the admin area (M3 item 3): a browser with search, and one advocate's page.
+"""The advocate pool in the admin area: a browser with search, and one advocate's page.
 
 The browser searches by industry, a topic the advocate is glad to talk about, format, tier,
 status, "available now" and name or company text (GET, so a search has its own address). Each

@@ -1,4 +1,4 @@
-"""Personal API tokens (M3 item 1): ``/admin/tokens``.
+"""Personal API tokens: ``/admin/tokens``.
 
 Sales, coordinators and admins see their own tokens, make one (its token is shown once, on the
 page that answers the form, and never again) and revoke their own. Admins see everybody's

@@ -1,4 +1,4 @@
-"""An ask, answered by the advocate (M2 item 2): the prospect context without the prospect's
+"""An ask, answered by the advocate: the prospect context without the prospect's
 identity, why they were picked, and two forms: accept, or decline with a reason.
 
 ``/portal/asks/<id>`` shows the ask; each form POSTs to its own URL, which calls one workflow

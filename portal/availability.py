@@ -1,4 +1,4 @@
-"""The advocate's availability: weekly windows, time zone, blackouts, snooze, limits (M2).
+"""The advocate's availability: weekly windows, time zone, blackouts, snooze, limits.
 
 One page (``/portal/availability``) with small forms; each form POSTs to its own URL, which
 calls one workflow function, flashes and redirects back. A refused change re-renders the page

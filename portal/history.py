@@ -1,4 +1,4 @@
-"""The advocate's history (M2 item 7): past engagements with the feedback shared with them, and
+"""The advocate's history: past engagements with the feedback shared with them, and
 the points ledger with its running balance.
 
 Read only. Each list shows the latest ``SHOWN`` rows, read with eager loading, so the page

@@ -1,4 +1,4 @@
-"""The advocate's home page (M2 item 1): what is asked of them now, their calls, this quarter's
+"""The advocate's home page: what is asked of them now, their calls, this quarter's
 use of their quota, their tier and points, and a nudge when the profile needs a look.
 
 Read in a fixed number of queries whatever the number of asks and engagements.

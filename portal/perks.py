@@ -1,4 +1,4 @@
-"""The advocate's perks (M2 item 6): their tier's benefits, the catalogue (higher tiers' perks
+"""The advocate's perks: their tier's benefits, the catalogue (higher tiers' perks
 shown locked with the tier they need), redeeming points for a perk, and their redemptions.
 
 One page (``/portal/perks``). Each perk they can afford has a small form, folded away until

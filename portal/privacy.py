@@ -1,4 +1,4 @@
-"""The advocate's privacy page (M2 item 9, DESIGN.md §7.13): the consent they gave, what Vouch
+"""The advocate's privacy page (DESIGN.md §7.13): the consent they gave, what Vouch
 keeps about them, a download of all of it as JSON, and leaving the program.
 
 Leaving is a POST with CSRF from a confirmation page where the advocate types LEAVE; without it

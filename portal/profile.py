@@ -1,4 +1,4 @@
-"""The advocate's profile (M2 item 3): job, products and use cases, competitors, success
+"""The advocate's profile: job, products and use cases, competitors, success
 metrics and talking points, languages, companies they will not speak with.
 
 One page (``/portal/profile``) with one form that saves everything (and counts as a review),

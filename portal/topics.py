@@ -1,4 +1,4 @@
-"""The advocate's topics and formats (M2 item 5).
+"""The advocate's topics and formats.
 
 One page (``/portal/topics``) with one form: every topic of the catalogue, grouped by category,
 with a three-way choice (glad to talk about / neutral / rather not), and the formats as

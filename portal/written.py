@@ -1,4 +1,4 @@
-"""A written reference, answered by the advocate (M2 item 8).
+"""A written reference, answered by the advocate.
 
 ``/portal/written/<engagement_id>`` lists the request's questions, each with a text area
 labelled by the question. One form, two buttons: "Save draft" (any number of times) and

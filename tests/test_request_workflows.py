@@ -1,4 +1,4 @@
-"""The request workflows of M3 (items 1 and 4): submitting, asking (with the ask e-mail, really
+"""The request workflows: submitting, asking (with the ask e-mail, really
 sent), withdrawing, expiring, cancelling, the deal's outcome, who sees which request — every
 transition allowed and refused, and two coordinators asking the same advocate at once."""
 

@@ -1,4 +1,4 @@
-"""Personal API tokens (M3 item 1): made (page and command line), kept only as a digest, shown
+"""Personal API tokens: made (page and command line), kept only as a digest, shown
 once, revoked by their owner or an admin, refused to advocates; and their page."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The advocate's availability (M2 item 4): weekly windows, time zone, blackout dates, snooze
+"""The advocate's availability: weekly windows, time zone, blackout dates, snooze
 and limits, and the preview of the slots a prospect could book in the next 14 days.
 
 Each change owns its transaction: it takes the advocate's row lock, checks every rule, then

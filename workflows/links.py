@@ -19,7 +19,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 class Purpose(StrEnum):
     SIGN_IN = "sign-in"
-    # Prospect links (M4): one purpose each, so a booking link cannot cancel a call.
+    # Prospect links: one purpose each, so a booking link cannot cancel a call.
     BOOK = "prospect-book"
     MANAGE_BOOKING = "prospect-manage"
     FEEDBACK = "prospect-feedback"

@@ -1,4 +1,4 @@
-"""Perks (M2 item 6): the tier's standing benefits, the catalogue, and redeeming points for a
+"""Perks: the tier's standing benefits, the catalogue, and redeeming points for a
 perk; and, for staff, fulfilling or rejecting a redemption (a rejection refunds the points).
 
 Redeeming checks and debits under the advocate's row lock, in one transaction: the redemption,

@@ -1,4 +1,4 @@
-"""Privacy (M2 item 9, DESIGN.md §7.13): what Vouch keeps about an advocate, all of it as JSON,
+"""Privacy (DESIGN.md §7.13): what Vouch keeps about an advocate, all of it as JSON,
 and leaving the program — personal data erased, activity counts kept anonymously.
 
 ``export_data`` reads everything in a fixed number of queries, whatever the data size.

@@ -1,4 +1,4 @@
-"""The advocate's reference profile (M2 items 3 and 5): who they are and what they will talk
+"""The advocate's reference profile: who they are and what they will talk
 about — job, products and use cases, competitors, story, languages, companies they refuse —
 and their topic stances and accepted formats.
 

@@ -50,7 +50,7 @@ def test_an_advocate_redeems_a_perk_they_can_afford(page, app, live_url, make_ad
     page.get_by_role("button", name="Sign in", exact=True).click()
     expect(page.get_by_role("heading", name="Hello, Dana Example")).to_be_visible()
 
-    page.goto("/portal/perks")  # the navigation link is added with the other M2 pages
+    page.goto("/portal/perks")
     expect(page.get_by_role("heading", name="Your perks")).to_be_visible()
     expect(page.locator("#balance")).to_have_text("200 points")
     expect(page.locator("#redemptions")).to_contain_text("You have not redeemed a perk yet.")
