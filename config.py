@@ -77,6 +77,21 @@ class Config:
     POINTS_WRITTEN_REFERENCE = _int("POINTS_WRITTEN_REFERENCE", 60)
     POINTS_GOOD_FEEDBACK = _int("POINTS_GOOD_FEEDBACK", 20)
     POINTS_CASE_STUDY_OR_EVENT = _int("POINTS_CASE_STUDY_OR_EVENT", 150)
+    # Booking (DESIGN.md §5 "Slots"): how far ahead prospects may book, how much notice they
+    # give, the gap kept around each call, and how long a call is.
+    BOOKING_HORIZON_DAYS = _int("BOOKING_HORIZON_DAYS", 21)
+    BOOKING_NOTICE_HOURS = _int("BOOKING_NOTICE_HOURS", 24)
+    BOOKING_BUFFER_MINUTES = _int("BOOKING_BUFFER_MINUTES", 15)
+    CALL_MINUTES = _int("CALL_MINUTES", 30)
+    # After the call: reminders before it, feedback requests after it, completion when nobody
+    # says it did not happen, the prospect's window to read written answers.
+    REMINDER_HOURS_BEFORE = _int("REMINDER_HOURS_BEFORE", 24)
+    FEEDBACK_HOURS_AFTER = _int("FEEDBACK_HOURS_AFTER", 1)
+    COMPLETE_DAYS_AFTER = _int("COMPLETE_DAYS_AFTER", 3)
+    WRITTEN_READ_DAYS = _int("WRITTEN_READ_DAYS", 30)
+    # When a booked call is cancelled: ask the next candidate at once instead of putting the
+    # request back in the coordinator's queue.
+    ASK_NEXT_ON_CANCEL = _bool("ASK_NEXT_ON_CANCEL", False)
     # Score weights of the matching engine, e.g. {"industry": 25, "load": 5, ...}; they should
     # add up to 100. Unset parts keep matching.engine.Weights' defaults.
     MATCH_WEIGHTS: dict = {}

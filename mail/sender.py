@@ -67,10 +67,11 @@ def _build(message: OutboxMessage) -> Message:
     )
     mail_message.msgId = message_id(message)
     for attachment in message.attachments or []:
+        data = attachment["data"]
         mail_message.attach(
             filename=attachment["filename"],
             content_type=attachment["content_type"],
-            data=attachment["data"],
+            data=data.encode("utf-8") if isinstance(data, str) else data,
         )
     return mail_message
 

@@ -106,6 +106,11 @@ class Advocate(db.Model):
     consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     consent_source: Mapped[str] = mapped_column(String(300), default="")
     last_reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Where calls happen unless the advocate says otherwise for one call.
+    join_url: Mapped[str] = mapped_column(String(500), default="", server_default="")
+    join_phone: Mapped[str] = mapped_column(String(40), default="", server_default="")
+    # Part of the calendar feed's signed address: bumping it retires the old address.
+    calendar_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     created_at: Mapped[datetime] = created_at_column()
 
     account: Mapped[Account] = relationship(back_populates="advocate")

@@ -17,6 +17,7 @@ from sqlalchemy import (
     UniqueConstraint,
     func,
     literal_column,
+    true,
 )
 from sqlalchemy.dialects.postgresql import ExcludeConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -115,13 +116,23 @@ class Engagement(db.Model):
     prospect_name: Mapped[str] = mapped_column(String(120), default="")
     prospect_email: Mapped[str] = mapped_column(String(254), default="")
     prospect_timezone: Mapped[str | None] = mapped_column(String(64))
+    # Where the call happens (the advocate's default, or what they set for this call).
+    join_url: Mapped[str] = mapped_column(String(500), default="", server_default="")
+    join_phone: Mapped[str] = mapped_column(String(40), default="", server_default="")
+    # The .ics SEQUENCE: raised by each reschedule and by the cancellation.
+    ics_sequence: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = created_at_column()
+    introduced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     booked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancel_reason: Mapped[str] = mapped_column(String(500), default="")
+    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    feedback_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     answers_submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     answers_approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A coordinator sent the written answers back to the advocate, with this note.
+    answers_returned_note: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     request: Mapped[ReferenceRequest | None] = relationship()
     ask: Mapped[Ask | None] = relationship()
@@ -144,13 +155,16 @@ class Feedback(db.Model):
     __tablename__ = "feedback"
     __table_args__ = (
         UniqueConstraint("engagement_id", "side", name="uq_feedback_once_per_side"),
-        CheckConstraint("rating >= 1 AND rating <= 5", name="rating_range"),
+        CheckConstraint("rating IS NULL OR (rating >= 1 AND rating <= 5)", name="rating_range"),
+        CheckConstraint("call_happened OR rating IS NULL", name="rated_only_if_held"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     engagement_id: Mapped[int] = mapped_column(ForeignKey("engagements.id", ondelete="CASCADE"))
     side: Mapped[FeedbackSide] = enum_column(FeedbackSide)
-    rating: Mapped[int] = mapped_column(Integer)
+    # Did the call take place? (A side that says no gets no rating: the call was not had.)
+    call_happened: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    rating: Mapped[int | None] = mapped_column(Integer)
     comment: Mapped[str] = mapped_column(Text, default="")
     helped_decision: Mapped[bool | None] = mapped_column(Boolean)
     # Whether the advocate may read the prospect's comment.

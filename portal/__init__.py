@@ -32,7 +32,19 @@ def current_advocate_id() -> int:
 
 register_refusals(bp)
 
-from portal import asks, auth, availability, history, home, perks, privacy, profile, topics, written  # noqa: E402,F401  (registers the views on bp)
+from portal import (  # noqa: E402,F401  (registers the views on bp)
+    asks,
+    auth,
+    availability,
+    booking,
+    history,
+    home,
+    perks,
+    privacy,
+    profile,
+    topics,
+    written,
+)
 
 
 def init_app(app) -> None:

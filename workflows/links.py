@@ -24,6 +24,9 @@ class Purpose(StrEnum):
     MANAGE_BOOKING = "prospect-manage"
     FEEDBACK = "prospect-feedback"
     READ_ANSWERS = "prospect-read-answers"
+    # The seller's one-click deal outcome, and an advocate's calendar subscription.
+    OUTCOME = "seller-outcome"
+    CALENDAR = "advocate-calendar"
     UNSUBSCRIBE = "unsubscribe"
 
 

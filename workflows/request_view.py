@@ -26,7 +26,13 @@ DECLINE_REASONS: dict[str, str] = {
 }
 # Reasons Vouch records itself (not offered to the advocate).
 LEFT_PROGRAM = "left_program"
-REASON_TEXT: dict[str, str] = {**DECLINE_REASONS, LEFT_PROGRAM: "Left the reference program"}
+REASON_TEXT: dict[str, str] = {
+    **DECLINE_REASONS,
+    LEFT_PROGRAM: "Left the reference program",
+    "cancelled_by_prospect": "Cancelled by the prospect",
+    "cancelled_by_advocate": "Cancelled by the advocate",
+    "cancelled_by_coordinator": "Cancelled by the program coordinator",
+}
 
 # Timeline details anybody who may see the request may read; staff also read STAFF_DETAIL.
 PUBLIC_DETAIL = frozenset({"advocate_id", "ask_id", "engagement_id", "format", "outcome", "starts_at",

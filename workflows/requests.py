@@ -47,6 +47,7 @@ from models.types import utcnow, zone_or_utc
 from workflows import errors, quota, submissions
 from workflows.audit import add_event
 from workflows.engagements import cancel_engagement_step
+from workflows.introductions import introduce_step
 from workflows.links import external_url
 from workflows.matching import rank
 from workflows.request_input import RequestEdit, RequestInput
@@ -332,6 +333,8 @@ def accept_ask(ask_id: int, advocate_id: int, *, now: datetime | None = None) ->
                     withdraw_step(other, request, now, by=None, reason="another advocate accepted")
             _notify_answer(ask, request, advocate, "accepted")
             db.session.flush()  # the one-live-engagement index has the last word
+            if request.format.is_live:
+                introduce_step(engagement, request, advocate, now)
     except IntegrityError:
         raise AlreadyTaken(
             "Another advocate accepted this request a moment ago, so it no longer needs you. "
@@ -448,7 +451,7 @@ def _editable(request: ReferenceRequest) -> dict[str, Any]:
     }
 
 
-def ask(request_id: int, advocate_id: int, *, by: Account, now: datetime | None = None) -> Ask:
+def ask(request_id: int, advocate_id: int, *, by: Account | None, now: datetime | None = None) -> Ask:
     """Ask an advocate to give the reference: checked under the advocate's row lock, then the
     request's. The request must still need an advocate ("new" or "asking", else
     ``IllegalTransition``), the advocate must not have been asked for it before
@@ -456,7 +459,7 @@ def ask(request_id: int, advocate_id: int, *, by: Account, now: datetime | None 
     (``NotEligible``, naming the rule). The ask keeps the score and reasons of this moment,
     expires after ``ASK_EXPIRY_HOURS``; the request is "asking"; the timeline says "asked"; the
     advocate's e-mail (the prospect's context, never who the prospect is) is queued in the same
-    transaction."""
+    transaction. ``by`` None: Vouch asked by itself (the next candidate after a cancellation)."""
     now = now or utcnow()
     if db.session.scalar(select(Advocate.id).where(Advocate.id == advocate_id)) is None:
         raise RequestFlowError(f"There is no advocate with id {advocate_id}.", "advocate_id")
@@ -472,7 +475,7 @@ def ask(request_id: int, advocate_id: int, *, by: Account, now: datetime | None 
         new = Ask(
             request_id=request.id,
             advocate_id=advocate.id,
-            asked_by_id=by.id,
+            asked_by_id=by.id if by is not None else None,
             score=candidate.score,
             explanation=[{"label": r.label, "points": r.points} for r in candidate.reasons],
             status=AskStatus.PENDING,
@@ -497,6 +500,24 @@ def ask(request_id: int, advocate_id: int, *, by: Account, now: datetime | None 
                   ask_id=new.id, score=new.score)
         _send_ask(new, request, advocate)
     return new
+
+
+def ask_next_candidate(request_id: int, *, now: datetime | None = None) -> Ask | None:
+    """Ask the best eligible advocate for a request that needs one (after a call was cancelled,
+    where the program says so); None when nobody is eligible, and the request stays in the
+    coordinator's queue."""
+    now = now or utcnow()
+    request = db.session.get(ReferenceRequest, request_id)
+    if request is None or request.status not in ASKABLE:
+        return None
+    candidates = rank(request, now=now).candidates
+    db.session.rollback()  # end the read: asking is a transaction of its own
+    for candidate in candidates[:3]:  # the best, unless someone took them meanwhile
+        try:
+            return ask(request_id, candidate.advocate_id, by=None, now=now)
+        except (NotEligible, AlreadyAsked):
+            continue
+    return None
 
 
 def withdraw_ask(ask_id: int, *, by: Account, now: datetime | None = None) -> Ask:

@@ -1,0 +1,100 @@
+"""The links prospects (and, for feedback, advocates) open without an account (DESIGN.md §7.9).
+
+Each is a bearer credential: signed (``workflows.links``), bound to one engagement and one
+purpose — book, reschedule/cancel, feedback, read the written answers — and limited in time by
+the engagement itself, not only by its signature's age: a booking link stops once the call is
+booked or cancelled, a managing link once the call has started, a feedback link after the
+feedback window, a reading link after its days. A refused link says why, never a 500.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+
+from models import Advocate, Engagement, EngagementStatus, FeedbackSide, ReferenceRequest, db
+from models.types import ID_MAX
+from workflows import errors
+from workflows.links import InvalidToken, Purpose, external_url, load, sign
+
+# A signature older than this is refused whatever the engagement's state: no engagement lives
+# this long (booking horizon, the call, the feedback window, the reading window).
+MAX_AGE = timedelta(days=180)
+
+ENDPOINTS = {
+    Purpose.BOOK: "portal.book",
+    Purpose.MANAGE_BOOKING: "portal.manage_booking",
+    Purpose.FEEDBACK: "portal.feedback",
+    Purpose.READ_ANSWERS: "portal.read_answers",
+}
+
+
+class LinkRefused(errors.WorkflowError):
+    """The link cannot be used: ``reason`` says why, in words for the person holding it."""
+
+    status = 410
+
+    def __init__(self, message: str, *, status: int = 410) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def token(engagement: Engagement, purpose: Purpose, *, side: FeedbackSide | None = None) -> str:
+    payload = {"e": engagement.id}
+    if side is not None:
+        payload["s"] = side.value
+    return sign(purpose, payload)
+
+
+def link(engagement: Engagement, purpose: Purpose, *, side: FeedbackSide | None = None) -> str:
+    """The absolute link, on BASE_URL."""
+    return external_url(ENDPOINTS[purpose], token_text=token(engagement, purpose, side=side))
+
+
+def read(token_text: str, purpose: Purpose) -> tuple[Engagement, dict]:
+    """The engagement a link is for, with its request and advocate loaded, and the payload;
+    ``LinkRefused`` for a tampered, foreign-purpose or too old link, or one whose engagement
+    is gone. What the engagement's state allows is the workflow's to check."""
+    try:
+        payload = load(purpose, token_text, int(MAX_AGE.total_seconds()))
+    except InvalidToken as refusal:
+        if refusal.expired:
+            raise LinkRefused("This link has expired.") from None
+        raise LinkRefused("This link is not valid. It may have been copied incompletely.",
+                          status=400) from None
+    engagement_id = payload.get("e") if isinstance(payload, dict) else None
+    if not isinstance(engagement_id, int) or not 1 <= engagement_id <= ID_MAX:
+        raise LinkRefused("This link is not valid.", status=400)
+    engagement = db.session.scalars(
+        select(Engagement)
+        .where(Engagement.id == engagement_id)
+        .options(
+            joinedload(Engagement.request).joinedload(ReferenceRequest.requested_by),
+            joinedload(Engagement.advocate).options(
+                joinedload(Advocate.account), joinedload(Advocate.company)
+            ),
+            joinedload(Engagement.format),
+        )
+    ).unique().one_or_none()
+    if engagement is None or engagement.advocate is None:
+        raise LinkRefused("This reference no longer exists.")
+    return engagement, payload
+
+
+def feedback_closes(engagement: Engagement) -> datetime | None:
+    """When feedback on the call is no longer taken: a week after it would complete by itself."""
+    if engagement.ends_at is None:
+        return None
+    days = current_app.config["COMPLETE_DAYS_AFTER"]
+    return engagement.ends_at + timedelta(days=days + 7)
+
+
+def check_bookable(engagement: Engagement) -> None:
+    if engagement.status is EngagementStatus.CANCELLED:
+        raise LinkRefused("This reference was cancelled, so there is nothing to book any more.")
+    if engagement.status is not EngagementStatus.AWAITING_BOOKING:
+        raise LinkRefused("This call is booked already: use the link in your confirmation e-mail "
+                          "to move or cancel it.", status=409)
