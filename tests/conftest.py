@@ -458,7 +458,7 @@ def make_engagement(app):
                 status=status,
                 starts_at=starts_at,
                 ends_at=starts_at + timedelta(minutes=minutes) if starts_at else None,
-                quarter=quarter_of(starts_at or utcnow()),
+                quarter=fields.pop("quarter", quarter_of(starts_at or utcnow())),
                 prospect_name=fields.pop("prospect_name", "Pat Prospect"),
                 prospect_email=fields.pop("prospect_email", "pat@prospect.example"),
                 **fields,
