@@ -80,10 +80,12 @@ class Redemption(db.Model):
     )
     status: Mapped[RedemptionStatus] = enum_column(RedemptionStatus, default=RedemptionStatus.REQUESTED)
     points_spent: Mapped[int] = mapped_column(Integer, default=0)
-    note: Mapped[str] = mapped_column(Text, default="")
+    note: Mapped[str] = mapped_column(Text, default="")  # the advocate's, when redeeming
     requested_at: Mapped[datetime] = created_at_column()
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"))
+    # The coordinator's, when fulfilling or rejecting: the advocate reads it on their perks page.
+    decision_note: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     perk: Mapped[Perk] = relationship()
     advocate: Mapped[Advocate] = relationship()

@@ -160,8 +160,7 @@ def _decide(redemption_id: int, status: RedemptionStatus, *, by: Account, note: 
         redemption.status = status
         redemption.decided_at = utcnow()
         redemption.decided_by_id = by.id
-        if note:
-            redemption.note = f"{redemption.note}\n\n{note}".strip()
+        redemption.decision_note = note  # the advocate's own note stays as they wrote it
         if status == RedemptionStatus.REJECTED and redemption.points_spent > 0:
             points.award(
                 advocate_id, redemption.points_spent, PointsReason.REFUND,
