@@ -14,6 +14,7 @@ from models._columns import created_at_column, enum_column
 from models.types import UTCDateTime
 
 if TYPE_CHECKING:
+    from models.accounts import Account
     from models.advocates import Advocate
 
 
@@ -89,3 +90,4 @@ class Redemption(db.Model):
 
     perk: Mapped[Perk] = relationship()
     advocate: Mapped[Advocate] = relationship()
+    decided_by: Mapped[Account | None] = relationship()

@@ -1,5 +1,5 @@
-"""Perks: the tier's standing benefits, the catalogue, and redeeming points for a
-perk; and, for staff, fulfilling or rejecting a redemption (a rejection refunds the points).
+"""Perks: the tier's standing benefits, the catalogue, and redeeming points for a perk; and,
+for staff, the queue of redemptions to fulfil or reject (a rejection refunds the points).
 
 Redeeming checks and debits under the advocate's row lock, in one transaction: the redemption,
 its negative ledger row, the audit event and the coordinators' e-mail commit together, or
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
 from mail.outbox import enqueue
@@ -36,6 +36,9 @@ from workflows.transaction import transaction
 NOTE_MAX_LENGTH = 500
 # Redemptions the perks page lists, newest first.
 REDEMPTIONS_SHOWN = 50
+# The staff queue: requested redemptions, oldest first, and the latest decided ones.
+QUEUE_SHOWN = 200
+DECIDED_SHOWN = 50
 
 
 class RedemptionError(errors.Invalid):
@@ -133,17 +136,20 @@ def redeem(advocate_id: int, perk_id: int, note: str = "") -> Redeemed:
     return result
 
 
-def fulfil(redemption_id: int, *, by: Account, note: str = "") -> None:
+def fulfil(redemption_id: int, *, by: Account, note: str = "") -> Redemption:
     """Staff: the perk was given. The points stay spent."""
-    _decide(redemption_id, RedemptionStatus.FULFILLED, by=by, note=note)
+    return _decide(redemption_id, RedemptionStatus.FULFILLED, by=by, note=note)
 
 
-def reject(redemption_id: int, *, by: Account, note: str = "") -> None:
+def reject(redemption_id: int, *, by: Account, note: str = "") -> Redemption:
     """Staff: the perk cannot be given; the points spent come back through the ledger."""
-    _decide(redemption_id, RedemptionStatus.REJECTED, by=by, note=note)
+    return _decide(redemption_id, RedemptionStatus.REJECTED, by=by, note=note)
 
 
-def _decide(redemption_id: int, status: RedemptionStatus, *, by: Account, note: str) -> None:
+def _decide(redemption_id: int, status: RedemptionStatus, *, by: Account, note: str) -> Redemption:
+    """The decision, the advocate's e-mail (with the note, which their perks page shows too), a
+    refund for a rejection, and the audit event: one commit. ``AlreadyDecided`` (409) when it
+    was decided before, ``NotFound`` when there is no such redemption."""
     note = note.strip()
     advocate_id = db.session.scalar(select(Redemption.advocate_id).where(Redemption.id == redemption_id))
     if advocate_id is None:
@@ -160,7 +166,7 @@ def _decide(redemption_id: int, status: RedemptionStatus, *, by: Account, note: 
         redemption.status = status
         redemption.decided_at = utcnow()
         redemption.decided_by_id = by.id
-        redemption.decision_note = note  # the advocate's own note stays as they wrote it
+        redemption.decision_note = note
         if status == RedemptionStatus.REJECTED and redemption.points_spent > 0:
             points.award(
                 advocate_id, redemption.points_spent, PointsReason.REFUND,
@@ -177,7 +183,7 @@ def _decide(redemption_id: int, status: RedemptionStatus, *, by: Account, note: 
                 "fulfilled": status == RedemptionStatus.FULFILLED,
                 "points": redemption.points_spent,
                 "note": note,
-                "perks_link": external_url("portal.perks"),
+                "perks_link": external_url("portal.perks") + f"#redemption-{redemption.id}",
             },
             idempotency_key=f"redemption-decided:{redemption.id}",
         )
@@ -185,6 +191,7 @@ def _decide(redemption_id: int, status: RedemptionStatus, *, by: Account, note: 
             f"perk.redemption_{status.value}", actor=by, subject=f"redemption:{redemption.id}",
             advocate_id=advocate_id, perk=redemption.perk.name, points=redemption.points_spent,
         )
+    return redemption
 
 
 def _perk(perk_id: int) -> Perk:
@@ -214,13 +221,59 @@ def _tell_coordinators(advocate: Advocate, perk: Perk, redemption: Redemption) -
             "advocate": advocate,
             "perk": perk,
             "redemption": redemption,
-            "link": external_url("admin.home"),
+            "link": queue_link(redemption.id),
         },
         idempotency_key=f"redemption-requested:{redemption.id}",
     )
 
 
+def queue_link(redemption_id: int) -> str:
+    """The redemption in the staff queue, for an e-mail."""
+    return external_url("admin.redemptions") + f"#redemption-{redemption_id}"
+
+
 # --- the pages -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Queue:
+    """The staff queue, read in a fixed number of queries."""
+
+    requested: list[Redemption]  # oldest first, at most QUEUE_SHOWN
+    waiting: int  # how many are requested in all
+    decided: list[Redemption]  # latest decision first, at most DECIDED_SHOWN
+
+
+def _with_people(query):
+    return query.options(
+        joinedload(Redemption.perk),
+        joinedload(Redemption.advocate).options(joinedload(Advocate.account), joinedload(Advocate.company)),
+        joinedload(Redemption.decided_by),
+    )
+
+
+def queue() -> Queue:
+    """The redemptions waiting for a coordinator, oldest first, and the latest decided ones."""
+    requested = db.session.scalars(
+        _with_people(select(Redemption))
+        .where(Redemption.status == RedemptionStatus.REQUESTED)
+        .order_by(Redemption.requested_at, Redemption.id)
+        .limit(QUEUE_SHOWN)
+    ).all()
+    waiting = len(requested)
+    if waiting == QUEUE_SHOWN:
+        waiting = db.session.scalar(
+            select(func.count()).select_from(Redemption)
+            .where(Redemption.status == RedemptionStatus.REQUESTED)
+        )
+    decided = db.session.scalars(
+        _with_people(select(Redemption))
+        .where(Redemption.status != RedemptionStatus.REQUESTED)
+        .order_by(Redemption.decided_at.desc().nulls_last(), Redemption.id.desc())
+        .limit(DECIDED_SHOWN)
+    ).all()
+    return Queue(requested=list(requested), waiting=waiting, decided=list(decided))
+
 
 
 @dataclass(frozen=True)

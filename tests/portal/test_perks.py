@@ -230,7 +230,7 @@ def test_redeem_a_perk(client, app, advocate, catalogue, make_account, smtp, del
     assert message["Subject"] == "Dana Example redeemed Branded hoodie"
     body = text_body(message)
     assert "Branded hoodie, for 150 points." in body and "Size M, please." in body
-    assert "http://vouch.test/admin/" in body
+    assert f"http://vouch.test/admin/redemptions#redemption-{redemption.id}" in body
 
 
 def test_redeeming_without_coordinators_still_works_and_sends_nothing(client, app, advocate, catalogue):
