@@ -120,8 +120,9 @@ class OnceForm(FlaskForm):
     submission_key = HiddenField(default=lambda: secrets.token_urlsafe(18))
 
     def once(self, scope: str) -> Once | None:
-        """The key as the workflow takes it; None for a post that carries none (a script's)."""
-        key = self.submission_key.data
-        if not key:
+        """The key as the workflow takes it; None for a post that carries none (a script's).
+        The key posted, never the field's default: that is a fresh one, made for the page."""
+        posted = self.submission_key.raw_data
+        if not posted or not posted[0]:
             return None
-        return Once(scope, check_key(key))
+        return Once(scope, check_key(posted[0]))
