@@ -113,6 +113,10 @@ def register_refusals(bp) -> None:
         ), refusal.status
 
 
+ALREADY_SENT = "This form was already sent: nothing new was saved."
+"""The flash of a create form sent a second time (``submissions.AlreadySubmitted``)."""
+
+
 class OnceForm(FlaskForm):
     """A create form: it carries a one-time submission key, fresh each time the page is shown,
     so that the same form sent twice creates one record (``workflows.submissions``)."""

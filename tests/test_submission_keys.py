@@ -14,9 +14,11 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import func, select
 
-from models import ReferenceRequest, Role, Submission, db
+from models import ApiToken, Blackout, Redemption, ReferenceRequest, Role, Submission, WeeklyWindow, db
+from pages import ALREADY_SENT
 from tests.conftest import csrf_token
 from tests.portal.test_perks import add_perk, give_points
+from workflows import points
 
 SESSION_COOKIE = "vouch_session"
 NEXT_MONTH = date.today() + timedelta(days=30)
@@ -34,7 +36,7 @@ class Case:
     second: dict  # another record's fields (for a second page load)
     key_field: str = "submission_key"
     landing: str = ""  # the path the first send leads to ("" when it is the created record's page)
-    flash: str = ""  # what the second send flashes
+    flash: str = ALREADY_SENT
 
 
 def cases(perk_id: int | None = None) -> dict[str, Case]:
@@ -45,10 +47,31 @@ def cases(perk_id: int | None = None) -> dict[str, Case]:
             {"prospect_company": "Orbit Clinics", "industry": "Healthcare", "format": "call"},
             flash="This form was already sent: here is the request it created. Nothing new was saved.",
         ),
+        "window": Case(
+            "advocate", "/portal/availability", "/portal/availability/windows", WeeklyWindow,
+            {"weekday": "0", "starts": "09:00", "ends": "10:00"},
+            {"weekday": "0", "starts": "10:00", "ends": "11:00"},
+            landing="/portal/availability",
+        ),
+        "blackout": Case(
+            "advocate", "/portal/availability", "/portal/availability/blackouts", Blackout,
+            {"starts_on": NEXT_MONTH.isoformat(), "ends_on": NEXT_MONTH.isoformat(), "reason": "Holiday"},
+            {"starts_on": NEXT_MONTH.isoformat(), "ends_on": NEXT_MONTH.isoformat(), "reason": "Holiday"},
+            landing="/portal/availability",
+        ),
+        "redemption": Case(
+            "advocate", "/portal/perks", f"/portal/perks/{perk_id}/redeem", Redemption,
+            {f"perk-{perk_id}-note": "Size M"}, {f"perk-{perk_id}-note": "Size L"},
+            key_field=f"perk-{perk_id}-submission_key", landing="/portal/perks",
+        ),
+        "token": Case(
+            "sales", "/admin/tokens", "/admin/tokens", ApiToken,
+            {"name": "Our CRM"}, {"name": "Our CRM"}, landing="/admin/tokens",
+        ),
     }
 
 
-FORMS = ["request"]
+FORMS = ["request", "window", "blackout", "redemption", "token"]
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -121,6 +144,10 @@ def test_the_same_form_sent_twice_creates_one_record(app, setup, form):
         assert submission.key == sent[case.key_field]
         assert submission.resource_id == db.session.scalar(select(case.model.id))
         db.session.remove()
+    if form == "redemption":  # and the points were spent once
+        with app.app_context():
+            assert points.balance(advocate.id) == 850
+            db.session.remove()
 
 
 @pytest.mark.parametrize("form", FORMS)
@@ -133,6 +160,40 @@ def test_two_page_loads_create_two_records(app, setup, form):
     assert http.post(case.action, data={**second_load, **case.second}).status_code in (200, 302)
 
     assert count(app, case.model) == 2
+
+
+def test_a_refused_send_keeps_its_key_for_the_corrected_one(app, setup):
+    """A refusal rolls its claim back: the page shown again carries the same key, and sending
+    it corrected adds the window."""
+    case, http, _advocate = setup("window")
+    sent = {**load(http, case), "weekday": "0", "starts": "10:00", "ends": "09:00"}
+
+    refused = http.post(case.action, data=sent)
+
+    assert refused.status_code == 400
+    assert hidden(refused.get_data(as_text=True), case.key_field) == sent[case.key_field]
+    assert count(app, Submission) == 0
+    corrected = http.post(case.action, data={**sent, "starts": "09:00", "ends": "10:00"})
+    assert corrected.status_code == 302
+    assert count(app, WeeklyWindow) == 1
+
+
+def test_a_post_without_a_key_still_creates(app, setup):
+    """A script's post without the hidden field is not refused: it has no key to repeat."""
+    case, http, _advocate = setup("blackout")
+    sent = {"csrf_token": load(http, case)["csrf_token"], **case.first}
+    assert http.post(case.action, data=sent).status_code == 302
+    assert http.post(case.action, data=sent).status_code == 302
+    assert count(app, Blackout) == 2
+    assert count(app, Submission) == 0
+
+
+def test_the_two_create_forms_of_one_page_carry_keys_of_their_own(app, setup):
+    case, http, _advocate = setup("window")
+    html = http.get(case.page).get_data(as_text=True)
+    keys = re.findall(r'name="submission_key" type="hidden" value="([^"]+)"', html)
+    assert len(keys) == len(set(keys)) == 2
+    assert 'id="submission_key"' not in html  # two forms, one page: no id used twice
 
 
 # --- at the same moment ----------------------------------------------------------------------

@@ -4,7 +4,8 @@ for staff, the queue of redemptions to fulfil or reject (a rejection refunds the
 Redeeming checks and debits under the advocate's row lock, in one transaction: the redemption,
 its negative ledger row, the audit event and the coordinators' e-mail commit together, or
 nothing does. Two tabs redeeming at once queue on the lock, so the second one sees the first
-one's debit and cannot overspend. The rules are plain functions raising ``RedemptionError``.
+one's debit and cannot overspend; the same form sent twice (its submission key) redeems once.
+The rules are plain functions raising ``RedemptionError``.
 """
 
 from __future__ import annotations
@@ -28,9 +29,10 @@ from models import (
     db,
 )
 from models.types import utcnow
-from workflows import errors, points
+from workflows import errors, points, submissions
 from workflows.audit import add_event
 from workflows.links import external_url
+from workflows.submissions import Once
 from workflows.transaction import transaction
 
 NOTE_MAX_LENGTH = 500
@@ -107,10 +109,14 @@ class Redeemed:
     balance: int  # what is left after the debit
 
 
-def redeem(advocate_id: int, perk_id: int, note: str = "") -> Redeemed:
-    """Spend points on a perk: a requested redemption and its debit, or ``RedemptionError``."""
+def redeem(advocate_id: int, perk_id: int, note: str = "", *, once: Once | None = None) -> Redeemed:
+    """Spend points on a perk: a requested redemption and its debit, or ``RedemptionError``.
+
+    ``once``: the form's submission key; the same key again raises
+    ``submissions.AlreadySubmitted`` naming the redemption it made, and spends nothing more."""
     note = note.strip()
     with transaction(lock=advocate_id) as advocate:  # first: everything below reads the state after it
+        claimed = submissions.claim(advocate.account_id, once.scope, once.key) if once else None
         perk = _perk(perk_id)
         check_note(note)
         balance = points.balance(advocate_id)
@@ -122,6 +128,8 @@ def redeem(advocate_id: int, perk_id: int, note: str = "") -> Redeemed:
         )
         db.session.add(redemption)
         db.session.flush()  # the ledger row points at the redemption's id
+        if claimed is not None:
+            submissions.done(claimed, redemption.id)
         points.award(
             advocate_id, -cost, PointsReason.REDEMPTION,
             source_type="redemption", source_id=redemption.id, note=perk.name[:200],
