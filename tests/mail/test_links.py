@@ -12,19 +12,21 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import select
 
-from models import Account, OutboxMessage, Role, db
+from models import Account, Advocate, OutboxMessage, Role, db
 from models.types import utcnow
 from tests.admin.test_requests_pages import fit
 from tests.portal.test_perks import add_perk, give_points
-from workflows import auth, perks, privacy, written
+from workflows import auth, bookings, perks, privacy, written
 from workflows import requests as flow
 from workflows.request_input import parse_request
+from workflows.slots import booking_rules, open_slots
 
 MAIL_TEMPLATES = Path(__file__).parents[2] / "templates" / "mail"
 BASE = "http://vouch.test"
 CHECKED = {
-    "sign_in_link", "request_submitted", "ask", "ask_answered", "ask_expired",
-    "written_answers_submitted", "redemption_requested", "redemption_decided", "left_program",
+    "sign_in_link", "request_submitted", "ask", "ask_answered", "ask_expired", "introduction",
+    "booking", "written_answers_submitted", "redemption_requested", "redemption_decided",
+    "left_program",
 }
 
 
@@ -64,12 +66,15 @@ def test_every_e_mail_links_to_the_page_it_is_about(
         auth.request_link(coordinator.email)
         submitted = flow.submit_request(
             parse_request({"prospect_company": "Zephyr Hospitals AG", "industry": "Healthcare",
-                           "format": "call"}),
+                           "format": "call", "contact_name": "Pat Prospect",
+                           "contact_email": "pat@prospect.example"}),
             by=db.session.get(Account, seller.id),
         ).id
         by = db.session.get(Account, coordinator.id)
         accepted = flow.ask(submitted, dana.id, by=by)
-        flow.accept_ask(accepted.id, dana.id)
+        engagement_id = flow.accept_ask(accepted.id, dana.id).id  # the prospect is introduced
+        [slot, *_] = open_slots(db.session.get(Advocate, dana.id), now=utcnow(), rules=booking_rules())
+        bookings.book(engagement_id, slot.start, prospect_zone="America/New_York")
         late = flow.ask(late_request.id, gus.id, by=by)
         flow.expire_overdue_asks(now=utcnow() + timedelta(hours=49))
         written.submit_answers(engagement.id, eli.id, ["Six weeks."])
@@ -83,6 +88,8 @@ def test_every_e_mail_links_to_the_page_it_is_about(
             "ask": [rf"/portal/asks/{accepted.id}", rf"/portal/asks/{late.id}"],
             "ask_answered": [rf"/admin/requests/{submitted}"],
             "ask_expired": [r"/portal/availability"],
+            "introduction": [r"/book/[^/#]+"],
+            "booking": [r"/booking/[^/#]+", r"/portal#calls"],  # the prospect's, the advocate's
             "written_answers_submitted": [rf"/admin/requests/{answered.id}"],
             "redemption_requested": [rf"/admin/redemptions#redemption-{redemption}"],
             "redemption_decided": [rf"/portal/perks#redemption-{redemption}"],
