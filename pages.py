@@ -113,6 +113,10 @@ def register_refusals(bp) -> None:
         ), refusal.status
 
 
+ALREADY_SENT = "This form was already sent: nothing new was saved."
+"""The flash of a create form sent a second time (``submissions.AlreadySubmitted``)."""
+
+
 class OnceForm(FlaskForm):
     """A create form: it carries a one-time submission key, fresh each time the page is shown,
     so that the same form sent twice creates one record (``workflows.submissions``)."""
@@ -120,8 +124,9 @@ class OnceForm(FlaskForm):
     submission_key = HiddenField(default=lambda: secrets.token_urlsafe(18))
 
     def once(self, scope: str) -> Once | None:
-        """The key as the workflow takes it; None for a post that carries none (a script's)."""
-        key = self.submission_key.data
-        if not key:
+        """The key as the workflow takes it; None for a post that carries none (a script's).
+        The key posted, never the field's default: that is a fresh one, made for the page."""
+        posted = self.submission_key.raw_data
+        if not posted or not posted[0]:
             return None
-        return Once(scope, check_key(key))
+        return Once(scope, check_key(posted[0]))

@@ -13,6 +13,7 @@ STAFF_SECTIONS = (
     ("admin.home", "Dashboard"),
     ("admin.requests", "Requests"),
     ("admin.pool", "Advocates"),
+    ("admin.redemptions", "Redemptions"),
     ("admin.imports", "Import"),
     ("admin.tokens", "API tokens"),
 )
@@ -25,7 +26,7 @@ SALES_SECTIONS = (
 guard(bp, default=STAFF)
 register_refusals(bp)
 
-from admin import home, imports, pool, requests, tokens  # noqa: E402,F401  (registers the views on bp)
+from admin import home, imports, pool, redemptions, requests, tokens  # noqa: E402,F401  (registers the views on bp)
 
 
 def init_app(app) -> None:

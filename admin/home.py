@@ -1,5 +1,6 @@
 """The dashboard of the admin area: requests by status, the overdue ones, and (for staff) the asks
-about to expire and the size of the pool. Sales see their own requests only.
+about to expire and the size of the pool. Sales see their own requests only. Coordinators also
+keep their e-mail setting here: a message for every new request, or none.
 
 Read in a fixed number of queries, whatever the number of requests and asks.
 """
@@ -8,10 +9,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import render_template
+from flask import flash, redirect, render_template, url_for
 from flask_login import current_user
+from flask_wtf import FlaskForm
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
+from wtforms import BooleanField
 
 from access import STAFF, allow
 from admin import bp
@@ -27,11 +30,15 @@ from models import (
 )
 from models.types import utcnow
 from pages import date_and_time, viewer_zone
+from workflows import accounts
 
 SHOWN = 10  # rows in each dashboard list; the queue has the rest
 EXPIRY_HORIZON = timedelta(hours=24)  # "about to expire": pending asks due within this
 OPEN_STATUSES = (RequestStatus.NEW, RequestStatus.ASKING, RequestStatus.MATCHED, RequestStatus.SCHEDULED)
 
+
+class NotificationsForm(FlaskForm):
+    new_requests = BooleanField("E-mail me about every new request", render_kw={"role": "switch"})
 
 
 @bp.route("/")
@@ -76,4 +83,24 @@ def home():
         when=lambda moment: date_and_time(moment.astimezone(zone)),
         zone=zone,
         shown=SHOWN,
+        notifications_form=NotificationsForm(
+            formdata=None, data={"new_requests": current_user.notify_new_requests}
+        ) if current_user.role == Role.COORDINATOR else None,
     )
+
+
+@bp.post("/notifications")
+def set_notifications():
+    form = NotificationsForm()
+    if not form.validate_on_submit():
+        flash("Nothing was changed: the form had expired. Try again.", "error")
+        return redirect(url_for("admin.home"))
+    try:
+        on = accounts.set_new_request_notifications(current_user.id, form.new_requests.data, by=current_user)
+    except accounts.AccountError as refusal:
+        flash(f"Nothing was changed. {refusal}", "error")
+        return redirect(url_for("admin.home"))
+    flash("You get an e-mail about every new request." if on else
+          "You no longer get an e-mail about new requests; they still show here and in the queue.",
+          "success")
+    return redirect(url_for("admin.home", _anchor="notifications"))

@@ -1,9 +1,9 @@
 """Personal API tokens: ``/admin/tokens``.
 
 Sales, coordinators and admins see their own tokens, make one (its token is shown once, on the
-page that answers the form, and never again) and revoke their own. Admins see everybody's
-tokens and may revoke any. Making a token for somebody else is the command line's job
-(``flask tokens create EMAIL``).
+page that answers the form, and never again; the form sent twice makes one) and revoke their
+own. Admins see everybody's tokens and may revoke any. Making a token for somebody else is the
+command line's job (``flask tokens create EMAIL``).
 """
 
 from __future__ import annotations
@@ -17,13 +17,14 @@ from wtforms.validators import DataRequired, Length
 from access import STAFF, allow
 from admin import bp
 from models import Role
-from pages import first_error, local_time
+from pages import ALREADY_SENT, OnceForm, first_error, local_time
 from workflows import tokens as flow
+from workflows.submissions import AlreadySubmitted
 
 # --- forms -----------------------------------------------------------------------------------
 
 
-class CreateTokenForm(FlaskForm):
+class CreateTokenForm(OnceForm):
     name = StringField(
         "What is it for?",
         default="API token",
@@ -57,7 +58,12 @@ def create_token():
         flash(f"No token was made. {first_error(form)}", "error")
         return _page(form, status=400)
     try:
-        token, secret = flow.create_token(current_user.email, name=form.name.data, by=current_user)
+        token, secret = flow.create_token(current_user.email, name=form.name.data, by=current_user,
+                                          once=form.once("token"))
+    except AlreadySubmitted as again:
+        flash(f"{ALREADY_SENT} The token it made is in the list; its secret was shown only once.",
+              "info")
+        return redirect(url_for("admin.tokens", _anchor=f"token-{again.submission.resource_id}"))
     except flow.TokenError as refusal:
         flash(f"No token was made. {refusal}", "error")
         return _page(form, status=400)

@@ -14,6 +14,7 @@ from models._columns import created_at_column, enum_column
 from models.types import UTCDateTime
 
 if TYPE_CHECKING:
+    from models.accounts import Account
     from models.advocates import Advocate
 
 
@@ -80,10 +81,13 @@ class Redemption(db.Model):
     )
     status: Mapped[RedemptionStatus] = enum_column(RedemptionStatus, default=RedemptionStatus.REQUESTED)
     points_spent: Mapped[int] = mapped_column(Integer, default=0)
-    note: Mapped[str] = mapped_column(Text, default="")
+    note: Mapped[str] = mapped_column(Text, default="")  # the advocate's, when redeeming
     requested_at: Mapped[datetime] = created_at_column()
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"))
+    # The coordinator's, when fulfilling or rejecting: the advocate reads it on their perks page.
+    decision_note: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     perk: Mapped[Perk] = relationship()
     advocate: Mapped[Advocate] = relationship()
+    decided_by: Mapped[Account | None] = relationship()

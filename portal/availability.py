@@ -2,7 +2,8 @@
 
 One page (``/portal/availability``) with small forms; each form POSTs to its own URL, which
 calls one workflow function, flashes and redirects back. A refused change re-renders the page
-with the message beside the field (status 400) and changes nothing.
+with the message beside the field (status 400) and changes nothing. The forms that add a window
+or a blackout carry a one-time submission key: sent twice, they add one.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ from wtforms.validators import InputRequired, Length, Optional
 from wtforms.widgets import TimeInput
 
 from models.types import utcnow
-from pages import clock, first_error, show_refusal
+from pages import ALREADY_SENT, OnceForm, clock, first_error, show_refusal
 from portal import bp, current_advocate_id
 from workflows import availability as flow
 from workflows import errors
+from workflows.submissions import AlreadySubmitted
 
 # --- forms -----------------------------------------------------------------------------------
 
@@ -60,6 +62,10 @@ class WindowForm(FlaskForm):
     ends = TimeOfDayField("End time", validators=[InputRequired("Enter an end time, like 12:00.")])
 
 
+class NewWindowForm(OnceForm, WindowForm):
+    """Adding a window: the window's fields and a one-time submission key."""
+
+
 class TimeZoneForm(FlaskForm):
     timezone = StringField(
         "Time zone",
@@ -72,7 +78,7 @@ class TimeZoneForm(FlaskForm):
     )
 
 
-class BlackoutForm(FlaskForm):
+class BlackoutForm(OnceForm):
     starts_on = DateField(
         "First day", validators=[InputRequired("Enter the first day.")], invalid_value_message=NOT_A_DATE
     )
@@ -131,9 +137,13 @@ def availability():
 
 @bp.post("/portal/availability/windows")
 def add_window():
-    form = WindowForm()
-    if _submitted(form, flow.add_window, form.weekday.data, form.starts.data, form.ends.data):
-        return _done(f"Window added: {_window_text(form)}.")
+    form = NewWindowForm()
+    try:
+        if _submitted(form, flow.add_window, form.weekday.data, form.starts.data, form.ends.data,
+                      once="window"):
+            return _done(f"Window added: {_window_text(form)}.")
+    except AlreadySubmitted:
+        return _done(ALREADY_SENT, "info")
     return _page(400, window_form=form)
 
 
@@ -170,11 +180,14 @@ def set_time_zone():
 @bp.post("/portal/availability/blackouts")
 def add_blackout():
     form = BlackoutForm()
-    if _submitted(
-        form, flow.add_blackout, form.starts_on.data, form.ends_on.data, form.reason.data or "",
-        now=utcnow(),
-    ):
-        return _done(f"No calls from {form.starts_on.data:%d %B} to {form.ends_on.data:%d %B %Y}.")
+    try:
+        if _submitted(
+            form, flow.add_blackout, form.starts_on.data, form.ends_on.data, form.reason.data or "",
+            now=utcnow(), once="blackout",
+        ):
+            return _done(f"No calls from {form.starts_on.data:%d %B} to {form.ends_on.data:%d %B %Y}.")
+    except AlreadySubmitted:
+        return _done(ALREADY_SENT, "info")
     return _page(400, blackout_form=form)
 
 
@@ -214,11 +227,15 @@ def set_limits():
 # --- helpers ---------------------------------------------------------------------------------
 
 
-def _submitted(form: FlaskForm, change, *args, **kwargs) -> bool:
-    """Validate the form and make the change; a refusal lands on the form's field, or the form."""
+def _submitted(form: FlaskForm, change, *args, once: str | None = None, **kwargs) -> bool:
+    """Validate the form and make the change; a refusal lands on the form's field, or the form.
+    ``once``: the scope of a create form's submission key; ``AlreadySubmitted`` is the view's
+    to answer."""
     if not form.validate_on_submit():
         return False
     try:
+        if once is not None:
+            kwargs["once"] = form.once(once)
         change(current_advocate_id(), *args, **kwargs)
     except errors.Invalid as refusal:
         show_refusal(form, refusal)
@@ -226,8 +243,8 @@ def _submitted(form: FlaskForm, change, *args, **kwargs) -> bool:
     return True
 
 
-def _done(message: str):
-    flash(message, "success")
+def _done(message: str, category: str = "success"):
+    flash(message, category)
     return redirect(url_for("portal.availability"))
 
 
@@ -240,7 +257,7 @@ def _page(status: int = 200, *, editing: int | None = None, **forms):
     overview = flow.overview(current_advocate_id(), now=utcnow())
     advocate = overview.advocate
     context = {
-        "window_form": WindowForm(formdata=None),
+        "window_form": NewWindowForm(formdata=None),
         "time_zone_form": TimeZoneForm(formdata=None, data={"timezone": overview.zone}),
         "blackout_form": BlackoutForm(formdata=None),
         "snooze_form": SnoozeForm(formdata=None, data={"until": advocate.snoozed_until}),

@@ -3,24 +3,25 @@ shown locked with the tier they need), redeeming points for a perk, and their re
 
 One page (``/portal/perks``). Each perk they can afford has a small form, folded away until
 opened, that POSTs to ``/portal/perks/<id>/redeem``: one workflow call, a flash, a redirect.
-A refused redemption (locked, inactive, not enough points) changes nothing and says why.
+A refused redemption (locked, inactive, not enough points) changes nothing and says why; the
+same form sent twice (its one-time submission key) redeems once.
 """
 
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, url_for
-from flask_wtf import FlaskForm
 from wtforms import TextAreaField
 from wtforms.validators import Length
 
-from pages import first_error, local_time
+from pages import ALREADY_SENT, OnceForm, first_error, local_time
 from portal import bp, current_advocate_id
 from workflows import perks as flow
+from workflows.submissions import AlreadySubmitted
 
 # --- forms -----------------------------------------------------------------------------------
 
 
-class RedeemForm(FlaskForm):
+class RedeemForm(OnceForm):
     """One per perk, told apart by its prefix (``perk-<id>-note``) so every label is unique."""
 
     note = TextAreaField(
@@ -56,7 +57,11 @@ def redeem(perk_id: int):
         flash(f"Nothing was redeemed. {first_error(form)}", "error")
         return _page(400, refused=(perk_id, form))
     try:
-        done = flow.redeem(current_advocate_id(), perk_id, form.note.data or "")
+        done = flow.redeem(current_advocate_id(), perk_id, form.note.data or "",
+                           once=form.once("redemption"))
+    except AlreadySubmitted:
+        flash(ALREADY_SENT, "info")
+        return redirect(url_for("portal.perks") + "#redemptions")
     except flow.NotFound:
         abort(404)
     except flow.RedemptionError as refusal:

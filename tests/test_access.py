@@ -148,6 +148,32 @@ def test_the_walk_covers_the_known_pages(app):
     assert not public & {"portal.index", "portal.home", "admin.home", "api.get_request", "api.advocates"}
 
 
+# Staff-only pages and actions: sales and advocates are refused (403, audited) before any work.
+STAFF_ONLY = {
+    "admin.redemptions": ("GET", "/admin/redemptions"),
+    "admin.fulfil_redemption": ("POST", "/admin/redemptions/1/fulfil"),
+    "admin.reject_redemption": ("POST", "/admin/redemptions/1/reject"),
+    "admin.set_notifications": ("POST", "/admin/notifications"),
+}
+
+
+def test_the_staff_only_routes_are_declared_for_staff(app):
+    from access import STAFF
+
+    adapter = app.url_map.bind("localhost")
+    for endpoint, (method, url) in STAFF_ONLY.items():
+        assert adapter.match(url, method=method)[0] == endpoint
+        assert getattr(app.view_functions[endpoint], "allowed_roles", STAFF) == STAFF, endpoint
+
+
+@pytest.mark.parametrize("role", ["advocate", "sales"])
+def test_the_staff_only_routes_refuse_sales_and_advocates(app, signed_in_as, role):
+    http, account = signed_in_as(role)
+    for method, url in STAFF_ONLY.values():
+        assert call(http, method, url).status_code == 403, (method, url)
+    assert access_denied_rows(app) == [(account.id, url) for _method, url in STAFF_ONLY.values()]
+
+
 def is_api(url: str) -> bool:
     return url.startswith(API_PREFIX)
 

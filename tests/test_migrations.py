@@ -101,7 +101,7 @@ def test_upgrade_from_empty_builds_exactly_the_schema_of_the_models(fresh_app):
 
     upgrade()
 
-    assert current_revision() == "0003"
+    assert current_revision() == "0004"
     assert table_names() == set(db.metadata.tables) | {"alembic_version"}
     assert schema_differences() == []
 
@@ -164,3 +164,26 @@ def test_upgrading_forgets_the_names_and_notes_written_into_timelines(fresh_app)
     details = dict(db.session.execute(text("SELECT id, detail FROM request_events ORDER BY id")).all())
     parsed = {key: json.loads(value) if isinstance(value, str) else value for key, value in details.items()}
     assert parsed == {1: {"advocate_id": 7, "reason": "busy"}, 2: {"format": "call"}}
+
+
+
+def test_upgrading_gives_earlier_redemptions_an_empty_coordinators_note(fresh_app):
+    upgrade(revision="0003")
+    now = "2026-11-20 10:00:00"
+    for statement in (
+        "INSERT INTO accounts (id, email, name, role, timezone, active, session_version, created_at) "
+        "VALUES (1, 'dana@example.com', 'Dana', 'advocate', 'UTC', true, 1, :now)",
+        "INSERT INTO advocates (id, account_id, job_title, status, success_metrics, talking_points, "
+        "languages, refused_companies, min_days_between_calls, max_calls_per_day, consent_source, "
+        "created_at) VALUES (1, 1, '', 'active', '', '', '[]', '[]', 0, 1, '', :now)",
+        "INSERT INTO perks (id, name, description, min_tier_id, kind, points_cost, active) "
+        "VALUES (1, 'Hoodie', '', (SELECT min(id) FROM tiers), 'redeemable', 150, true)",
+        "INSERT INTO redemptions (id, perk_id, advocate_id, status, points_spent, note, requested_at) "
+        "VALUES (1, 1, 1, 'requested', 150, 'Size M', :now)",
+    ):
+        db.session.execute(text(statement), {"now": now})
+    db.session.commit()
+
+    upgrade()
+
+    assert db.session.execute(text("SELECT note, decision_note FROM redemptions")).all() == [("Size M", "")]

@@ -1,4 +1,4 @@
-"""Creating and changing accounts."""
+"""Creating and changing accounts, and the settings people keep for themselves."""
 
 from __future__ import annotations
 
@@ -44,3 +44,25 @@ def create_account(
         db.session.flush()
         add_event("account.created", actor=actor, subject=email, role=role.value)
     return account
+
+
+def set_new_request_notifications(account_id: int, on: bool, *, by: Account) -> bool:
+    """Whether a coordinator gets an e-mail for every new request (``requests._tell_coordinators``
+    reads it). A coordinator changes their own; an admin anybody's; for anyone else the account
+    is ``errors.NotFound``. Only coordinators get those e-mails (``AccountError`` for any other
+    role). Audited when it changes; setting what is set already changes nothing. → the setting."""
+    on = bool(on)
+    with transaction():
+        account = db.session.get(Account, account_id, populate_existing=True)
+        if account is None or (account.id != by.id and by.role is not Role.ADMIN):
+            raise errors.NotFound("There is no such account among those you may change.")
+        if account.role is not Role.COORDINATOR:
+            raise AccountError(
+                "Only coordinators get an e-mail for every new request: there is nothing to turn "
+                "on or off for this account.",
+                "new_requests",
+            )
+        if account.notify_new_requests != on:
+            account.notify_new_requests = on
+            add_event("account.new_request_emails", actor=by, subject=account.email, on=on)
+    return on

@@ -3,7 +3,8 @@ and limits, and the preview of the slots a prospect could book in the next 14 da
 
 Each change owns its transaction: it takes the advocate's row lock, checks every rule, then
 commits once; a refused change raises ``AvailabilityError`` and leaves nothing behind.
-The rules are plain functions, so forms, imports and tests can use them alone.
+Adding a window or a blackout claims the form's submission key first, so the same form sent
+twice adds one. The rules are plain functions, so forms, imports and tests can use them alone.
 """
 
 from __future__ import annotations
@@ -20,11 +21,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from matching.slots import DateRange, Interval, SlotRules, Window, free_slots
-from models import Advocate, AdvocateStatus, Blackout, Engagement, WeeklyWindow, db
+from models import Advocate, AdvocateStatus, Blackout, Engagement, Submission, WeeklyWindow, db
 from models.advocates import WEEKDAYS
 from models.engagements import CALENDAR_STATUSES
 from models.types import zone_or_utc
-from workflows import errors
+from workflows import errors, submissions
+from workflows.submissions import Once
 from workflows.transaction import transaction
 
 PREVIEW_DAYS = 14
@@ -190,10 +192,28 @@ def _own(rows: Iterable[WeeklyWindow | Blackout], row_id: int):
     raise NotFound(f"{row_id}")
 
 
-def add_window(advocate_id: int, weekday: int, starts: time, ends: time) -> None:
+def _claim(advocate: Advocate, once: Once | None) -> Submission | None:
+    """The form's submission key, taken before any rule is checked: a second send of a form
+    that worked is ``submissions.AlreadySubmitted``, not refused by the first one's row."""
+    return submissions.claim(advocate.account_id, once.scope, once.key) if once else None
+
+
+def _created(claimed: Submission | None, row: WeeklyWindow | Blackout) -> None:
+    if claimed is not None:
+        db.session.flush()
+        submissions.done(claimed, row.id)
+
+
+def add_window(advocate_id: int, weekday: int, starts: time, ends: time, *,
+               once: Once | None = None) -> None:
+    """``once``: the form's submission key; the same key again raises
+    ``submissions.AlreadySubmitted`` and adds nothing."""
     with transaction(lock=advocate_id) as advocate:
+        claimed = _claim(advocate, once)
         check_window(weekday, starts, ends, advocate.windows)
-        advocate.windows.append(WeeklyWindow(weekday=weekday, starts=starts, ends=ends))
+        window = WeeklyWindow(weekday=weekday, starts=starts, ends=ends)
+        advocate.windows.append(window)
+        _created(claimed, window)
 
 
 def change_window(advocate_id: int, window_id: int, weekday: int, starts: time, ends: time) -> None:
@@ -218,12 +238,17 @@ def set_time_zone(advocate_id: int, typed: str) -> str:
 
 
 def add_blackout(advocate_id: int, starts_on: date, ends_on: date, reason: str = "", *,
-                 now: datetime) -> None:
+                 now: datetime, once: Once | None = None) -> None:
+    """``once``: the form's submission key; the same key again raises
+    ``submissions.AlreadySubmitted`` and adds nothing."""
     reason = reason.strip()
     with transaction(lock=advocate_id) as advocate:
+        claimed = _claim(advocate, once)
         today = now.astimezone(zone_or_utc(advocate.account.timezone)).date()
         check_blackout(starts_on, ends_on, reason, today=today)
-        advocate.blackouts.append(Blackout(starts_on=starts_on, ends_on=ends_on, reason=reason))
+        blackout = Blackout(starts_on=starts_on, ends_on=ends_on, reason=reason)
+        advocate.blackouts.append(blackout)
+        _created(claimed, blackout)
 
 
 def remove_blackout(advocate_id: int, blackout_id: int) -> None:

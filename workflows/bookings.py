@@ -36,7 +36,7 @@ from models.types import utcnow, zone_or_utc
 from workflows import errors, quota, requests
 from workflows.engagements import cancel_engagement_step, move_engagement
 from workflows.introductions import introduce_step
-from workflows.links import Purpose
+from workflows.links import Purpose, external_url
 from workflows.prospect_links import check_bookable, link
 from workflows.slots import booking_rules, open_slots
 from workflows.timeline import record
@@ -352,7 +352,8 @@ def _send_invitations(engagement: Engagement, advocate: Advocate, what: str, now
             to=[account.email],
             context={**common, "recipient_name": account.name, "other_name": engagement.prospect_name,
                      "starts": engagement.starts_at.astimezone(advocate_zone), "zone": advocate_zone.key,
-                     "for_advocate": True, "manage_link": None},
+                     "for_advocate": True, "manage_link": None,
+                     "portal_link": external_url("portal.home") + "#calls"},
             idempotency_key=f"{key}:advocate",
             attachments=[calendar],
         )

@@ -1,17 +1,18 @@
-"""Perks: the tier's standing benefits, the catalogue, and redeeming points for a
-perk; and, for staff, fulfilling or rejecting a redemption (a rejection refunds the points).
+"""Perks: the tier's standing benefits, the catalogue, and redeeming points for a perk; and,
+for staff, the queue of redemptions to fulfil or reject (a rejection refunds the points).
 
 Redeeming checks and debits under the advocate's row lock, in one transaction: the redemption,
 its negative ledger row, the audit event and the coordinators' e-mail commit together, or
 nothing does. Two tabs redeeming at once queue on the lock, so the second one sees the first
-one's debit and cannot overspend. The rules are plain functions raising ``RedemptionError``.
+one's debit and cannot overspend; the same form sent twice (its submission key) redeems once.
+The rules are plain functions raising ``RedemptionError``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
 from mail.outbox import enqueue
@@ -28,14 +29,18 @@ from models import (
     db,
 )
 from models.types import utcnow
-from workflows import errors, points
+from workflows import errors, points, submissions
 from workflows.audit import add_event
 from workflows.links import external_url
+from workflows.submissions import Once
 from workflows.transaction import transaction
 
 NOTE_MAX_LENGTH = 500
 # Redemptions the perks page lists, newest first.
 REDEMPTIONS_SHOWN = 50
+# The staff queue: requested redemptions, oldest first, and the latest decided ones.
+QUEUE_SHOWN = 200
+DECIDED_SHOWN = 50
 
 
 class RedemptionError(errors.Invalid):
@@ -104,10 +109,14 @@ class Redeemed:
     balance: int  # what is left after the debit
 
 
-def redeem(advocate_id: int, perk_id: int, note: str = "") -> Redeemed:
-    """Spend points on a perk: a requested redemption and its debit, or ``RedemptionError``."""
+def redeem(advocate_id: int, perk_id: int, note: str = "", *, once: Once | None = None) -> Redeemed:
+    """Spend points on a perk: a requested redemption and its debit, or ``RedemptionError``.
+
+    ``once``: the form's submission key; the same key again raises
+    ``submissions.AlreadySubmitted`` naming the redemption it made, and spends nothing more."""
     note = note.strip()
     with transaction(lock=advocate_id) as advocate:  # first: everything below reads the state after it
+        claimed = submissions.claim(advocate.account_id, once.scope, once.key) if once else None
         perk = _perk(perk_id)
         check_note(note)
         balance = points.balance(advocate_id)
@@ -119,6 +128,8 @@ def redeem(advocate_id: int, perk_id: int, note: str = "") -> Redeemed:
         )
         db.session.add(redemption)
         db.session.flush()  # the ledger row points at the redemption's id
+        if claimed is not None:
+            submissions.done(claimed, redemption.id)
         points.award(
             advocate_id, -cost, PointsReason.REDEMPTION,
             source_type="redemption", source_id=redemption.id, note=perk.name[:200],
@@ -133,17 +144,20 @@ def redeem(advocate_id: int, perk_id: int, note: str = "") -> Redeemed:
     return result
 
 
-def fulfil(redemption_id: int, *, by: Account, note: str = "") -> None:
+def fulfil(redemption_id: int, *, by: Account, note: str = "") -> Redemption:
     """Staff: the perk was given. The points stay spent."""
-    _decide(redemption_id, RedemptionStatus.FULFILLED, by=by, note=note)
+    return _decide(redemption_id, RedemptionStatus.FULFILLED, by=by, note=note)
 
 
-def reject(redemption_id: int, *, by: Account, note: str = "") -> None:
+def reject(redemption_id: int, *, by: Account, note: str = "") -> Redemption:
     """Staff: the perk cannot be given; the points spent come back through the ledger."""
-    _decide(redemption_id, RedemptionStatus.REJECTED, by=by, note=note)
+    return _decide(redemption_id, RedemptionStatus.REJECTED, by=by, note=note)
 
 
-def _decide(redemption_id: int, status: RedemptionStatus, *, by: Account, note: str) -> None:
+def _decide(redemption_id: int, status: RedemptionStatus, *, by: Account, note: str) -> Redemption:
+    """The decision, the advocate's e-mail (with the note, which their perks page shows too), a
+    refund for a rejection, and the audit event: one commit. ``AlreadyDecided`` (409) when it
+    was decided before, ``NotFound`` when there is no such redemption."""
     note = note.strip()
     advocate_id = db.session.scalar(select(Redemption.advocate_id).where(Redemption.id == redemption_id))
     if advocate_id is None:
@@ -160,8 +174,7 @@ def _decide(redemption_id: int, status: RedemptionStatus, *, by: Account, note: 
         redemption.status = status
         redemption.decided_at = utcnow()
         redemption.decided_by_id = by.id
-        if note:
-            redemption.note = f"{redemption.note}\n\n{note}".strip()
+        redemption.decision_note = note
         if status == RedemptionStatus.REJECTED and redemption.points_spent > 0:
             points.award(
                 advocate_id, redemption.points_spent, PointsReason.REFUND,
@@ -178,7 +191,7 @@ def _decide(redemption_id: int, status: RedemptionStatus, *, by: Account, note: 
                 "fulfilled": status == RedemptionStatus.FULFILLED,
                 "points": redemption.points_spent,
                 "note": note,
-                "perks_link": external_url("portal.perks"),
+                "perks_link": external_url("portal.perks") + f"#redemption-{redemption.id}",
             },
             idempotency_key=f"redemption-decided:{redemption.id}",
         )
@@ -186,6 +199,7 @@ def _decide(redemption_id: int, status: RedemptionStatus, *, by: Account, note: 
             f"perk.redemption_{status.value}", actor=by, subject=f"redemption:{redemption.id}",
             advocate_id=advocate_id, perk=redemption.perk.name, points=redemption.points_spent,
         )
+    return redemption
 
 
 def _perk(perk_id: int) -> Perk:
@@ -215,13 +229,59 @@ def _tell_coordinators(advocate: Advocate, perk: Perk, redemption: Redemption) -
             "advocate": advocate,
             "perk": perk,
             "redemption": redemption,
-            "link": external_url("admin.home"),
+            "link": queue_link(redemption.id),
         },
         idempotency_key=f"redemption-requested:{redemption.id}",
     )
 
 
+def queue_link(redemption_id: int) -> str:
+    """The redemption in the staff queue, for an e-mail."""
+    return external_url("admin.redemptions") + f"#redemption-{redemption_id}"
+
+
 # --- the pages -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Queue:
+    """The staff queue, read in a fixed number of queries."""
+
+    requested: list[Redemption]  # oldest first, at most QUEUE_SHOWN
+    waiting: int  # how many are requested in all
+    decided: list[Redemption]  # latest decision first, at most DECIDED_SHOWN
+
+
+def _with_people(query):
+    return query.options(
+        joinedload(Redemption.perk),
+        joinedload(Redemption.advocate).options(joinedload(Advocate.account), joinedload(Advocate.company)),
+        joinedload(Redemption.decided_by),
+    )
+
+
+def queue() -> Queue:
+    """The redemptions waiting for a coordinator, oldest first, and the latest decided ones."""
+    requested = db.session.scalars(
+        _with_people(select(Redemption))
+        .where(Redemption.status == RedemptionStatus.REQUESTED)
+        .order_by(Redemption.requested_at, Redemption.id)
+        .limit(QUEUE_SHOWN)
+    ).all()
+    waiting = len(requested)
+    if waiting == QUEUE_SHOWN:
+        waiting = db.session.scalar(
+            select(func.count()).select_from(Redemption)
+            .where(Redemption.status == RedemptionStatus.REQUESTED)
+        )
+    decided = db.session.scalars(
+        _with_people(select(Redemption))
+        .where(Redemption.status != RedemptionStatus.REQUESTED)
+        .order_by(Redemption.decided_at.desc().nulls_last(), Redemption.id.desc())
+        .limit(DECIDED_SHOWN)
+    ).all()
+    return Queue(requested=list(requested), waiting=waiting, decided=list(decided))
+
 
 
 @dataclass(frozen=True)

@@ -272,6 +272,7 @@ def export_data(advocate_id: int, *, now: datetime | None = None) -> dict[str, A
                 "requested_at": _iso(redemption.requested_at),
                 "decided_at": _iso(redemption.decided_at),
                 "note": redemption.note,
+                "coordinator_note": redemption.decision_note,
             }
             for redemption in redemptions
         ],
@@ -501,11 +502,11 @@ def _erase(advocate: Advocate, old_email: str, now: datetime) -> None:
         update(Feedback).where(Feedback.engagement_id.in_(engagement_ids)).values(comment=""),
         update(WrittenAnswer).where(WrittenAnswer.engagement_id.in_(engagement_ids)).values(answer=""),
         update(Ask).where(Ask.advocate_id == mine).values(decline_note=""),
-        update(Redemption).where(Redemption.advocate_id == mine).values(note=""),
+        update(Redemption).where(Redemption.advocate_id == mine).values(note="", decision_note=""),
         # A perk not yet sent goes nowhere now; the ledger keeps its row (no refund to anyone).
         update(Redemption)
         .where(Redemption.advocate_id == mine, Redemption.status == RedemptionStatus.REQUESTED)
-        .values(status=RedemptionStatus.REJECTED, decided_at=now, note=WITHDRAWN_NOTE),
+        .values(status=RedemptionStatus.REJECTED, decided_at=now, decision_note=WITHDRAWN_NOTE),
         update(AuditEvent).where(AuditEvent.subject == old_email).values(subject=placeholder),
     ]
     for statement in statements:

@@ -921,6 +921,7 @@ def _tell_coordinators(request: ReferenceRequest, by: Account) -> None:
             template="request_submitted",
             to=[coordinator.email],
             context={"recipient": coordinator, "request": request, "seller": by,
-                     "link": _request_link(request)},
+                     "link": _request_link(request),
+                     "settings_link": external_url("admin.home") + "#notifications"},
             idempotency_key=f"request-submitted:{request.id}:{coordinator.id}",
         )

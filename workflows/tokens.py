@@ -17,9 +17,10 @@ from sqlalchemy.orm import joinedload
 from models import Account, ApiToken, Role, db
 from models.accounts import normalize_email
 from models.types import utcnow
-from workflows import errors
+from workflows import errors, submissions
 from workflows.audit import add_event
 from workflows.links import digest, random_secret
+from workflows.submissions import Once
 from workflows.transaction import transaction
 
 # Roles that may hold a token: advocates and prospects use the portal, never the API.
@@ -79,14 +80,20 @@ def may_manage(viewer: Account, token: ApiToken) -> bool:
 # --- the changes -----------------------------------------------------------------------------
 
 
-def create_token(email: str, name: str = "API token", *, by: Account | None = None) -> tuple[ApiToken, str]:
+def create_token(email: str, name: str = "API token", *, by: Account | None = None,
+                 once: Once | None = None) -> tuple[ApiToken, str]:
     """A new token for the account of ``email``: (the row, the token). The token is returned
     here and nowhere else. ``by`` is who asked (None from the command line); only an admin may
     make a token for somebody else. ``TokenError`` for an unknown, inactive or advocate account
-    or a bad name; nothing is saved then."""
+    or a bad name; nothing is saved then.
+
+    ``once``: the form's submission key, claimed for ``by`` (else the token's owner); the same
+    key again raises ``submissions.AlreadySubmitted`` naming the token it made, and makes none
+    (its secret cannot be shown again)."""
     with transaction():
         account = db.session.scalar(select(Account).where(Account.email == normalize_email(email or "")))
         check_may_hold_token(account, email)
+        claimed = submissions.claim((by or account).id, once.scope, once.key) if once else None
         name = check_name(name)
         if by is not None and by.id != account.id and by.role != Role.ADMIN:
             raise TokenError("You can only make API tokens for yourself.")
@@ -96,6 +103,8 @@ def create_token(email: str, name: str = "API token", *, by: Account | None = No
         )
         db.session.add(token)
         db.session.flush()
+        if claimed is not None:
+            submissions.done(claimed, token.id)
         add_event("api_token.created", actor=by, subject=account.email, token_id=token.id, name=name)
     return token, secret
 

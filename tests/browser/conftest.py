@@ -33,10 +33,29 @@ def browser_type_launch_args(browser_type_launch_args):
     return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
 
 
+def closed_before_sent(app):
+    """The app with each response read in full and closed before the server sends it.
+
+    Work deferred to the close of a response (the sign-in link, ``portal.auth.after_the_answer``)
+    is then done when the browser sees the next page. Werkzeug's server closes a response only
+    after draining the client's socket, which can block while the browser keeps the connection
+    open: the link was then not there yet, or for seconds, when the test read the e-mail."""
+
+    def serve(environ, start_response):
+        response = app(environ, start_response)
+        try:
+            return [b"".join(response)]
+        finally:
+            if hasattr(response, "close"):
+                response.close()
+
+    return serve
+
+
 @pytest.fixture(scope="session")
 def live_server(app) -> Iterator[str]:
     """The app on a free port of 127.0.0.1, served by werkzeug in a daemon thread."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server = make_server("127.0.0.1", 0, closed_before_sent(app), threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"

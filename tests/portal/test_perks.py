@@ -230,7 +230,7 @@ def test_redeem_a_perk(client, app, advocate, catalogue, make_account, smtp, del
     assert message["Subject"] == "Dana Example redeemed Branded hoodie"
     body = text_body(message)
     assert "Branded hoodie, for 150 points." in body and "Size M, please." in body
-    assert "http://vouch.test/admin/" in body
+    assert f"http://vouch.test/admin/redemptions#redemption-{redemption.id}" in body
 
 
 def test_redeeming_without_coordinators_still_works_and_sends_nothing(client, app, advocate, catalogue):
@@ -371,7 +371,8 @@ def test_staff_fulfil_or_reject_a_redemption_and_a_rejection_refunds(
         assert (fulfilled.status, rejected.status) == (RedemptionStatus.FULFILLED, RedemptionStatus.REJECTED)
         assert fulfilled.decided_by_id == rejected.decided_by_id == coordinator.id
         assert rejected.decided_at is not None and rejected.decided_at <= utcnow() + timedelta(seconds=1)
-        assert rejected.note == "Out of stock, sorry."
+        # The coordinator's note is kept apart from the advocate's (empty here).
+        assert (rejected.note, rejected.decision_note) == ("", "Out of stock, sorry.")
         refund = db.session.scalar(select(PointsEntry).where(PointsEntry.reason == PointsReason.REFUND.value))
         assert (refund.delta, refund.source_type, refund.source_id) == (150, "redemption", second)
         kinds = set(db.session.scalars(select(AuditEvent.kind).where(AuditEvent.actor_id == coordinator.id)))
@@ -394,13 +395,18 @@ def test_the_history_shows_decided_redemptions(client, app, advocate, make_accou
         first = flow.redeem(advocate.id, catalogue["hoodie"]).redemption_id
         second = flow.redeem(advocate.id, catalogue["hoodie"]).redemption_id
         flow.fulfil(first, by=coordinator)
-        flow.reject(second, by=coordinator)
+        flow.reject(second, by=coordinator, note="Out of stock until March.")
         db.session.remove()
     html = client.get(PAGE).get_data(as_text=True).split('id="redemptions"', 1)[1]
     assert f'id="redemption-{first}"' in html and f'id="redemption-{second}"' in html
     assert '<span class="status status-fulfilled">fulfilled</span>' in html
     assert '<span class="status status-rejected">rejected</span>' in html
     assert "points given back" in html
+    # The coordinator's note, on the row it is about.
+    fulfilled, rejected = (html.split(f'id="redemption-{n}"', 1)[1].split("</tr>", 1)[0]
+                           for n in (first, second))
+    assert "From your coordinator" not in fulfilled
+    assert 'From your coordinator: <span class="notes">Out of stock until March.</span>' in rejected
 
 
 # --- queries ---------------------------------------------------------------------------------

@@ -1,0 +1,118 @@
+"""Every e-mail links to the page it is about (DESIGN.md §6, §7.4): each one the workflows
+enqueue is made here through its workflow, and the links of its text and HTML bodies (the same
+ones in both, all on BASE_URL) are checked against the page it is about. A template added to
+templates/mail/ without a case here fails the last test."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+
+from models import Account, Advocate, OutboxMessage, Role, db
+from models.types import utcnow
+from tests.admin.test_requests_pages import fit
+from tests.portal.test_perks import add_perk, give_points
+from workflows import auth, bookings, perks, privacy, written
+from workflows import requests as flow
+from workflows.request_input import parse_request
+from workflows.slots import booking_rules, open_slots
+
+MAIL_TEMPLATES = Path(__file__).parents[2] / "templates" / "mail"
+BASE = "http://vouch.test"
+CHECKED = {
+    "sign_in_link", "request_submitted", "ask", "ask_answered", "ask_expired", "introduction",
+    "booking", "written_answers_submitted", "redemption_requested", "redemption_decided",
+    "left_program",
+}
+
+
+def links(message: OutboxMessage) -> list[str]:
+    """The links of a message, each as its path (and #fragment), after checking the text and
+    the HTML carry the same ones, all on BASE_URL."""
+    in_text = re.findall(r"https?://[^\s<>\"]+", message.body_text)
+    in_html = re.findall(r'href="([^"]+)"', message.body_html or "")
+    assert sorted(set(in_text)) == sorted(set(in_html)), (message.template, in_text, in_html)
+    found = []
+    for link in dict.fromkeys(in_text):
+        parts = urlsplit(link)
+        assert f"{parts.scheme}://{parts.netloc}" == BASE, link
+        found.append(parts.path + (f"#{parts.fragment}" if parts.fragment else ""))
+    return found
+
+
+def test_every_e_mail_links_to_the_page_it_is_about(
+    app, make_account, make_advocate, make_request, make_ask, make_engagement
+):
+    coordinator = make_account(role=Role.COORDINATOR, email="cora@vouch.example")
+    seller = make_account(role=Role.SALES, email="sam@vouch.example")
+    dana, eli, gus = (make_advocate(name=name) for name in ("Dana Example", "Eli Other", "Gus Late"))
+    fay = make_advocate(name="Fay Leaving")  # her leaving erases mail to her: she gets none else
+    for advocate in (dana, eli, gus):
+        fit(app, advocate.id)
+    give_points(app, dana.id, 500)
+    hoodie = add_perk(app, "Branded hoodie", "Occasional", 150)
+    answered = make_request(requested_by=seller, prospect_company="Written Ltd", format="written",
+                            questions=["How long did the roll-out take?"])
+    written_ask = make_ask(eli, request=answered, status="accepted", asked_by_id=coordinator.id)
+    engagement = make_engagement(eli, status="awaiting_booking", format="written", request_id=answered.id,
+                                 ask_id=written_ask.id)
+    late_request = make_request(requested_by=seller, prospect_company="Late Ltd")
+
+    with app.app_context():
+        auth.request_link(coordinator.email)
+        submitted = flow.submit_request(
+            parse_request({"prospect_company": "Zephyr Hospitals AG", "industry": "Healthcare",
+                           "format": "call", "contact_name": "Pat Prospect",
+                           "contact_email": "pat@prospect.example"}),
+            by=db.session.get(Account, seller.id),
+        ).id
+        by = db.session.get(Account, coordinator.id)
+        accepted = flow.ask(submitted, dana.id, by=by)
+        engagement_id = flow.accept_ask(accepted.id, dana.id).id  # the prospect is introduced
+        [slot, *_] = open_slots(db.session.get(Advocate, dana.id), now=utcnow(), rules=booking_rules())
+        bookings.book(engagement_id, slot.start, prospect_zone="America/New_York")
+        late = flow.ask(late_request.id, gus.id, by=by)
+        flow.expire_overdue_asks(now=utcnow() + timedelta(hours=49))
+        written.submit_answers(engagement.id, eli.id, ["Six weeks."])
+        redemption = perks.redeem(dana.id, hoodie).redemption_id
+        perks.fulfil(redemption, by=by)
+        privacy.leave_program(fay.id, confirmation="LEAVE")
+
+        expected = {
+            "sign_in_link": [r"/sign-in/link/[^/#]+"],
+            "request_submitted": [rf"/admin/requests/{submitted}", r"/admin/#notifications"],
+            "ask": [rf"/portal/asks/{accepted.id}", rf"/portal/asks/{late.id}"],
+            "ask_answered": [rf"/admin/requests/{submitted}"],
+            "ask_expired": [r"/portal/availability"],
+            "introduction": [r"/book/[^/#]+"],
+            "booking": [r"/booking/[^/#]+", r"/portal#calls"],  # the prospect's, the advocate's
+            "written_answers_submitted": [rf"/admin/requests/{answered.id}"],
+            "redemption_requested": [rf"/admin/redemptions#redemption-{redemption}"],
+            "redemption_decided": [rf"/portal/perks#redemption-{redemption}"],
+            "left_program": [],
+        }
+        messages = db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
+        seen: dict[str, set[str]] = {}
+        for message in messages:
+            seen.setdefault(message.template, set()).update(links(message))
+        db.session.remove()
+
+    assert set(seen) == set(expected) == CHECKED
+    for template, patterns in expected.items():
+        assert len(seen[template]) == len(patterns), (template, seen[template])
+        for path in seen[template]:
+            assert any(re.fullmatch(pattern, path) for pattern in patterns), (template, path)
+    # The dashboard only where the e-mail is about a setting kept there.
+    dashboard = {(t, p) for t, paths in seen.items() for p in paths if urlsplit(p).path == "/admin/"}
+    assert dashboard == {("request_submitted", "/admin/#notifications")}
+
+
+def test_every_mail_template_has_its_case_above():
+    """A new e-mail gets its link checked: add it to ``expected`` above."""
+    names = {path.stem for path in MAIL_TEMPLATES.glob("*.txt")}
+    assert names == CHECKED
+    assert names == {path.stem for path in MAIL_TEMPLATES.glob("*.html")}
