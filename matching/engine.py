@@ -2,15 +2,18 @@
 
 Every advocate handed in comes out either as a candidate, with a score of 0–100 and the
 reasons that make it up (their points add up to the score), or as an exclusion naming the one
-rule that ruled it out — the first that failed, in the fixed order of ``RULES``.
+rule that ruled it out — the first that failed, in the fixed order of ``RULES`` — with a
+detail giving its specifics (which topic, snoozed until when, 4 of 4 calls used, the first
+free slot after the needed-by date). Details are written for exclusions only.
 Ties break on the advocate id, so the same data always gives the same ranking.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from typing import NamedTuple
 
 from matching.slots import DateRange, Interval, SlotRules, Window, first_free_slot
@@ -33,6 +36,13 @@ RULES: tuple[tuple[str, str], ...] = (
     ("no_free_slot", "No free slot before the needed-by date"),
 )
 RULE_TEXT = dict(RULES)
+# The ``not_active`` detail for each profile status.
+STATUS_WORDS = {
+    "candidate": "still a candidate: not invited to the program yet",
+    "invited": "invited, but has not joined the program yet",
+    "paused": "their profile is paused",
+    "retired": "retired from the program",
+}
 
 # Size bands in order (models.catalogues.SIZE_BANDS); adjacent bands score half.
 SIZE_BAND_COUNT = 5
@@ -82,10 +92,14 @@ class RequestProfile:
     use_cases: frozenset[str] = frozenset()
     topics: frozenset[str] = frozenset()
     competitors: frozenset[str] = frozenset()
-    needed_by: datetime | None = None  # the call must start before this (UTC)
+    needed_by: datetime | None = None  # the call must end by this moment
     already_asked: frozenset[int] = frozenset()
-    # How the request spells its competitors (key → name), for the reasons people read.
+    # How the request spells its competitors and topics (key → name), its format and the
+    # prospect's company, for the reasons and exclusions people read.
     competitor_names: tuple[tuple[str, str], ...] = ()
+    topic_names: tuple[tuple[str, str], ...] = ()
+    format_name: str = ""
+    prospect_company_name: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +111,7 @@ class AdvocateProfile:
     company: str  # display name
     company_key: str
     active: bool = True
+    status: str = "active"  # candidate, invited, active, paused or retired
     consented: bool = True
     snoozed_until: date | None = None
     calls_this_quarter: int = 0
@@ -143,6 +158,7 @@ class Exclusion(NamedTuple):
     advocate_id: int
     name: str
     rule: str
+    detail: str = ""  # the rule's specifics for this advocate, like "4 of 4 calls this quarter"
 
     @property
     def text(self) -> str:
@@ -168,9 +184,9 @@ def match(
     excluded: list[Exclusion] = []
     today = now.date()
     for advocate in advocates:
-        rule = exclusion_rule(request, advocate, now=now, today=today, slot_rules=slot_rules)
-        if rule is not None:
-            excluded.append(Exclusion(advocate.id, advocate.name, rule))
+        excluded_by = _excluded_by(request, advocate, now, today, slot_rules)
+        if excluded_by is not None:
+            excluded.append(Exclusion(advocate.id, advocate.name, *excluded_by))
             continue
         reasons = score_reasons(request, advocate, weights=weights, now=now)
         candidates.append(Candidate(
@@ -190,46 +206,129 @@ def exclusion_rule(
     slot_rules: SlotRules = SlotRules(),
 ) -> str | None:
     """The code of the first rule (in ``RULES`` order) that excludes the advocate, or None."""
+    left_out = exclusion(request, advocate, now=now, today=today, slot_rules=slot_rules)
+    return left_out.rule if left_out is not None else None
+
+
+def exclusion(
+    request: RequestProfile,
+    advocate: AdvocateProfile,
+    *,
+    now: datetime,
+    today: date | None = None,
+    slot_rules: SlotRules = SlotRules(),
+) -> Exclusion | None:
+    """The first rule (in ``RULES`` order) that excludes the advocate, with its detail, or None."""
+    found = _excluded_by(request, advocate, now, today or now.date(), slot_rules)
+    return Exclusion(advocate.id, advocate.name, *found) if found is not None else None
+
+
+def _excluded_by(
+    request: RequestProfile, advocate: AdvocateProfile, now: datetime, today: date, slot_rules: SlotRules
+) -> tuple[str, str] | None:
+    """(rule, detail) of the first rule that excludes the advocate, or None."""
     if not advocate.active:
-        return "not_active"
+        return "not_active", STATUS_WORDS.get(advocate.status, f"their profile is {advocate.status}")
     if not advocate.consented:
-        return "no_consent"
-    if advocate.snoozed_until is not None and advocate.snoozed_until >= (today or now.date()):
-        return "snoozed"
+        return "no_consent", "no consent date on their profile yet"
+    if advocate.snoozed_until is not None and advocate.snoozed_until >= today:
+        return "snoozed", f"snoozed until {_day(advocate.snoozed_until)}"
     if advocate.calls_this_quarter >= advocate.quarterly_limit:
-        return "quota_reached"
-    if advocate.last_call_at is not None and advocate.min_days_between_calls and (
-        now - advocate.last_call_at < timedelta(days=advocate.min_days_between_calls)
-    ):
-        return "too_soon"
+        used, limit = advocate.calls_this_quarter, advocate.quarterly_limit
+        return "quota_reached", f"{used} of {limit} {_calls(limit)} this quarter"
+    gap = advocate.min_days_between_calls
+    if advocate.last_call_at is not None and gap and now - advocate.last_call_at < timedelta(days=gap):
+        last = advocate.last_call_at
+        return "too_soon", (
+            f"last call on {_day(last)}; asks for at least {gap} {_days(gap)} between calls, "
+            f"so not before {_day(last + timedelta(days=gap))}"
+        )
     if request.format not in advocate.formats:
-        return "format_not_accepted"
+        if not advocate.formats:
+            return "format_not_accepted", "no formats on their profile yet"
+        spelled = request.format_name or request.format
+        return "format_not_accepted", f"{spelled} is not among the formats they accept"
     if request.prospect_company == advocate.company_key:
-        return "own_company"
+        return "own_company", f"works at {advocate.company or request.prospect_company_name}"
     if request.prospect_company in advocate.refused_companies:
-        return "refused_company"
+        spelled = request.prospect_company_name or request.prospect_company
+        return "refused_company", f"has asked not to speak with {spelled}"
     if advocate.id in request.already_asked:
-        return "already_asked"
+        return "already_asked", "asked before for this request; an advocate is asked once per request"
     if request.topics and not request.topics.isdisjoint(advocate.avoided_topics):
-        return "avoided_topic"
-    if request.format in LIVE_FORMATS and first_free_slot(
-        advocate.windows,
-        zone=advocate.timezone,
-        now=now,
-        blackouts=advocate.blackouts,
-        busy=advocate.busy,
-        rules=_rules_for(advocate, slot_rules),
-        until=request.needed_by,
-    ) is None:
-        return "no_free_slot"
+        names = dict(request.topic_names)
+        avoided = sorted((names.get(key, key) for key in request.topics & advocate.avoided_topics),
+                         key=str.casefold)
+        return "avoided_topic", f"would rather not discuss {_listed(avoided)}"
+    if request.format in LIVE_FORMATS:
+        if not advocate.windows:
+            return "no_free_slot", "no weekly availability windows on their profile"
+        rules = _rules_for(advocate, slot_rules)
+        # Searched to the horizon rather than to the needed-by date: the answer is the same, as
+        # slots come earliest first, and the first slot after the date is the detail.
+        slot = first_free_slot(
+            advocate.windows,
+            zone=advocate.timezone,
+            now=now,
+            blackouts=advocate.blackouts,
+            busy=advocate.busy,
+            rules=rules,
+        )
+        if slot is None or (request.needed_by is not None and slot.end > request.needed_by):
+            return "no_free_slot", _no_slot_words(slot, request.needed_by, now, rules.horizon_days)
     return None
 
 
+def _no_slot_words(
+    slot: Interval | None, needed_by: datetime | None, now: datetime, horizon_days: int
+) -> str:
+    if slot is None:
+        if needed_by is None or needed_by >= now + timedelta(days=horizon_days):
+            return f"no free slot in the next {horizon_days} days"
+        return (f"no free slot before the needed-by date {_day(_last_day(needed_by))}, "
+                f"nor after it within the next {horizon_days} days")
+    start = slot.start.astimezone(UTC)
+    return (f"first free slot is {_day(start)} at {start:%H:%M} UTC, "
+            f"after the needed-by date {_day(_last_day(needed_by))}")
+
+
+def _last_day(needed_by: datetime) -> date:
+    """The needed-by date: the UTC day of the last moment a call may end on (the moment itself
+    is midnight after that day when the request gives a date)."""
+    return (needed_by.astimezone(UTC) - timedelta(microseconds=1)).date()
+
+
+def _day(day: date | datetime) -> str:
+    """``12 Nov 2026``; a moment by its UTC date."""
+    if isinstance(day, datetime):
+        day = day.astimezone(UTC).date()
+    return f"{day.day} {day:%b %Y}"
+
+
+def _calls(count: int) -> str:
+    return "call" if count == 1 else "calls"
+
+
+def _days(count: int) -> str:
+    return "day" if count == 1 else "days"
+
+
+def _listed(names: list[str]) -> str:
+    """``A``, ``A and B``, ``A, B and C``."""
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
 def _rules_for(advocate: AdvocateProfile, rules: SlotRules) -> SlotRules:
-    if advocate.max_calls_per_day == rules.max_per_day:
+    """The booking rules with the advocate's own daily limit and gap between calls."""
+    per_day, gap = advocate.max_calls_per_day, advocate.min_days_between_calls
+    if per_day == rules.max_per_day and gap == rules.min_days_between_calls:
         return rules
-    return SlotRules(rules.duration_minutes, rules.step_minutes, rules.buffer_minutes, rules.notice,
-                     rules.horizon_days, advocate.max_calls_per_day)
+    return _with_limits(rules, per_day, gap)
+
+
+@lru_cache(maxsize=256)
+def _with_limits(rules: SlotRules, max_per_day: int, min_days_between_calls: int) -> SlotRules:
+    return replace(rules, max_per_day=max_per_day, min_days_between_calls=min_days_between_calls)
 
 
 def score_reasons(

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import time
+from functools import partial
 from urllib.parse import unquote, urlsplit
 
 from flask import (
+    after_this_request,
     current_app,
     flash,
     g,
@@ -56,6 +58,30 @@ def home_for(account: Account) -> str:
     return url_for("admin.home")
 
 
+def after_the_answer(work) -> None:
+    """Do ``work`` once this request's answer has been sent, in an app context of its own.
+
+    Asking for a sign-in link must answer the same way, in the same time, whether or not the
+    address is known (DESIGN.md §7.3): the lookup and the e-mail happen after the answer, so its
+    time carries nothing about the address. The WSGI server runs this when it closes the
+    response (werkzeug and gunicorn do); a failure is logged, and the person can ask again."""
+    app = current_app._get_current_object()
+
+    def run() -> None:
+        with app.app_context():
+            try:
+                work()
+            except Exception:
+                app.logger.exception("a sign-in link could not be prepared")
+            finally:
+                db.session.remove()
+
+    @after_this_request
+    def _when_sent(response):
+        response.call_on_close(run)
+        return response
+
+
 def _sign_in_address_key() -> str:
     return "sign-in-address:" + normalize_email(request.form.get("email", ""))[:254]
 
@@ -74,8 +100,9 @@ def sign_in():
         return redirect(home_for(current_user))
     form = SignInForm(next=request.args.get("next", ""))
     if form.validate_on_submit():
-        auth_flow.request_link(form.email.data, next_path=safe_next_path(form.next.data))
-        session["sign_in_email"] = normalize_email(form.email.data)
+        email, next_path = form.email.data, safe_next_path(form.next.data)
+        after_the_answer(partial(auth_flow.request_link, email, next_path, ip=request.remote_addr))
+        session["sign_in_email"] = normalize_email(email)
         return redirect(url_for("portal.link_sent"))
     return render_template("portal/sign_in.html", form=form), 400 if form.errors else 200
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from flask import abort, render_template
 from flask_login import current_user
@@ -28,6 +27,7 @@ from models import (
     db,
 )
 from models.types import utcnow
+from pages import viewer_zone
 from portal import bp
 from workflows import points
 
@@ -155,10 +155,7 @@ def history():
         abort(404)  # an advocate account whose profile is not set up yet
     engagements, more_engagements = past_engagements(advocate.id, utcnow())
     lines, balance, more_lines = ledger(advocate.id)
-    try:
-        zone = ZoneInfo(current_user.timezone)
-    except (ValueError, KeyError):
-        zone = ZoneInfo("UTC")
+    zone = viewer_zone()
     return render_template(
         "portal/history.html",
         engagements=engagements,

@@ -7,7 +7,7 @@ Read in a fixed number of queries whatever the number of asks and engagements.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from flask import current_app, redirect, render_template, url_for
 from flask_login import current_user
@@ -15,7 +15,16 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import joinedload
 
 from access import EVERYONE_SIGNED_IN, allow
-from models import Advocate, Ask, Engagement, EngagementStatus, ReferenceRequest, db, size_band
+from models import (
+    Advocate,
+    AdvocateStatus,
+    Ask,
+    Engagement,
+    EngagementStatus,
+    ReferenceRequest,
+    db,
+    size_band,
+)
 from models.types import utcnow
 from pages import viewer_zone
 from portal import bp
@@ -52,9 +61,29 @@ class HomePage:
     balance: int
     review_due: bool
     profile_url: str | None
+    today: date  # in the advocate's zone
 
     def size(self, ask: Ask) -> str | None:
         return size_band(ask.request.employees)
+
+    @property
+    def snoozed_until(self) -> date | None:
+        until = self.advocate.snoozed_until
+        return until if until is not None and until >= self.today else None
+
+    @property
+    def resting(self) -> str | None:
+        """Why nobody asks the advocate right now, in a word: snoozed, paused, retired or full;
+        None when they can be asked."""
+        if self.advocate.status is AdvocateStatus.RETIRED:
+            return "retired"
+        if self.advocate.status is not AdvocateStatus.ACTIVE:
+            return "paused"
+        if self.snoozed_until is not None:
+            return "snoozed"
+        if self.use.full:
+            return "full"
+        return None
 
 
 def _home_page(advocate: Advocate, now: datetime) -> HomePage:
@@ -69,6 +98,7 @@ def _home_page(advocate: Advocate, now: datetime) -> HomePage:
         balance=points.balance(advocate.id),
         review_due=advocate.review_due(now, current_app.config["PROFILE_REVIEW_DAYS"]),
         profile_url=url_for("portal.profile") if "portal.profile" in current_app.view_functions else None,
+        today=now.astimezone(viewer_zone()).date(),
     )
 
 

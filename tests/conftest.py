@@ -15,6 +15,7 @@ from email.message import EmailMessage
 
 import pytest
 from aiosmtpd.controller import Controller
+from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from sqlalchemy import text
 
@@ -118,6 +119,15 @@ def reset_schema(url: str) -> None:
         engine.dispose()
 
 
+class ClosingClient(FlaskClient):
+    """The test client, closing each response as a WSGI server does once it is sent: work done
+    after the answer (``portal.auth.after_the_answer``) runs before the call returns."""
+
+    def open(self, *args, **kwargs):
+        kwargs.setdefault("buffered", True)
+        return super().open(*args, **kwargs)
+
+
 @pytest.fixture(scope="session")
 def app(database_url, smtp_server):
     """The app on a database migrated from empty, once per test session."""
@@ -130,6 +140,7 @@ def app(database_url, smtp_server):
             "MAIL_PORT": port,
         }
     )
+    app.test_client_class = ClosingClient
     with app.app_context():
         upgrade()
     yield app
@@ -247,6 +258,38 @@ def sign_in(client, smtp, deliver):
         return response
 
     return run
+
+
+@pytest.fixture()
+def signed_in(app, make_account):
+    """``signed_in(role="coordinator", **account_values)`` → (a test client signed in as a new
+    account of that role, the account), without the e-mail round trip."""
+    from tests.helpers import sign_in_directly
+
+    def make(role: Role | str = Role.COORDINATOR, account: Account | None = None, **values):
+        account = account or make_account(role=role, **values)
+        http = app.test_client()
+        sign_in_directly(http, account)
+        return http, account
+
+    return make
+
+
+@pytest.fixture()
+def api_client(app, make_account):
+    """``api_client(role="sales")`` or ``api_client(account=…)`` → (an API client with a new
+    bearer token, the account)."""
+    from tests.helpers import Api
+    from workflows import tokens
+
+    def make(role: Role | str = Role.SALES, account: Account | None = None, **values):
+        account = account or make_account(role=role, **values)
+        with app.app_context():
+            _token, secret = tokens.create_token(account.email)
+            db.session.remove()
+        return Api(app.test_client(), secret), account
+
+    return make
 
 
 @pytest.fixture()

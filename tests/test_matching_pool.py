@@ -76,3 +76,32 @@ def test_the_pool_is_read_in_the_same_number_of_queries_whatever_its_size(
     large = measure()
     assert small[0] == 2 and large[0] == 20
     assert small[1] == large[1] <= 12
+
+
+def test_the_pool_holds_past_calls_as_far_back_as_the_longest_gap(app, make_advocate, make_engagement):
+    advocate = make_advocate()
+    give_profile(app, advocate)
+    for days_ago in (100, 60, 2):
+        make_engagement(advocate, status="completed", starts_at=NOW - timedelta(days=days_ago))
+    make_engagement(advocate, status="booked", starts_at=NOW + timedelta(days=30))
+    with app.app_context():
+        (profile,) = load_pool(NOW)
+    assert sorted((b.start - NOW).days for b in profile.busy) == [-60, -2, 30]
+
+
+def test_a_booked_call_keeps_the_advocates_gap_before_the_needed_by_date(
+    app, make_advocate, make_request, make_engagement
+):
+    spaced = make_advocate(name="Needs Space", min_days_between_calls=14)
+    relaxed = make_advocate(name="Any Day")
+    for advocate in (spaced, relaxed):
+        give_profile(app, advocate)
+        make_engagement(advocate, status="booked", starts_at=datetime.now(UTC) + timedelta(days=3))
+    request = make_request(format="call", needed_by=(datetime.now(UTC) + timedelta(days=12)).date())
+
+    with app.app_context():
+        from models import ReferenceRequest
+
+        result = rank(db.session.get(ReferenceRequest, request.id), now=datetime.now(UTC))
+    assert [c.name for c in result.candidates] == ["Any Day"]
+    assert {e.name: e.rule for e in result.excluded} == {"Needs Space": "no_free_slot"}

@@ -7,10 +7,14 @@ from typing import Any
 from flask import has_request_context, request
 
 from models import Account, AuditEvent, db
+from workflows.transaction import transaction
 
 
 def client_ip() -> str | None:
     return request.remote_addr if has_request_context() else None
+
+
+_FROM_REQUEST = object()
 
 
 def add_event(
@@ -18,14 +22,16 @@ def add_event(
     *,
     actor: Account | None = None,
     subject: str | None = None,
+    ip: Any = _FROM_REQUEST,
     **detail: Any,
 ) -> AuditEvent:
-    """Add an event to the current transaction (it commits with the change it describes)."""
+    """Add an event to the current transaction (it commits with the change it describes).
+    ``ip``: the client's address, when the event is recorded outside its request."""
     event = AuditEvent(
         kind=kind,
         actor_id=actor.id if actor is not None else None,
         subject=subject,
-        client_ip=client_ip(),
+        client_ip=client_ip() if ip is _FROM_REQUEST else ip,
         detail=detail,
     )
     db.session.add(event)
@@ -35,5 +41,5 @@ def add_event(
 def record_access_denied(account: Account, path: str) -> None:
     """An authorisation failure, committed on its own: nothing else happens in that request."""
     db.session.rollback()
-    add_event("access.denied", actor=account, path=path[:300])
-    db.session.commit()
+    with transaction():
+        add_event("access.denied", actor=account, path=path[:300])

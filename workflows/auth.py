@@ -13,8 +13,9 @@ from mail.outbox import enqueue
 from models import Account, LoginToken, db
 from models.accounts import normalize_email
 from models.types import utcnow
-from workflows.audit import add_event, client_ip
+from workflows.audit import add_event
 from workflows.links import InvalidToken, Purpose, digest, external_url, load, random_secret, sign
+from workflows.transaction import transaction
 
 log = logging.getLogger(__name__)
 
@@ -48,29 +49,31 @@ def mask_email(email: str) -> str:
     return f"{local[:1]}…@{domain}"
 
 
-def request_link(email: str, next_path: str | None = None) -> None:
-    """E-mail a sign-in link if the address belongs to an active account.
+def request_link(email: str, next_path: str | None = None, *, ip: str | None = None) -> None:
+    """E-mail a sign-in link if the address belongs to an active account; audit the request
+    either way. ``ip``: the client's address.
 
-    Answers the same way whether or not the address is known, and never waits on SMTP (the
-    outbox sends later), so the caller cannot tell the difference by content; what is left of
-    the difference in time (the rows a known address adds) is bounded by the per-address rate
-    limit. Both cases are audited.
+    The sign-in page calls this after its answer has gone out (``portal.auth``), so that the
+    answer is the same, in content and in time, whether or not the address is known; the
+    outbox sends the e-mail later, never in the request.
     """
     email = normalize_email(email)
     secret = random_secret()
     now = utcnow()
     expires_at = now + link_lifetime()
-    account = db.session.scalar(
-        select(Account).where(Account.email == email, Account.active.is_(True))
-    )
-    add_event("sign_in.link_requested", actor=account, subject=email, known=account is not None)
-    if account is not None:
+    with transaction():
+        account = db.session.scalar(
+            select(Account).where(Account.email == email, Account.active.is_(True))
+        )
+        add_event("sign_in.link_requested", actor=account, subject=email, known=account is not None, ip=ip)
+        if account is None:
+            return
         login_token = LoginToken(
             account_id=account.id,
             token_hash=digest(secret),
             purpose=str(Purpose.SIGN_IN),
             next_path=next_path,
-            client_ip=client_ip(),
+            client_ip=ip,
             created_at=now,
             expires_at=expires_at,
         )
@@ -88,7 +91,6 @@ def request_link(email: str, next_path: str | None = None) -> None:
         )
         if current_app.config["LOG_SIGN_IN_LINKS"]:
             log.warning("Development sign-in link for %s: %s", account.email, link)
-    db.session.commit()
 
 
 def _minutes() -> int:
@@ -141,38 +143,39 @@ def inspect_link(token: str) -> PendingSignIn:
 
 
 def complete(token: str) -> tuple[Account, str | None]:
-    """Use a link up and return the account it signs in, with the page it was asked from."""
+    """Use a link up and return the account it signs in, with the page it was asked from. A
+    refused link is audited (in a transaction of its own) before the refusal goes on."""
     try:
-        row, version = _login_token(token)
-        _check(row, version)
-        now = utcnow()
-        claimed = db.session.execute(
-            update(LoginToken)
-            .where(
-                LoginToken.id == row.id,
-                LoginToken.used_at.is_(None),
-                LoginToken.expires_at > now,
-            )
-            .values(used_at=now)
-            .execution_options(synchronize_session=False)
-        ).rowcount
-        if claimed != 1:
-            raise SignInRefused("used", account_id=row.account_id)
+        with transaction():
+            row, version = _login_token(token)
+            _check(row, version)
+            now = utcnow()
+            claimed = db.session.execute(
+                update(LoginToken)
+                .where(
+                    LoginToken.id == row.id,
+                    LoginToken.used_at.is_(None),
+                    LoginToken.expires_at > now,
+                )
+                .values(used_at=now)
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            if claimed != 1:
+                raise SignInRefused("used", account_id=row.account_id)
+            account = row.account
+            account.last_sign_in_at = now
+            add_event("sign_in.succeeded", actor=account, subject=account.email)
+            next_path = row.next_path
     except SignInRefused as refusal:
-        db.session.rollback()
-        actor = db.session.get(Account, refusal.account_id) if refusal.account_id else None
-        add_event("sign_in.failed", actor=actor, reason=refusal.reason)
-        db.session.commit()
+        with transaction():
+            actor = db.session.get(Account, refusal.account_id) if refusal.account_id else None
+            add_event("sign_in.failed", actor=actor, reason=refusal.reason)
         raise
-    account = row.account
-    account.last_sign_in_at = now
-    add_event("sign_in.succeeded", actor=account, subject=account.email)
-    db.session.commit()
-    return account, row.next_path
+    return account, next_path
 
 
 def sign_out(account: Account) -> None:
     """End every session of the account, on the server too: old cookies stop working."""
-    account.end_sessions()
-    add_event("sign_out", actor=account)
-    db.session.commit()
+    with transaction():
+        account.end_sessions()
+        add_event("sign_out", actor=account)

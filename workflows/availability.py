@@ -320,8 +320,9 @@ def overview(advocate_id: int, *, now: datetime) -> Overview:
             .order_by(Blackout.starts_on, Blackout.id)
         )
     )
-    busy = _busy(advocate_id, now)
-    rules = replace(PREVIEW_RULES, max_per_day=advocate.max_calls_per_day)
+    gap = advocate.min_days_between_calls
+    busy = _busy(advocate_id, now, gap)
+    rules = replace(PREVIEW_RULES, max_per_day=advocate.max_calls_per_day, min_days_between_calls=gap)
     closed = [DateRange(b.starts_on, b.ends_on) for b in blackouts]
     if advocate.snoozed_until is not None and advocate.snoozed_until >= today:
         closed.append(DateRange(today, advocate.snoozed_until))
@@ -346,9 +347,10 @@ def overview(advocate_id: int, *, now: datetime) -> Overview:
     return replace(result, preview_note=_preview_note(result, now))
 
 
-def _busy(advocate_id: int, now: datetime) -> list[Interval]:
-    """Booked and completed calls that can touch the preview (with a day's margin)."""
-    margin = timedelta(days=1)
+def _busy(advocate_id: int, now: datetime, min_days_between_calls: int) -> list[Interval]:
+    """Booked and completed calls that can touch the preview: those within the advocate's gap
+    between calls of it, on either side, with a day's margin."""
+    margin = timedelta(days=1 + min_days_between_calls)
     rows = db.session.execute(
         select(Engagement.starts_at, Engagement.ends_at).where(
             Engagement.advocate_id == advocate_id,
@@ -387,8 +389,13 @@ def _preview_note(page: Overview, now: datetime) -> str | None:
     if page.snoozed:
         return f"You are snoozed until {advocate.snoozed_until:%A %d %B %Y}: slots start after that."
     if not page.preview:
+        gap = advocate.min_days_between_calls
+        spacing = (
+            f", less than {gap} day{'s' if gap != 1 else ''} from another call (your minimum between calls),"
+            if gap else ""
+        )
         return (
             "No free slot in the next 14 days: your windows fall on blackout dates, on days "
-            "already taken by calls, or within the 24 hours' notice prospects must give."
+            f"already taken by calls{spacing} or within the 24 hours' notice prospects must give."
         )
     return None

@@ -45,10 +45,14 @@ from models import (
     quarter_of,
 )
 from models._columns import name_key as name_key_of
-from models.advocates import advocate_formats, advocate_use_cases
+from models.advocates import advocate_formats, advocate_use_cases, quarterly_limit
 from models.catalogues import size_band_index
 from models.engagements import CALENDAR_STATUSES, COUNTED_STATUSES
 from models.types import utcnow
+from workflows.availability import MIN_DAYS_BETWEEN_CALLS
+
+# A day more than the longest gap between calls an advocate may set.
+BUSY_LOOKBACK = timedelta(days=MIN_DAYS_BETWEEN_CALLS[1] + 1)
 
 
 def weights() -> Weights:
@@ -66,13 +70,16 @@ def request_profile(request: ReferenceRequest) -> RequestProfile:
     return RequestProfile(
         id=request.id,
         prospect_company=name_key_of(request.prospect_company),
+        prospect_company_name=request.prospect_company,
         format=request.format_code,
+        format_name=request.format.name if request.format else request.format_code,
         industry=request.industry.key if request.industry else None,
         sector=request.industry.sector if request.industry else None,
         size_band=size_band_index(request.employees),
         region=request.region.key if request.region else None,
         use_cases=frozenset(u.key for u in request.use_cases),
         topics=frozenset(t.key for t in request.topics),
+        topic_names=tuple((t.key, t.name) for t in request.topics),
         competitors=frozenset(c.key for c in request.competitors),
         competitor_names=tuple((c.key, c.name) for c in request.competitors),
         needed_by=needed_by,
@@ -137,17 +144,17 @@ def _load_pool(now: datetime) -> list[AdvocateProfile]:
     pool = []
     for (advocate_id, name, zone, company, company_key, employees, industry, sector, region, status,
          consent_at, snoozed_until, cap, quota, min_days, per_day, level, refused) in advocates:
-        quota = quota or 0
         pool.append(AdvocateProfile(
             id=advocate_id,
             name=name,
             company=company or "",
             company_key=company_key or "",
             active=status == AdvocateStatus.ACTIVE,
+            status=str(status),
             consented=consent_at is not None,
             snoozed_until=snoozed_until,
             calls_this_quarter=rows.calls_this_quarter.get(advocate_id, 0),
-            quarterly_limit=quota if cap is None else min(quota, cap),
+            quarterly_limit=quarterly_limit(quota, cap),
             last_call_at=rows.last_call.get(advocate_id),
             min_days_between_calls=min_days,
             formats=frozenset(rows.formats.get(advocate_id, ())),
@@ -205,10 +212,12 @@ def _load_rows(now: datetime) -> _Rows:
     ):
         blackouts[advocate_id].append(DateRange(first, last))
 
+    # Past calls as far back as the longest gap between calls an advocate may ask for: a call
+    # 5 days ago still keeps the next 2 days free for a 7-day gap.
     busy: dict[int, list[Interval]] = defaultdict(list)
     for advocate_id, starts_at, ends_at in _execute(
         select(Engagement.advocate_id, Engagement.starts_at, Engagement.ends_at).where(
-            Engagement.status.in_(CALENDAR_STATUSES), Engagement.ends_at >= now - timedelta(days=1)
+            Engagement.status.in_(CALENDAR_STATUSES), Engagement.ends_at >= now - BUSY_LOOKBACK
         )
     ):
         busy[advocate_id].append(Interval(starts_at, ends_at))

@@ -788,9 +788,11 @@ def _candidate(request: ReferenceRequest, advocate: Advocate, name: str, now: da
     for candidate in result.candidates:
         if candidate.advocate_id == advocate.id:
             return candidate
-    rule = next((e.rule for e in result.excluded if e.advocate_id == advocate.id), "not_active")
+    excluded = next((e for e in result.excluded if e.advocate_id == advocate.id), None)
+    rule = excluded.rule if excluded is not None else "not_active"
+    detail = f" ({excluded.detail})" if excluded is not None and excluded.detail else ""
     raise NotEligible(
-        f"{name} cannot be asked for this request right now: {RULE_TEXT[rule]}. Nothing was changed.",
+        f"{name} cannot be asked for this request right now: {RULE_TEXT[rule]}{detail}. Nothing was changed.",
         rule,
     )
 

@@ -70,11 +70,10 @@ def claim(account_id: int, scope: str, key: str, *, content: Any = None) -> Subm
     digest = fingerprint(content) if content is not None else ""
     existing = _find(account_id, scope, key)
     if existing is None:
-        row = Submission(account_id=account_id, scope=scope, key=key, fingerprint=digest)
-        db.session.add(row)
         try:
-            with db.session.begin_nested():
-                db.session.flush()
+            with db.session.begin_nested():  # (flushes what the transaction holds first)
+                row = Submission(account_id=account_id, scope=scope, key=key, fingerprint=digest)
+                db.session.add(row)
             return row
         except IntegrityError:  # the same key at the same moment: the other one won
             existing = _find(account_id, scope, key)

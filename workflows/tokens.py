@@ -144,17 +144,15 @@ def authenticate(secret: str | None) -> Account | None:
     token_id, last_used_at, account = found
     now = utcnow()
     if last_used_at is None or now - last_used_at >= LAST_USED_PRECISION:
-        try:
+        # A write transaction of its own (on SQLite a read that turns into a write fails when
+        # another request wrote meanwhile); the account stays in the session, to be read again.
+        with transaction():
             db.session.execute(
                 update(ApiToken)
                 .where(ApiToken.id == token_id)
                 .values(last_used_at=now)
                 .execution_options(synchronize_session=False)
             )
-            db.session.commit()
-        except BaseException:
-            db.session.rollback()
-            raise
     return account
 
 

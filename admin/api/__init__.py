@@ -31,6 +31,7 @@ from workflows import tokens
 from workflows.audit import add_event, record_access_denied
 from workflows.errors import WorkflowError
 from workflows.text import json_depth_exceeded, unstorable_json
+from workflows.transaction import transaction
 
 __all__ = ["ID_MAX", "PREFIX", "ApiError", "allow", "bp", "current_account", "init_app", "json_body",
            "public", "read_body"]
@@ -108,8 +109,8 @@ def _guard():
         if secret is not None:
             # A wrong, revoked or disabled token: audited (never the token itself).
             db.session.rollback()
-            add_event("api.token_refused", path=request.path[:300])
-            db.session.commit()
+            with transaction():
+                add_event("api.token_refused", path=request.path[:300])
         return error_response(
             401,
             ERROR_TEXT[401] if secret is None else "This API token is not valid: it is unknown, "

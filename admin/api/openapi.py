@@ -147,8 +147,10 @@ PATHS: dict[str, Any] = {
         "get": operation(
             "Rank the advocates for a request",
             "Every eligible advocate, best first, with the reasons that make up the score, and the "
-            "advocates left out with the one rule that excluded each. Not for sales: who is in the "
-            "pool, how they rank and why others are left out is the coordinator's to share.",
+            "advocates left out with the one rule that excluded each and its detail (which topic, "
+            "snoozed until when, calls used, the first free slot after the needed-by date). "
+            "Not for sales: who is in the pool, how they rank and why others are left out is the "
+            "coordinator's to share.",
             ["coordinator", "admin"],
             {
                 "200": {"description": "The ranking.", "content": json_content(ref("Matches"))},

@@ -101,7 +101,7 @@ def matches(request_id: int):
             for c in result.candidates[:limit]
         ],
         excluded=[
-            out.Exclusion(advocate_id=e.advocate_id, name=e.name, rule=e.rule, text=e.text)
+            out.Exclusion(advocate_id=e.advocate_id, name=e.name, rule=e.rule, text=e.text, detail=e.detail)
             for e in result.excluded[:limit]
         ],
         candidates_total=len(result.candidates),

@@ -142,6 +142,11 @@ class Exclusion(Answer):
     rule: Literal[tuple(code for code, _text in RULES)] = Field(
         description="The first rule that left the advocate out.")
     text: str = Field(description="The rule, as the coordinator reads it.")
+    detail: str = Field(description="The rule's specifics for this advocate, as the coordinator reads them: "
+                                    "the topics they would rather not discuss (spelled as in the request), "
+                                    "snoozed until which date, calls used of the quarter's limit (“4 of 4 "
+                                    "calls this quarter”), the last call and the days asked between calls, "
+                                    "the first free slot after the needed-by date or that there is none.")
 
 
 class Matches(Answer):

@@ -1,6 +1,6 @@
 """The requests area of the admin: the queue (filters, overdue, sales see their own only), the
 intake form, a request's page (context, ranked candidates with reasons, the excluded with their
-rule, asks, timeline) and the actions on it (ask, withdraw, cancel, outcome), with the query
+rule and its detail, asks, timeline) and the actions on it (ask, withdraw, cancel, outcome), with the query
 counts that must not grow with the data."""
 
 from __future__ import annotations
@@ -289,9 +289,38 @@ def test_staff_see_the_prospect_the_ranked_candidates_with_reasons_and_who_was_l
     excluded = section(html, "excluded")
     assert "<details id=\"excluded\">" in excluded  # collapsed
     assert "Left out: 2 advocates" in text(excluded)
-    assert "Fay Written Does not do this format" in text(excluded)
-    assert "Gil Paused Not an active advocate" in text(excluded)
+    left_out = text(excluded)
+    assert "Fay Written Does not do this format: Phone call is not among the formats they accept" in left_out
+    assert "Gil Paused Not an active advocate: their profile is paused" in left_out
     assert "Nobody has been asked yet." in text(section(html, "asks"))
+
+
+def test_each_advocate_left_out_shows_the_rule_and_its_detail_next_to_the_name(
+    app, client, coordinator, zephyr, make_advocate, make_engagement
+):
+    request, _people = zephyr
+    snoozed = make_advocate(name="Sam Snoozed", snoozed_until=TODAY + timedelta(days=30))
+    full = make_advocate(name="Fran Full", tier="Occasional", quarterly_cap=1)
+    avoids = make_advocate(name="Avi Avoids")
+    for advocate in (snoozed, full, avoids):
+        fit(app, advocate.id)
+    make_engagement(full, status="awaiting_booking")
+    with app.app_context():
+        topic = db.session.scalar(select(Topic).where(Topic.name == "Security"))
+        db.session.add(AdvocateTopic(advocate_id=avoids.id, topic=topic, stance=TopicStance.AVOID))
+        db.session.commit()
+
+    html = get(client, f"/admin/requests/{request.id}")
+
+    def row(advocate) -> str:
+        return text(section(html, "excluded").split(f'<li id="excluded-{advocate.id}">')[1].split("</li>")[0])
+
+    until = TODAY + timedelta(days=30)
+    assert row(snoozed) == f"Sam Snoozed Snoozed: snoozed until {until.day} {until:%b %Y}"
+    assert row(full) == "Fran Full No calls left this quarter: 1 of 1 call this quarter"
+    assert row(avoids) == (
+        "Avi Avoids Would rather not talk about a topic the prospect needs: would rather not discuss Security"
+    )
 
 
 def test_the_candidates_list_is_cut_to_the_best_and_can_show_all(app, client, coordinator, make_request,
@@ -329,7 +358,10 @@ def test_asking_from_the_page_sends_the_ask_and_shows_it(app, client, coordinato
     assert "Dana Example Acme Health Waiting for an answer" in asks
     assert ">Withdraw</button>" in html
     assert candidate_ids(html) == [people["eli"].id]
-    assert "Dana Example Already asked for this request" in text(section(html, "excluded"))
+    assert (
+        "Dana Example Already asked for this request: asked before for this request; an advocate is asked "
+        "once per request"
+    ) in text(section(html, "excluded"))
     timeline = text(section(html, "timeline"))
     assert re.search(r"Cora Ordinator Asked Dana Example \(match score \d+\)", timeline)
     with app.app_context():

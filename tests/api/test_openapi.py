@@ -209,7 +209,8 @@ def test_every_documented_response_is_real_and_matches_its_schema(
     ranked = check(call("get", f"{url}/matches"), "get", matches)
     assert [c["advocate_id"] for c in ranked["candidates"]] == sorted([advocate.id, other.id])
     assert ranked["excluded"] == [{"advocate_id": calls_only.id, "name": calls_only.account.name,
-                                   "rule": "format_not_accepted", "text": "Does not do this format"}]
+                                   "rule": "format_not_accepted", "text": "Does not do this format",
+                                   "detail": "no formats on their profile yet"}]
     check(call("get", f"{url}/matches?limit=0"), "get", matches)
     check(call("get", "/api/v1/requests/9999/matches"), "get", matches)
     check(call("get", f"{url}/matches", "sales"), "get", matches)

@@ -4,7 +4,7 @@ tokens only, roles per endpoint, sales limited to their own requests, JSON error
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -14,12 +14,14 @@ from models import (
     Advocate,
     AdvocateTopic,
     AuditEvent,
+    Blackout,
     Format,
     OutboxMessage,
     ReferenceRequest,
     RequestStatus,
     Topic,
     TopicStance,
+    WeeklyWindow,
     db,
 )
 from workflows import tokens
@@ -344,12 +346,86 @@ def test_coordinators_see_the_ranking_with_reasons_and_exclusions(app, api, make
     assert {e["advocate_id"]: e["rule"] for e in body["excluded"]} == {
         paused.id: "not_active", no_written.id: "format_not_accepted"
     }
-    assert body["excluded"][0]["text"]
+    assert {e["advocate_id"]: (e["text"], e["detail"]) for e in body["excluded"]} == {
+        paused.id: ("Not an active advocate", "their profile is paused"),
+        no_written.id: ("Does not do this format", "Written reference is not among the formats they accept"),
+    }
     assert (body["candidates_total"], body["excluded_total"]) == (2, 2)
 
     limited = client.get(f"/api/v1/requests/{request.id}/matches?limit=1").get_json()
     assert [c["name"] for c in limited["candidates"]] == ["Best Fit"] and len(limited["excluded"]) == 1
     assert limited["candidates_total"] == 2
+
+
+def day(value: date) -> str:
+    return f"{value.day} {value:%b %Y}"
+
+
+def test_each_exclusion_names_its_specifics(app, api, make_advocate, make_request, make_ask, make_engagement):
+    client, _account = api("coordinator")
+    request = written_request(make_request, api("sales")[1], topics=["Security", "ROI"],
+                              prospect_company="Prospect Health GmbH")
+    today = datetime.now(UTC).date()
+    people = {
+        "snoozed": make_advocate(snoozed_until=today + timedelta(days=9)),
+        "full": make_advocate(tier="Occasional", quarterly_cap=1),
+        "rested": make_advocate(tier="Premier", min_days_between_calls=14),
+        "colleague": make_advocate(company="Prospect Health GMBH"),
+        "refuses": make_advocate(refused_companies=["PROSPECT Health GmbH"]),
+        "asked": make_advocate(),
+        "avoids": make_advocate(),
+        "unconsented": make_advocate(),
+        "invited": make_advocate(status="invited"),
+    }
+    for advocate in people.values():
+        fit(app, advocate.id)
+    make_engagement(people["full"], status="awaiting_booking")
+    last_call = make_engagement(people["rested"], status="completed")
+    make_ask(people["asked"], request)
+    with app.app_context():
+        for name in ("ROI", "Security"):
+            topic = db.session.scalar(select(Topic).where(Topic.name == name))
+            avoided = AdvocateTopic(advocate_id=people["avoids"].id, topic=topic, stance=TopicStance.AVOID)
+            db.session.add(avoided)
+        db.session.get(Advocate, people["unconsented"].id).consent_at = None
+        db.session.commit()
+
+    body = client.get(f"/api/v1/requests/{request.id}/matches").get_json()
+    details = {e["advocate_id"]: (e["rule"], e["detail"]) for e in body["excluded"]}
+    last = last_call.starts_at.date()
+    assert {name: details[advocate.id] for name, advocate in people.items()} == {
+        "snoozed": ("snoozed", f"snoozed until {day(today + timedelta(days=9))}"),
+        "full": ("quota_reached", "1 of 1 call this quarter"),
+        "rested": ("too_soon", f"last call on {day(last)}; asks for at least 14 days between calls, "
+                               f"so not before {day(last + timedelta(days=14))}"),
+        "colleague": ("own_company", "works at Prospect Health GMBH"),
+        "refuses": ("refused_company", "has asked not to speak with Prospect Health GmbH"),
+        "asked": ("already_asked", "asked before for this request; an advocate is asked once per request"),
+        "avoids": ("avoided_topic", "would rather not discuss ROI and Security"),
+        "unconsented": ("no_consent", "no consent date on their profile yet"),
+        "invited": ("not_active", "invited, but has not joined the program yet"),
+    }
+
+
+def test_no_free_slot_names_the_first_one_after_the_needed_by_date(app, api, make_advocate, make_request):
+    client, _account = api("coordinator")
+    today = datetime.now(UTC).date()
+    request = make_request(format="call", needed_by=today + timedelta(days=3))
+    away, idle = make_advocate(), make_advocate()
+    for advocate in (away, idle):
+        fit(app, advocate.id)
+    with app.app_context():
+        row = db.session.get(Advocate, away.id)
+        row.windows = [WeeklyWindow(weekday=d, starts=time(7), ends=time(20)) for d in range(7)]
+        row.blackouts = [Blackout(starts_on=today, ends_on=today + timedelta(days=5))]
+        db.session.commit()
+
+    body = client.get(f"/api/v1/requests/{request.id}/matches").get_json()
+    assert {e["advocate_id"]: (e["rule"], e["detail"]) for e in body["excluded"]} == {
+        away.id: ("no_free_slot", f"first free slot is {day(today + timedelta(days=6))} at 07:00 UTC, "
+                                  f"after the needed-by date {day(today + timedelta(days=3))}"),
+        idle.id: ("no_free_slot", "no weekly availability windows on their profile"),
+    }
 
 
 @pytest.mark.parametrize("limit", ["0", "201", "ten", "-1", "1.5", ""])

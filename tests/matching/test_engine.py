@@ -11,11 +11,12 @@ from matching.engine import (
     AdvocateProfile,
     RequestProfile,
     Weights,
+    exclusion,
     exclusion_rule,
     match,
     score_reasons,
 )
-from matching.slots import DateRange, Interval, Window
+from matching.slots import DateRange, Interval, SlotRules, Window, first_free_slot
 
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)  # a Monday
 WEEKDAYS_9_TO_12 = tuple(Window(day, time(9), time(12)) for day in range(5))
@@ -67,64 +68,149 @@ def rule_for(adv: AdvocateProfile, req: RequestProfile | None = None) -> str | N
     return exclusion_rule(req or request(), adv, now=NOW)
 
 
+def detail_for(adv: AdvocateProfile, req: RequestProfile | None = None) -> tuple[str, str] | None:
+    found = exclusion(req or request(), adv, now=NOW)
+    return (found.rule, found.detail) if found is not None else None
+
+
 # --- eligibility: one test per rule ---------------------------------------------------------
 
 
 def test_a_fitting_advocate_is_eligible():
     assert rule_for(advocate()) is None
+    assert exclusion(request(), advocate(), now=NOW) is None
 
 
-def test_not_active():
-    assert rule_for(advocate(active=False)) == "not_active"
+def test_not_active_says_the_profiles_status():
+    assert detail_for(advocate(active=False, status="paused")) == ("not_active", "their profile is paused")
+    assert detail_for(advocate(active=False, status="invited")) == (
+        "not_active", "invited, but has not joined the program yet"
+    )
+    assert detail_for(advocate(active=False, status="candidate")) == (
+        "not_active", "still a candidate: not invited to the program yet"
+    )
 
 
 def test_no_consent():
-    assert rule_for(advocate(consented=False)) == "no_consent"
+    assert detail_for(advocate(consented=False)) == ("no_consent", "no consent date on their profile yet")
 
 
-def test_snoozed_until_today_or_later():
-    assert rule_for(advocate(snoozed_until=NOW.date())) == "snoozed"
+def test_snoozed_until_today_or_later_says_until_when():
+    assert detail_for(advocate(snoozed_until=NOW.date())) == ("snoozed", "snoozed until 1 Jun 2026")
+    assert detail_for(advocate(snoozed_until=date(2026, 11, 30))) == ("snoozed", "snoozed until 30 Nov 2026")
     assert rule_for(advocate(snoozed_until=NOW.date() - timedelta(days=1))) is None
 
 
-def test_quota_reached():
-    assert rule_for(advocate(calls_this_quarter=4, quarterly_limit=4)) == "quota_reached"
-    assert rule_for(advocate(quarterly_limit=0)) == "quota_reached"
+def test_quota_reached_says_the_calls_used():
+    assert detail_for(advocate(calls_this_quarter=4, quarterly_limit=4)) == (
+        "quota_reached", "4 of 4 calls this quarter"
+    )
+    assert detail_for(advocate(calls_this_quarter=1, quarterly_limit=1)) == (
+        "quota_reached", "1 of 1 call this quarter"
+    )
+    assert detail_for(advocate(quarterly_limit=0)) == ("quota_reached", "0 of 0 calls this quarter")
 
 
-def test_too_soon_after_the_last_call():
-    recent = advocate(last_call_at=NOW - timedelta(days=3), min_days_between_calls=7)
-    assert rule_for(recent) == "too_soon"
-    assert rule_for(replace(recent, last_call_at=NOW - timedelta(days=8))) is None
+def test_too_soon_after_the_last_call_says_when_and_the_gap():
+    recent = advocate(last_call_at=datetime(2026, 5, 25, 15, tzinfo=UTC), min_days_between_calls=14)
+    assert detail_for(recent) == (
+        "too_soon",
+        "last call on 25 May 2026; asks for at least 14 days between calls, so not before 8 Jun 2026",
+    )
+    assert rule_for(replace(recent, last_call_at=NOW - timedelta(days=15))) is None
+    one_day = advocate(last_call_at=NOW - timedelta(hours=3), min_days_between_calls=1)
+    assert detail_for(one_day)[1].startswith("last call on 1 Jun 2026; asks for at least 1 day between")
 
 
-def test_format_not_accepted():
-    assert rule_for(advocate(formats=frozenset({"written"}))) == "format_not_accepted"
+def test_format_not_accepted_names_the_format_as_the_request_spells_it():
+    assert detail_for(advocate(formats=frozenset({"written"})), request(format_name="Phone call")) == (
+        "format_not_accepted", "Phone call is not among the formats they accept"
+    )
+    assert detail_for(advocate(formats=frozenset({"written"}))) == (
+        "format_not_accepted", "call is not among the formats they accept"
+    )
+    assert detail_for(advocate(formats=frozenset())) == (
+        "format_not_accepted", "no formats on their profile yet"
+    )
 
 
 def test_own_company():
-    assert rule_for(advocate(company_key="prospect health gmbh")) == "own_company"
+    colleague = advocate(company="Prospect Health GmbH", company_key="prospect health gmbh")
+    assert detail_for(colleague) == ("own_company", "works at Prospect Health GmbH")
 
 
-def test_refused_company():
-    assert rule_for(advocate(refused_companies=frozenset({"prospect health gmbh"}))) == "refused_company"
+def test_refused_company_names_the_prospect_as_the_request_spells_it():
+    refuses = advocate(refused_companies=frozenset({"prospect health gmbh"}))
+    assert detail_for(refuses, request(prospect_company_name="Prospect Health GmbH")) == (
+        "refused_company", "has asked not to speak with Prospect Health GmbH"
+    )
 
 
 def test_already_asked():
-    assert rule_for(advocate(id=7), request(already_asked=frozenset({7}))) == "already_asked"
+    assert detail_for(advocate(id=7), request(already_asked=frozenset({7}))) == (
+        "already_asked", "asked before for this request; an advocate is asked once per request"
+    )
 
 
-def test_avoided_topic():
-    assert rule_for(advocate(avoided_topics=frozenset({"roi"}))) == "avoided_topic"
+def test_avoided_topic_names_the_topics_as_the_request_spells_them():
+    spelled = request(topic_names=(("security", "Security"), ("roi", "ROI")))
+    assert detail_for(advocate(avoided_topics=frozenset({"roi"})), spelled) == (
+        "avoided_topic", "would rather not discuss ROI"
+    )
+    both = advocate(avoided_topics=frozenset({"roi", "security", "pricing"}), glad_topics=frozenset())
+    assert detail_for(both, spelled) == ("avoided_topic", "would rather not discuss ROI and Security")
+    three = request(topics=frozenset({"roi", "security", "migration"}),
+                    topic_names=(("security", "Security"), ("roi", "ROI"), ("migration", "Migration")))
+    assert detail_for(replace(both, avoided_topics=frozenset({"roi", "security", "migration"})), three) == (
+        "avoided_topic", "would rather not discuss Migration, ROI and Security"
+    )
+    # Without the request's spelling, the key itself.
+    assert detail_for(advocate(avoided_topics=frozenset({"roi"}))) == (
+        "avoided_topic", "would rather not discuss roi"
+    )
 
 
 def test_no_free_slot_before_needed_by():
-    assert rule_for(advocate(windows=())) == "no_free_slot"
+    assert detail_for(advocate(windows=())) == (
+        "no_free_slot", "no weekly availability windows on their profile"
+    )
     # Windows exist, but the needed-by date comes before the minimum notice allows a call.
     assert rule_for(advocate(), request(needed_by=NOW + timedelta(hours=20))) == "no_free_slot"
     # Blacked out for the whole time before needed-by.
     blackout = DateRange(NOW.date(), (NOW + timedelta(days=20)).date())
     assert rule_for(advocate(blackouts=(blackout,))) == "no_free_slot"
+
+
+def test_no_free_slot_names_the_first_free_slot_after_the_needed_by_date():
+    # Needed by the end of Friday 5 June (the workflow's midnight after it); blacked out until the
+    # 9th, so the first free slot is Wednesday 10 June at 09:00 in Berlin, 07:00 UTC.
+    needed_by = datetime(2026, 6, 6, tzinfo=UTC)
+    blackout = DateRange(NOW.date(), date(2026, 6, 9))
+    assert detail_for(advocate(blackouts=(blackout,)), request(needed_by=needed_by)) == (
+        "no_free_slot", "first free slot is 10 Jun 2026 at 07:00 UTC, after the needed-by date 5 Jun 2026"
+    )
+    # Nothing within the 21 days' horizon either.
+    blackout = DateRange(NOW.date(), date(2026, 7, 31))
+    assert detail_for(advocate(blackouts=(blackout,)), request(needed_by=needed_by)) == (
+        "no_free_slot",
+        "no free slot before the needed-by date 5 Jun 2026, nor after it within the next 21 days",
+    )
+    assert detail_for(advocate(blackouts=(blackout,)), request(needed_by=None)) == (
+        "no_free_slot", "no free slot in the next 21 days"
+    )
+    assert detail_for(advocate(blackouts=(blackout,)), request(needed_by=NOW + timedelta(days=40))) == (
+        "no_free_slot", "no free slot in the next 21 days"
+    )
+
+
+def test_the_advocates_gap_between_calls_is_kept_around_a_booked_call():
+    # A call booked on Wednesday 3 June: with 14 days between calls nothing is free before the
+    # 17th, after the needed-by date of the 14th.
+    booked = (Interval(datetime(2026, 6, 3, 7, tzinfo=UTC), datetime(2026, 6, 3, 7, 30, tzinfo=UTC)),)
+    assert rule_for(advocate(busy=booked)) is None
+    assert detail_for(advocate(busy=booked, min_days_between_calls=14)) == (
+        "no_free_slot", "first free slot is 17 Jun 2026 at 07:00 UTC, after the needed-by date 15 Jun 2026"
+    )
 
 
 def test_written_references_need_no_slot():
@@ -231,8 +317,8 @@ def test_ties_break_on_the_advocate_id():
 def test_excluded_advocates_are_listed_with_their_rule():
     result = match(request(), [advocate(id=1), advocate(id=2, formats=frozenset())], now=NOW)
     assert [c.advocate_id for c in result.candidates] == [1]
-    assert [(e.advocate_id, e.rule, e.text) for e in result.excluded] == [
-        (2, "format_not_accepted", "Does not do this format")
+    assert [(e.advocate_id, e.rule, e.text, e.detail) for e in result.excluded] == [
+        (2, "format_not_accepted", "Does not do this format", "no formats on their profile yet")
     ]
 
 
@@ -262,6 +348,7 @@ def test_every_advocate_is_either_a_candidate_or_excluded_never_both(advocates, 
     excluded_ids = {e.advocate_id for e in result.excluded}
     assert candidate_ids.isdisjoint(excluded_ids)
     assert candidate_ids | excluded_ids == {a.id for a in advocates}
+    assert all(e.detail for e in result.excluded)
     for candidate in result.candidates:
         assert 0 <= candidate.score <= 100
         assert sum(r.points for r in candidate.reasons) == candidate.score
@@ -293,3 +380,27 @@ def test_snooze_is_by_date_not_time():
 def test_competitors_are_named_as_the_request_spells_them():
     req = request(competitors=frozenset({"acme"}), competitor_names=(("acme", "ACME Corp"),))
     assert reasons_of(advocate(), req)["Evaluated or replaced ACME Corp"] == 10
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    needed_in_hours=st.integers(0, 24 * 30),
+    blackout_days=st.integers(0, 25),
+    booked_in_days=st.lists(st.integers(-10, 25), max_size=3, unique=True),
+    gap=st.sampled_from([0, 3, 7]),
+    zone=st.sampled_from(["Europe/Berlin", "America/New_York", "Asia/Singapore"]),
+)
+def test_no_free_slot_means_no_slot_ends_by_the_needed_by_date(needed_in_hours, blackout_days, booked_in_days,
+                                                               gap, zone):
+    needed_by = NOW + timedelta(hours=needed_in_hours)
+    busy = tuple(
+        Interval(NOW + timedelta(days=d, hours=1), NOW + timedelta(days=d, hours=1, minutes=30))
+        for d in sorted(booked_in_days)
+    )
+    blackouts = ()
+    if blackout_days:
+        blackouts = (DateRange(NOW.date(), (NOW + timedelta(days=blackout_days)).date()),)
+    adv = advocate(timezone=zone, busy=busy, blackouts=blackouts, min_days_between_calls=gap)
+    found = first_free_slot(adv.windows, zone=zone, now=NOW, blackouts=blackouts, busy=busy,
+                            rules=SlotRules(min_days_between_calls=gap), until=needed_by)
+    assert (rule_for(adv, request(needed_by=needed_by)) == "no_free_slot") == (found is None)

@@ -308,6 +308,8 @@ def test_add_and_remove_blackout_dates(client, app, advocate):
             {"starts_on": "2030-05-10", "ends_on": "2030-05-11", "reason": "x" * 201},
             "Keep the reason to 200 characters or fewer.",
         ),
+        ({"starts_on": "2020-03-01", "ends_on": "2020-03-05"},
+         "05 March 2020 is in the past: a blackout must end"),
     ],
 )
 def test_bad_blackouts_are_refused(client, app, advocate, data, message):
@@ -317,6 +319,14 @@ def test_bad_blackouts_are_refused(client, app, advocate, data, message):
 
 
 # --- snooze ----------------------------------------------------------------------------------
+
+
+def test_a_blackout_that_started_earlier_but_ends_today_is_accepted(client, app, advocate):
+    today = berlin_today()
+    response = post(client, f"{PAGE}/blackouts", {"starts_on": (today - timedelta(days=3)).isoformat(),
+                                                  "ends_on": today.isoformat()})
+    assert response.status_code == 302
+    assert len(state(app, advocate.id)["blackouts"]) == 1
 
 
 def berlin_today() -> date:
@@ -434,7 +444,7 @@ def test_preview_leaves_out_blackouts_calls_and_snoozed_days(client, app, make_a
         add_rows(app, advocate.id, booked_call(datetime(2026, 6, 2, 7, 30, tzinfo=UTC)))
         slots = slot_times(client.get(PAGE).get_data(as_text=True))
         assert not any(utc.startswith("2026-06-02") for utc, _ in slots)  # one call a day
-        post(client, f"{PAGE}/limits", limits(per_day="2"))
+        post(client, f"{PAGE}/limits", limits(gap="0", per_day="2"))
         slots = slot_times(client.get(PAGE).get_data(as_text=True))
         # 15 minutes of buffer on both sides of the 09:30 call leave only 10:30 that Tuesday.
         assert [label for utc, label in slots if utc.startswith("2026-06-02")] == ["10:30"]
@@ -456,6 +466,38 @@ def test_preview_leaves_out_blackouts_calls_and_snoozed_days(client, app, make_a
         post(client, f"{PAGE}/snooze", {"until": "2026-07-31"})
         html = client.get(PAGE).get_data(as_text=True)
         assert "You are snoozed until Friday 31 July 2026: no slots are offered before then." in html
+
+
+def test_preview_keeps_the_days_between_calls_around_booked_and_past_calls(
+    client, app, make_advocate, sign_in
+):
+    monday = datetime(2026, 6, 1, 6, 0, tzinfo=UTC)  # 08:00 in Berlin; the preview runs to 15 June
+    with time_machine.travel(monday, tick=False):
+        advocate = make_advocate(timezone="Europe/Berlin")
+        sign_in(advocate.account)
+        weekdays = (WeeklyWindow(weekday=d, starts=time(9), ends=time(9, 30)) for d in range(5))
+        add_rows(app, advocate.id, *weekdays)
+        post(client, f"{PAGE}/limits", limits(gap="7", per_day="1"))
+
+        def days() -> list[int]:
+            return [int(utc[8:10]) for utc, _label in slot_times(client.get(PAGE).get_data(as_text=True))]
+
+        assert days() == [2, 3, 4, 5, 8, 9, 10, 11, 12]
+        # Completed 5 days ago, at 09:00 Berlin: nothing until 09:00 on 3 June, 7 days after it.
+        past = booked_call(datetime(2026, 5, 27, 7, 0, tzinfo=UTC))
+        past.status = EngagementStatus.COMPLETED
+        add_rows(app, advocate.id, past)
+        assert days() == [3, 4, 5, 8, 9, 10, 11, 12]
+        # Booked for Wednesday 3 June: not 2 days after it (5 June), nor before 10 June.
+        add_rows(app, advocate.id, booked_call(datetime(2026, 6, 3, 7, 0, tzinfo=UTC)))
+        assert days() == [10, 11, 12]
+        # A call beyond the preview keeps its gap inside it: 12 June is 6 days before 18 June.
+        add_rows(app, advocate.id, booked_call(datetime(2026, 6, 18, 7, 0, tzinfo=UTC)))
+        assert days() == [10, 11]
+        add_rows(app, advocate.id, booked_call(datetime(2026, 6, 11, 7, 0, tzinfo=UTC)))
+        html = client.get(PAGE).get_data(as_text=True)
+        assert slot_times(html) == []
+        assert "less than 7 days from another call (your minimum between calls)" in html
 
 
 @pytest.mark.parametrize(

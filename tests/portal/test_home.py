@@ -198,7 +198,7 @@ def test_the_top_tier_says_there_is_nothing_above(make_advocate, sign_in, client
 
 @pytest.mark.parametrize(
     "reviewed_days_ago, nudged",
-    [(None, True), (91, True), (89, False), (0, False)],
+    [(None, True), (91, True), (90, True), (89, False), (0, False)],
 )
 def test_a_profile_not_reviewed_for_90_days_gets_a_nudge(app, client, advocate, reviewed_days_ago, nudged):
     reviewed = None if reviewed_days_ago is None else utcnow() - timedelta(days=reviewed_days_ago)
@@ -207,11 +207,54 @@ def test_a_profile_not_reviewed_for_90_days_gets_a_nudge(app, client, advocate, 
     html = page(client)
 
     assert ('id="review-nudge"' in html) is nudged
-    if nudged and "portal.profile" in app.view_functions:
-        with app.test_request_context():
-            from flask import url_for
+    assert ('href="/portal/profile">Review your profile</a>' in html) is nudged
 
-            assert f'href="{url_for("portal.profile")}">Review your profile</a>' in html
+
+# --- the advocate's state --------------------------------------------------------------------
+
+
+def test_a_snoozed_advocate_reads_until_when_and_can_end_it_early(app, client, advocate):
+    until = (utcnow() + timedelta(days=9)).astimezone(ZoneInfo("America/New_York")).date()
+    update(app, advocate.id, snoozed_until=until)
+
+    html = page(client)
+    words = text(html)
+    assert f"You are snoozed until {until:%A %d %B %Y}" in words
+    assert "We will e-mail you" not in words
+    assert 'action="/portal/availability/snooze/clear"' in html
+
+    from tests.helpers import post_form
+
+    response = post_form(client, "/portal/availability/snooze/clear", follow=True)
+    assert "Snooze cleared" in text(response.get_data(as_text=True))
+    assert "You are snoozed" not in text(page(client))
+    assert "We will e-mail you when a prospect would like to hear from you." in text(page(client))
+
+
+def test_a_snooze_that_ended_yesterday_is_not_shown(app, client, advocate):
+    update(app, advocate.id, snoozed_until=(utcnow() - timedelta(days=2)).date())
+    assert 'id="state"' not in page(client)
+
+
+def test_a_paused_advocate_is_told_nobody_asks_them(app, client, advocate):
+    update(app, advocate.id, status="paused")
+    words = text(page(client))
+    assert "Your profile is paused: you are not asked for references" in words
+    assert "We will e-mail you" not in words
+
+
+def test_a_full_quarter_says_so_and_offers_the_limit(app, client, advocate, make_engagement):
+    for _ in range(4):  # the Active tier's quota
+        make_engagement(advocate, status="awaiting_booking")
+    html = page(client)
+    use = quota.QuarterUse(quota.current_quarter(), 4, 4)
+    assert f"You have used all 4 of your calls for {use.label}" in text(html)
+    assert 'href="/portal/availability#limits"' in html
+    assert "We will e-mail you" not in text(html)
+
+
+def test_an_advocate_who_can_be_asked_sees_no_state_note(client, advocate):
+    assert 'id="state"' not in page(client)
 
 
 def test_the_nudge_has_no_link_while_the_profile_page_does_not_exist(app, client, advocate, monkeypatch):
