@@ -318,15 +318,13 @@ class RequestInvalid(Invalid):
 
 # --- the parser ------------------------------------------------------------------------------
 
-# What the form says instead of the API's words, for (field, problem): never a code.
+# What the form says instead of the API's words, for (field, problem): what to do, never a
+# code (an unknown industry, region or topic is named, with the catalogue's names).
 FORM_WORDS: dict[tuple[str, str], str] = {
     ("prospect_company", "required"): "Give the prospect's company name",
     ("industry", "required"): "Pick an industry",
-    ("industry", "unknown"): "Pick an industry from the list",
-    ("region", "unknown"): "Pick a region from the list",
     ("format", "required"): "Pick a format",
     ("format", "unknown"): "Pick a format from the list",
-    ("topics", "unknown"): "Pick the topics from the list",
 }
 
 

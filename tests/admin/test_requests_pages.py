@@ -652,7 +652,7 @@ def test_a_bad_request_names_each_problem_beside_its_field_and_saves_nothing(app
     assert response.status_code == 422
     assert "Nothing was saved" in flashed(html)[0]
     for name, message in [("prospect_company", "Give the prospect&#39;s company name"),
-                          ("industry", "Pick an industry from the list"),
+                          ("industry", "Unknown industry &#39;Atlantis&#39;"),
                           ("employees", "&#39;lots&#39; is not a whole number"),
                           ("needed_by", "Must not be in the past"),
                           ("questions", "A written reference needs at least one question"),
