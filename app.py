@@ -221,7 +221,7 @@ def configure_security_headers(app: Flask) -> None:
 
 
 def configure_health_check(app: Flask) -> None:
-    @app.get("/healthz")
+    @app.get(admin.api.HEALTH_PATH)
     def healthz():
         try:
             db.session.execute(text("SELECT 1"))

@@ -53,6 +53,7 @@ class Bad:
     form: dict[str, Any] | None = None  # a form, sent with the page's CSRF token
     headers: dict[str, str] = field(default_factory=dict)
     allow: bool = False  # a 405 names the methods in its Allow header
+    answer: str | None = None  # the answer's media type, when it matters: JSON for the API's paths
 
     def __str__(self) -> str:
         body = self.json if self.json is not None else self.form if self.form is not None else self.data
@@ -129,8 +130,8 @@ API_CASES = [
                           ("industry=%00", "industry"), ("topic=%ED%A0%80x", "topic"),
                           ("industry=Alchemy", "Alchemy"), ("tier=Premier", "tier"), ("format=", "format"))],
     # Methods the paths do not take.
-    Bad("anonymous", "TRACE", "/healthz", "GET", status=405, allow=True),
-    Bad("anonymous", "PROPFIND", "/healthz", "GET", status=405, allow=True),
+    Bad("anonymous", "TRACE", "/healthz", "GET", status=405, allow=True, answer="application/json"),
+    Bad("anonymous", "PROPFIND", "/healthz", "GET", status=405, allow=True, answer="application/json"),
     Bad("sales", "TRACE", "/api/v1/requests", "POST", status=405, allow=True),
     Bad("coordinator", "DELETE", "/api/v1/requests/{request}", "GET", status=405, allow=True),
     Bad("coordinator", "PUT", "/api/v1/advocates", "GET", status=405, allow=True),
@@ -260,6 +261,8 @@ def test_bad_input_gets_a_4xx_naming_what_is_wrong_and_writes_nothing(app, world
     statuses = bad.status if isinstance(bad.status, tuple) else (bad.status,)
     body = response.get_data(as_text=True)
     assert response.status_code in statuses, body[:2000]
+    if bad.answer or bad.url.startswith("/api/"):
+        assert response.mimetype == (bad.answer or "application/json")
     if response.mimetype == "application/json":
         answer = response.get_json()
         assert set(answer) == {"error", "fields"} and answer["error"]

@@ -33,13 +33,15 @@ from workflows.errors import WorkflowError
 from workflows.text import json_depth_exceeded, unstorable_json
 from workflows.transaction import transaction
 
-__all__ = ["ID_MAX", "PREFIX", "ApiError", "allow", "bp", "current_account", "init_app", "json_body",
-           "public", "read_body"]
+__all__ = ["HEALTH_PATH", "ID_MAX", "PREFIX", "ApiError", "allow", "bp", "current_account", "init_app",
+           "json_body", "public", "read_body"]
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 # Every path under this prefix answers in JSON, even one that matches no route.
 PREFIX = "/api/"
+# The health check (served by app.py) is in the API's document: its errors are JSON too.
+HEALTH_PATH = "/healthz"
 AUTH_CHALLENGE = 'Bearer realm="Vouch API"'
 
 ERROR_TEXT = {
@@ -165,11 +167,12 @@ def _json_http_error(error: HTTPException) -> Response:
 
 
 def _routing_errors():
-    """A URL under /api/ that matches no route (404) or not with this method (405): JSON too.
-    Routing fails before any blueprint is chosen, so the blueprint's handlers never see it."""
+    """A URL under /api/ (or the health check's) that matches no route (404) or not with this
+    method (405): JSON too. Routing fails before any blueprint is chosen, so the blueprint's
+    handlers never see it."""
     failure = request.routing_exception
-    if (failure is not None and request.path.startswith(PREFIX) and isinstance(failure, HTTPException)
-            and failure.code in (404, 405)):
+    ours = request.path.startswith(PREFIX) or request.path == HEALTH_PATH
+    if failure is not None and ours and isinstance(failure, HTTPException) and failure.code in (404, 405):
         return _json_http_error(failure)
     return None
 
