@@ -170,10 +170,17 @@ def test_a_catalogue_entry_is_listed_as_soon_as_it_exists(app, client):
     from models import Industry
 
     with app.app_context():
-        db.session.add(Industry(name="Aerospace", sector="industrial"))
+        added = Industry(name="Space Tourism", sector="industrial")
+        db.session.add(added)
         db.session.commit()
-    described = client.get("/api/v1/openapi.json").get_json()["components"]["schemas"]["RequestBody"]
-    assert "Aerospace" in described["properties"]["industry"]["enum"]
+        added_id = added.id
+    try:
+        described = client.get("/api/v1/openapi.json").get_json()["components"]["schemas"]["RequestBody"]
+        assert "Space Tourism" in described["properties"]["industry"]["enum"]
+    finally:  # the catalogues are reference data: every test starts with them as migrated
+        with app.app_context():
+            db.session.delete(db.session.get(Industry, added_id))
+            db.session.commit()
 
 
 def test_every_field_of_the_contract_comes_back_in_the_request(document):
