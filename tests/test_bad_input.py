@@ -124,6 +124,7 @@ API_CASES = [
       for value in ("WON", "open", 1, ["won"], None, "w\u0000n")],
     *[Bad("coordinator", "GET", f"/api/v1/requests/{{request}}/matches?limit={value}", "limit")
       for value in ("0", "201", "-1", "", "1e3", "²", HUGE, "%00")],
+    Bad("coordinator", "GET", "/api/v1/requests/{request}/matches?colour=blue", "colour"),
     *[Bad("coordinator", "GET", f"/api/v1/advocates?{query}", name)
       for query, name in (("available=maybe", "available"), ("available=TRUE", "available"),
                           ("available=1", "available"), ("available=", "available"),
