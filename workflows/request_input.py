@@ -248,18 +248,19 @@ CATALOGUE_FIELDS = {"industry": "industries", "region": "regions", "topics": "to
 # key): never an error.
 FORM_KEYS = frozenset({"csrf_token", "submission_key"})
 
-# Catalogue → (model, the column its entries are given by). The document lists these values.
-CATALOGUES: dict[str, tuple[Any, Any, Any]] = {
-    "industries": (Industry, Industry.name, Industry.id),
-    "regions": (Region, Region.name, Region.id),
-    "topics": (Topic, Topic.name, Topic.id),
-    "formats": (Format, Format.code, Format.position),
+# Catalogue → (the column a field names its entries by, the catalogue's order).
+CATALOGUES: dict[str, tuple[Any, Any]] = {
+    "industries": (Industry.name, Industry.id),
+    "regions": (Region.name, Region.id),
+    "topics": (Topic.name, Topic.id),
+    "formats": (Format.code, Format.position),
 }
 
 
 def catalogue_values(catalogue: str) -> list[str]:
-    """What a catalogue field takes, as written in the catalogue (formats: their codes)."""
-    _model, value, order = CATALOGUES[catalogue]
+    """What a catalogue field takes, as the catalogue writes it (formats: their codes); the
+    document lists these, and the messages name them."""
+    value, order = CATALOGUES[catalogue]
     return list(db.session.scalars(select(value).order_by(order, value)))
 
 
