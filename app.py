@@ -27,11 +27,28 @@ from workflows.text import unstorable_fields
 
 
 class IdConverter(IntegerConverter):
-    """``<int:…>`` in every route: a whole number from 0 to ``ID_MAX``, else no such page."""
+    """``<int:…>`` in every route: a whole number from 0 to ``ID_MAX`` in ASCII digits, else no
+    such page. The bound is in the converter's regular expression, so that a larger number
+    matches no route at all: a bound checked only after matching would answer a 405 for a
+    method that another route of the same path takes (``PATCH /requests/99999999999``)."""
 
     def __init__(self, url_map, *args, **kwargs) -> None:
         kwargs.setdefault("max", ID_MAX)
         super().__init__(url_map, *args, **kwargs)
+        self.regex = numbers_up_to(self.max)
+
+
+def numbers_up_to(limit: int) -> str:
+    """A regular expression for the whole numbers from 0 to ``limit`` (leading zeros allowed
+    up to ``limit``'s number of digits)."""
+    digits = str(limit)
+    options = [f"[0-9]{{1,{len(digits) - 1}}}"] if len(digits) > 1 else []
+    for position, digit in enumerate(digits):
+        if digit != "0":
+            rest = len(digits) - position - 1
+            options.append(f"{digits[:position]}[0-{int(digit) - 1}][0-9]{{{rest}}}")
+    options.append(digits)
+    return f"(?:{'|'.join(options)})"
 
 
 def create_app(config: str | dict[str, Any] | None = None) -> Flask:
@@ -204,7 +221,7 @@ def configure_security_headers(app: Flask) -> None:
 
 
 def configure_health_check(app: Flask) -> None:
-    @app.get("/healthz")
+    @app.get(admin.api.HEALTH_PATH)
     def healthz():
         try:
             db.session.execute(text("SELECT 1"))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
@@ -12,8 +12,8 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField
 
 from models import AdvocateStatus, Tier
-from models.types import zone_or_utc
-from workflows.errors import WorkflowError
+from models.types import ID_MAX, zone_or_utc
+from workflows.errors import Invalid, WorkflowError
 from workflows.submissions import Once, check_key
 
 ADVOCATE_STATUS_WORDS = {
@@ -64,6 +64,28 @@ def tier_name(tier: Tier | None, none: str = "No tier") -> str:
     """The ``tier_name`` template filter: "Active tier", so the tier named Active never reads
     like the status; ``none`` when there is no tier."""
     return f"{tier.name} tier" if tier is not None else none
+
+
+def whole_number(raw: str | None, low: int = 1, high: int = ID_MAX) -> int | None:
+    """``raw`` as a whole number from ``low`` to ``high`` (ASCII digits only: "²" is a digit to
+    ``str.isdigit`` but no number), or None."""
+    if raw is None or not (raw.isascii() and raw.isdigit()) or len(raw) > len(str(high)):
+        return None
+    value = int(raw)
+    return value if low <= value <= high else None
+
+
+def int_arg(args: Mapping[str, str], name: str, default: int, *, low: int = 1, high: int = ID_MAX) -> int:
+    """A whole-number query parameter from ``low`` to ``high``, ``default`` when it is absent.
+    Anything else is refused naming it (``Invalid``: a 422 page, or the API's 422), so that no
+    view hands the database a number it cannot take (an OFFSET past its integers)."""
+    raw = args.get(name)
+    if raw is None:
+        return default
+    value = whole_number(raw, low, high)
+    if value is None:
+        raise Invalid(f"The {name} is a whole number from {low} to {high}.", name)
+    return value
 
 
 def first_error(*forms: FlaskForm) -> str:

@@ -43,11 +43,12 @@ from models import (
 )
 from models.advocates import WEEKDAYS, advocate_formats
 from models.engagements import COUNTED_STATUSES
-from models.types import utcnow
-from pages import ADVOCATE_STATUS_WORDS, date_and_time, viewer_zone
+from models.types import ID_MAX, utcnow
+from pages import ADVOCATE_STATUS_WORDS, date_and_time, int_arg, viewer_zone
 from workflows import points, quota
 
 PAGE_SIZE = 50
+PAGES_MAX = ID_MAX // PAGE_SIZE  # so that the OFFSET stays an integer the database takes
 RECENT = 10  # asks and engagements on the advocate's page
 PICK = "Pick one from the list."
 FILTERS = ("q", "industry", "topic", "format", "tier", "status", "available")
@@ -178,8 +179,7 @@ def search(form: PoolFilters, quarter: str, today: date, page: int) -> tuple[lis
 @bp.get("/advocates")
 def pool():
     form = pool_filters()
-    page = request.args.get("page", "1")
-    page = int(page) if page.isdigit() and int(page) >= 1 else 1
+    page = int_arg(request.args, "page", 1, high=PAGES_MAX)
     quarter = quota.current_quarter()
     label = quota.QuarterUse(quarter, 0, 0).label
     today = utcnow().date()

@@ -59,7 +59,7 @@ from models import (
     size_band,
 )
 from models.types import utcnow
-from pages import OnceForm, date_and_time, viewer_zone
+from pages import OnceForm, date_and_time, viewer_zone, whole_number
 from workflows import errors
 from workflows import requests as flow
 from workflows.audit import record_access_denied
@@ -448,7 +448,8 @@ def request_page(request_id: int):
 @bp.post("/requests/<int:request_id>/asks")
 def ask_advocate(request_id: int):
     form = AskForm()
-    if not form.validate_on_submit() or not form.advocate_id.data.isdigit() or len(form.advocate_id.data) > 9:
+    advocate_id = whole_number(form.advocate_id.data)
+    if not form.validate_on_submit() or advocate_id is None:
         flash("Pick an advocate from the list of candidates.", "error")
         return _page(request_id, 400)
     pending = db.session.scalar(
@@ -459,7 +460,7 @@ def ask_advocate(request_id: int):
               "someone else as well. Nothing was changed.", "error")
         return _page(request_id, 409)
     try:
-        made = flow.ask(request_id, int(form.advocate_id.data), by=current_user)
+        made = flow.ask(request_id, advocate_id, by=current_user)
     except errors.NotFound:
         _not_found(request_id)
     except errors.WorkflowError as refusal:

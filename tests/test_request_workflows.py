@@ -142,9 +142,10 @@ def with_status(request_id: int, status: RequestStatus) -> None:
 
 def test_submitting_saves_a_new_request_with_its_timeline_and_audit(app_context, seller):
     data = parse_request({
-        **SECRETS, "opportunity_id": "OPP-7", "amount": "125000", "industry": "healthcare",
-        "employees": 800, "region": "Europe", "topics": "Security; roi", "use_cases": ["Claims automation"],
-        "competitors": "Acme Cloud", "format": "written", "needed_by": "2099-01-31",
+        **SECRETS, "opportunity_id": "OPP-7", "amount": 125000, "industry": "healthcare",
+        "employees": 800, "region": "Europe", "topics": ["Security", "roi"],
+        "use_cases": ["Claims automation"], "competitors": ["Acme Cloud"], "format": "written",
+        "needed_by": "2099-01-31",
         "questions": ["How long did the rollout take?"],
     })
 
@@ -172,8 +173,8 @@ def test_tags_are_reused_whatever_their_case_and_created_when_first_used(app_con
     db.session.add_all([UseCase(name="Claims automation"), Competitor(name="Acme Cloud")])
     db.session.commit()
     data = parse_request({
-        "prospect_company": "Zephyr", "format": "call",
-        "use_cases": "CLAIMS   automation; Fraud detection", "competitors": ["acme cloud", "Globex"],
+        "prospect_company": "Zephyr", "industry": "Retail", "format": "call",
+        "use_cases": ["CLAIMS   automation", "Fraud detection"], "competitors": ["acme cloud", "Globex"],
     })
 
     request = flow.submit_request(data, by=seller)
@@ -182,14 +183,16 @@ def test_tags_are_reused_whatever_their_case_and_created_when_first_used(app_con
     assert [u.name for u in request.use_cases] == ["Claims automation", "Fraud detection"]
     assert [c.name for c in request.competitors] == ["Acme Cloud", "Globex"]
     assert count(UseCase) == 2 and count(Competitor) == 2
-    again = flow.submit_request(parse_request({"prospect_company": "Initech", "format": "call",
+    again = flow.submit_request(parse_request({"prospect_company": "Initech", "industry": "Retail",
+                                               "format": "call",
                                                "use_cases": ["fraud DETECTION"]}), by=seller)
     assert [u.id for u in load(again.id).use_cases] == [request.use_cases[1].id]
     assert count(UseCase) == 2
 
 
 def test_a_failed_submission_leaves_nothing_behind(app_context, seller, monkeypatch):
-    data = parse_request({"prospect_company": "Zephyr", "format": "call", "use_cases": ["Brand new"]})
+    data = parse_request({"prospect_company": "Zephyr", "industry": "Retail", "format": "call",
+                          "use_cases": ["Brand new"]})
 
     def broken(*_args, **_kwargs):
         raise RuntimeError("the disk is full")

@@ -14,6 +14,20 @@ NUL = "\x00"
 # JSON nested deeper than this is refused before it is walked (a real request is 2 deep).
 MAX_DEPTH = 32
 
+# The same rule as a JSON Schema pattern, for the documents that describe text fields
+# (openapi.json): no NUL. A lone surrogate cannot be written in UTF-8, so no pattern names it.
+STORABLE_PATTERN = "^[^\\u0000]*$"
+# Storable and not blank: at least one character besides NUL and the ASCII spaces.
+FILLED_PATTERN = "^[^\\u0000]*[^\\u0000\\t\\n\\v\\f\\r ][^\\u0000]*$"
+# The spaces ``one_line`` folds: those every regular-expression dialect agrees on.
+SPACES = " \t\n\v\f\r"
+_SPACE_TO_BLANK = str.maketrans({ch: " " for ch in SPACES})
+
+
+def one_line(text: str) -> str:
+    """Runs of spaces (``SPACES``) folded to one, none at either end."""
+    return " ".join(part for part in text.translate(_SPACE_TO_BLANK).split(" ") if part)
+
 
 def unstorable(text: str) -> str | None:
     """Why ``text`` cannot be stored, or None when it can."""

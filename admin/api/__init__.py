@@ -17,9 +17,11 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, TypeVar
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
+from pydantic import BaseModel, ValidationError
 from werkzeug.exceptions import HTTPException
 
 from access import allow, public
@@ -31,13 +33,15 @@ from workflows.errors import WorkflowError
 from workflows.text import json_depth_exceeded, unstorable_json
 from workflows.transaction import transaction
 
-__all__ = ["ID_MAX", "PREFIX", "ApiError", "allow", "bp", "current_account", "init_app", "json_body",
-           "public"]
+__all__ = ["HEALTH_PATH", "ID_MAX", "PREFIX", "ApiError", "allow", "bp", "current_account", "init_app",
+           "json_body", "public", "read_body"]
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 # Every path under this prefix answers in JSON, even one that matches no route.
 PREFIX = "/api/"
+# The health check (served by app.py) is in the API's document: its errors are JSON too.
+HEALTH_PATH = "/healthz"
 AUTH_CHALLENGE = 'Bearer realm="Vouch API"'
 
 ERROR_TEXT = {
@@ -163,11 +167,12 @@ def _json_http_error(error: HTTPException) -> Response:
 
 
 def _routing_errors():
-    """A URL under /api/ that matches no route (404) or not with this method (405): JSON too.
-    Routing fails before any blueprint is chosen, so the blueprint's handlers never see it."""
+    """A URL under /api/ (or the health check's) that matches no route (404) or not with this
+    method (405): JSON too. Routing fails before any blueprint is chosen, so the blueprint's
+    handlers never see it."""
     failure = request.routing_exception
-    if (failure is not None and request.path.startswith(PREFIX) and isinstance(failure, HTTPException)
-            and failure.code in (404, 405)):
+    ours = request.path.startswith(PREFIX) or request.path == HEALTH_PATH
+    if failure is not None and ours and isinstance(failure, HTTPException) and failure.code in (404, 405):
         return _json_http_error(failure)
     return None
 
@@ -200,6 +205,24 @@ def json_body() -> dict[str, Any]:
         names = ", ".join(found)
         raise ApiError(422, f"Some fields hold characters that cannot be stored ({names}).", found)
     return data
+
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def read_body(model: type[Model], data: Mapping[str, Any], messages: Mapping[str, str], *,
+              unknown: str) -> Model:
+    """``data`` checked by ``model`` (a small body: each field has one message, whatever is wrong
+    with it; ``unknown`` for keys the model does not know); else 422 naming the fields."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as invalid:
+        errors: dict[str, list[str]] = {}
+        for problem in invalid.errors(include_url=False):
+            name = str(problem["loc"][0]) if problem["loc"] else "body"
+            errors.setdefault(name, [unknown if problem["type"] == "extra_forbidden" else messages[name]])
+        summary = "; ".join(f"{name}: {found[0]}" for name, found in sorted(errors.items()))
+        raise ApiError(422, f"Some fields are invalid: {summary}", dict(sorted(errors.items()))) from None
 
 
 # --- registration -----------------------------------------------------------------------------

@@ -1,10 +1,11 @@
 """``GET /api/v1/advocates``: the pool for coordinators, filtered (DESIGN.md §9).
 
-Filters, all optional and case-insensitive: ``industry`` (of the advocate's company), ``topic``
-(one the advocate is glad to talk about), ``format`` (code or name of one they accept) and
-``available=true`` (active, consented, not snoozed, at least one call left this quarter).
-An unknown industry, topic or format is a 422 naming it. One query for the pool, whatever its
-size (and one per catalogue filter given, to look its name up).
+Filters (``schemas.AdvocateFilters``), all optional and case-insensitive: ``industry`` (of the
+advocate's company), ``topic`` (one the advocate is glad to talk about), ``format`` (code or
+name of one they accept) and ``available`` — ``true`` (active, consented, not snoozed, at least
+one call left this quarter) or ``false``. An unknown industry, topic or format, an unknown
+filter, or an ``available`` that is neither ``true`` nor ``false``, is a 422 naming it. One query
+for the pool, whatever its size (and one per catalogue filter given, to look its name up).
 """
 
 from __future__ import annotations
@@ -13,10 +14,13 @@ from datetime import date
 from typing import Any
 
 from flask import jsonify, request
+from pydantic import ValidationError
 from sqlalchemy import case, exists, func, or_, select
 
 from access import STAFF
 from admin.api import ApiError, allow, bp
+from admin.api.schemas import Advocate as AdvocateAnswer
+from admin.api.schemas import AdvocateFilters, AdvocateList
 from models import (
     Account,
     Advocate,
@@ -36,41 +40,48 @@ from models.advocates import advocate_formats
 from models.engagements import COUNTED_STATUSES
 from workflows.quota import current_quarter
 
-TRUE, FALSE = ("true", "1", "yes"), ("false", "0", "no", "")
+UNKNOWN_FILTER = "Unknown filter: use industry, topic, format or available."
+AVAILABLE = "Use available=true to list only advocates who can be asked now, or available=false."
 
 
 @bp.get("/advocates")
 @allow(STAFF)
 def advocates():
     filters = _filters(request.args)
-    return jsonify(advocates=[_advocate_json(row) for row in _pool(**filters)])
+    return jsonify(AdvocateList(advocates=[_advocate_json(row) for row in _pool(**filters)])
+                   .model_dump(mode="json"))
 
 
 # --- parsing the filters ----------------------------------------------------------------------
 
 
 def _filters(args) -> dict[str, Any]:
+    """The query string read by ``AdvocateFilters``, its catalogue names looked up; 422 naming
+    every filter at fault."""
+    values = {name: value if name == "available" else value.strip() for name, value in args.items()}
     errors: dict[str, list[str]] = {}
-    unknown = sorted(set(args) - {"industry", "topic", "format", "available"})
-    if unknown:
-        message = "Unknown filter: use industry, topic, format or available."
-        errors.update({name: [message] for name in unknown})
+    try:
+        available = AdvocateFilters.model_validate(values).available
+    except ValidationError as invalid:
+        available = False
+        for problem in invalid.errors(include_url=False):
+            name = str(problem["loc"][0])
+            errors[name] = [UNKNOWN_FILTER if problem["type"] == "extra_forbidden" else AVAILABLE]
     found: dict[str, Any] = {"industry_id": None, "topic_id": None, "format_code": None}
     for name, lookup in (("industry", _industry), ("topic", _topic), ("format", _format)):
-        value = (args.get(name) or "").strip()
-        if not value:
+        value = values.get(name)
+        if value is None or name in errors:
             continue
         match, known = lookup(value)
         if match is None:
-            errors[name] = [f"Unknown {name} “{value}”. Use one of: {', '.join(known)}."]
+            wrong = f"Unknown {name} “{value}”" if value else f"Empty {name}: leave the filter out"
+            errors[name] = [f"{wrong}. Use one of: {', '.join(known)}."]
         found[f"{name}_{'code' if name == 'format' else 'id'}"] = match
-    available = (args.get("available") or "").strip().lower()
-    if available not in TRUE + FALSE:
-        errors["available"] = ["Use available=true to list only advocates who can be asked now."]
     if errors:
+        errors = dict(sorted(errors.items()))
         raise ApiError(422, "The filters are invalid: " + "; ".join(
             f"{name}: {messages[0]}" for name, messages in errors.items()), errors)
-    found["available_only"] = available in TRUE
+    found["available_only"] = available
     return found
 
 
@@ -153,14 +164,14 @@ def _pool(*, industry_id: int | None, topic_id: int | None, format_code: str | N
     return db.session.execute(query).all()
 
 
-def _advocate_json(row) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "name": row.name,
-        "email": row.email,
-        "company": row.company,
-        "industry": row.industry,
-        "tier": row.tier,
-        "status": row.status.value,
-        "calls_left_this_quarter": max(0, int(row.calls_left)),
-    }
+def _advocate_json(row) -> AdvocateAnswer:
+    return AdvocateAnswer(
+        id=row.id,
+        name=row.name,
+        email=row.email,
+        company=row.company,
+        industry=row.industry,
+        tier=row.tier,
+        status=row.status,
+        calls_left_this_quarter=max(0, int(row.calls_left)),
+    )

@@ -19,7 +19,6 @@ request the first call created, and creates nothing.
 
 from __future__ import annotations
 
-from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -28,8 +27,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from access import STAFF
-from admin.api import ID_MAX, SELLERS_AND_STAFF, ApiError, allow, bp, current_account, json_body
+from admin.api import SELLERS_AND_STAFF, ApiError, allow, bp, current_account, json_body, read_body
+from admin.api import schemas as out
+from admin.api.schemas import MATCH_LIMIT_DEFAULT, MATCH_LIMIT_MAX, AskBody, OutcomeBody
 from models import Account, Advocate, Ask, Engagement, ReferenceRequest, db
+from models.types import ID_MAX
+from pages import int_arg
 from workflows import errors, request_input
 from workflows import requests as flow
 from workflows.engagements import current_engagement
@@ -37,9 +40,7 @@ from workflows.matching import rank
 from workflows.request_view import AskView, ask_view, sight_of, view_request
 from workflows.submissions import AlreadySubmitted, Once, check_key
 
-MATCH_LIMIT_DEFAULT = 20
-MATCH_LIMIT_MAX = 200
-OUTCOMES = ("won", "lost")
+__all__ = ["MATCH_LIMIT_DEFAULT", "MATCH_LIMIT_MAX"]
 
 
 # --- the views --------------------------------------------------------------------------------
@@ -74,96 +75,62 @@ def _idempotency(body: dict[str, Any]) -> Once | None:
 @allow(SELLERS_AND_STAFF)
 def get_request(request_id: int):
     viewer = current_account()
-    return jsonify(request_json(flow.request_for(viewer, request_id), viewer))
+    return jsonify(request_json(flow.request_for(viewer, request_id), viewer).model_dump(mode="json"))
 
 
 @bp.patch("/requests/<int:request_id>")
 @allow(SELLERS_AND_STAFF)
 def update_request(request_id: int):
-    outcome = _outcome(json_body())
-    changed = flow.record_outcome(request_id, outcome, by=current_account())
+    body = read_body(OutcomeBody, json_body(), {"outcome": "Give the deal's outcome: “won” or “lost”."},
+                     unknown="Only the outcome can be changed here.")
+    changed = flow.record_outcome(request_id, body.outcome, by=current_account())
     return _request_response(changed.id)
 
 
 @bp.get("/requests/<int:request_id>/matches")
 @allow(STAFF)
 def matches(request_id: int):
-    limit = _match_limit(request.args.get("limit"))
+    _only_query_parameters("limit")
+    limit = int_arg(request.args, "limit", MATCH_LIMIT_DEFAULT, high=MATCH_LIMIT_MAX)
     found = flow.request_for(current_account(), request_id)
     result = rank(found)
-    return jsonify(
+    return jsonify(out.Matches(
         candidates=[
-            {
-                "advocate_id": c.advocate_id,
-                "name": c.name,
-                "company": c.company,
-                "score": c.score,
-                "reasons": [{"label": r.label, "points": r.points} for r in c.reasons],
-            }
+            out.Candidate(advocate_id=c.advocate_id, name=c.name, company=c.company, score=c.score,
+                          reasons=[out.Reason(label=r.label, points=r.points) for r in c.reasons])
             for c in result.candidates[:limit]
         ],
         excluded=[
-            {"advocate_id": e.advocate_id, "name": e.name, "rule": e.rule, "text": e.text, "detail": e.detail}
+            out.Exclusion(advocate_id=e.advocate_id, name=e.name, rule=e.rule, text=e.text, detail=e.detail)
             for e in result.excluded[:limit]
         ],
         candidates_total=len(result.candidates),
         excluded_total=len(result.excluded),
-    )
+    ).model_dump(mode="json"))
 
 
 @bp.post("/requests/<int:request_id>/asks")
 @allow(STAFF)
 def create_ask(request_id: int):
-    advocate_id = _advocate_id(json_body())
-    made = flow.ask(request_id, advocate_id, by=current_account())
+    body = read_body(AskBody, json_body(), {
+        "advocate_id": f"Give the id of the advocate to ask, as a whole number from 1 to {ID_MAX}.",
+    }, unknown="Unknown field: send only advocate_id.")
+    made = flow.ask(request_id, body.advocate_id, by=current_account())
     made = db.session.scalars(
         select(Ask).where(Ask.id == made.id).options(joinedload(Ask.advocate).joinedload(Advocate.account))
     ).one()
-    response = jsonify(ask_json(ask_view(made, sight_of(current_account()))))
+    response = jsonify(ask_json(ask_view(made, sight_of(current_account()))).model_dump(mode="json"))
     response.status_code = 201
     response.headers["Location"] = url_for("api.get_request", request_id=request_id)
     return response
 
 
-# --- reading the input ------------------------------------------------------------------------
-
-
-def _outcome(body: dict[str, Any]) -> str:
-    errors: dict[str, list[str]] = {
-        name: ["Only the outcome can be changed here."] for name in sorted(body) if name != "outcome"
-    }
-    outcome = body.get("outcome")
-    if outcome not in OUTCOMES:
-        errors["outcome"] = ["Give the deal's outcome: “won” or “lost”."]
-    if errors:
-        raise ApiError(422, _summary(errors), errors)
-    return outcome
-
-
-def _advocate_id(body: dict[str, Any]) -> int:
-    errors: dict[str, list[str]] = {
-        name: ["Unknown field: send only advocate_id."] for name in sorted(body) if name != "advocate_id"
-    }
-    value = body.get("advocate_id")
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= ID_MAX:
-        errors["advocate_id"] = [f"Give the id of the advocate to ask, as a whole number from 1 to {ID_MAX}."]
-    if errors:
-        raise ApiError(422, _summary(errors), errors)
-    return value
-
-
-def _match_limit(raw: str | None) -> int:
-    if raw is None:
-        return MATCH_LIMIT_DEFAULT
-    limit = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 4 else 0
-    if not 1 <= limit <= MATCH_LIMIT_MAX:
-        message = f"The limit is a whole number from 1 to {MATCH_LIMIT_MAX}."
-        raise ApiError(422, message, {"limit": [message]})
-    return limit
-
-
-def _summary(errors: dict[str, list[str]]) -> str:
-    return "Some fields are invalid: " + "; ".join(f"{name}: {msgs[0]}" for name, msgs in errors.items())
+def _only_query_parameters(*names: str) -> None:
+    unknown = sorted(set(request.args) - set(names))
+    if unknown:
+        message = f"Unknown parameter: use {', '.join(names)}."
+        raise ApiError(422, f"Some parameters are invalid: {', '.join(unknown)}.",
+                       {name: [message] for name in unknown})
 
 
 # --- writing the answer -----------------------------------------------------------------------
@@ -172,110 +139,97 @@ def _summary(errors: dict[str, list[str]]) -> str:
 def _request_response(request_id: int, status: int = 200):
     """The request as ``GET /requests/{id}`` shows it (after a change: read again)."""
     viewer = current_account()
-    response = jsonify(request_json(flow.request_for(viewer, request_id), viewer))
+    response = jsonify(request_json(flow.request_for(viewer, request_id), viewer).model_dump(mode="json"))
     response.status_code = status
     if status == 201:
         response.headers["Location"] = url_for("api.get_request", request_id=request_id)
     return response
 
 
-def request_json(found: ReferenceRequest, viewer: Account) -> dict[str, Any]:
+def request_json(found: ReferenceRequest, viewer: Account) -> out.Request:
     """The request with its timeline, asks and engagement, as ``viewer`` may see it. ``found``
     comes from ``workflows.requests.request_for`` (everything loaded); the engagement is one
     more query."""
     view = view_request(found, viewer, current_engagement(found.id))
     seller = found.requested_by
-    return {
-        "id": found.id,
-        "status": found.status.value,
-        "outcome": found.outcome.value,
-        "opportunity_id": found.opportunity_id,
-        "opportunity_name": found.opportunity_name,
-        "amount": _number(found.amount),
-        "prospect_company": found.prospect_company,
-        "industry": found.industry.name if found.industry else None,
-        "employees": found.employees,
-        "region": found.region.name if found.region else None,
-        "contact_name": found.contact_name,
-        "contact_email": found.contact_email,
-        "use_cases": _names(found.use_cases),
-        "topics": _names(found.topics),
-        "competitors": _names(found.competitors),
-        "format": found.format_code,
-        "needed_by": _date(found.needed_by),
-        "questions": list(found.questions or []),
-        "notes": found.notes,
-        "requested_by": {"id": seller.id, "name": seller.name, "email": seller.email} if seller else None,
-        "created_at": _moment(found.created_at),
-        "updated_at": _moment(found.updated_at),
-        "first_asked_at": _moment(found.first_asked_at),
-        "matched_at": _moment(found.matched_at),
-        "scheduled_at": _moment(found.scheduled_at),
-        "completed_at": _moment(found.completed_at),
-        "cancelled_at": _moment(found.cancelled_at),
-        "outcome_at": _moment(found.outcome_at),
-        "timeline": [
-            {
-                "at": _moment(entry.at),
-                "kind": entry.kind,
-                "actor": entry.who,
-                "text": entry.text,
-                "detail": entry.detail,
-            }
+    return out.Request(
+        id=found.id,
+        status=found.status,
+        outcome=found.outcome,
+        opportunity_id=found.opportunity_id,
+        opportunity_name=found.opportunity_name,
+        amount=_number(found.amount),
+        prospect_company=found.prospect_company,
+        industry=found.industry.name if found.industry else None,
+        employees=found.employees,
+        region=found.region.name if found.region else None,
+        contact_name=found.contact_name,
+        contact_email=found.contact_email,
+        use_cases=_names(found.use_cases),
+        topics=_names(found.topics),
+        competitors=_names(found.competitors),
+        format=found.format_code,
+        needed_by=found.needed_by,
+        questions=list(found.questions or []),
+        notes=found.notes,
+        requested_by=out.Person(id=seller.id, name=seller.name, email=seller.email) if seller else None,
+        created_at=found.created_at,
+        updated_at=found.updated_at,
+        first_asked_at=found.first_asked_at,
+        matched_at=found.matched_at,
+        scheduled_at=found.scheduled_at,
+        completed_at=found.completed_at,
+        cancelled_at=found.cancelled_at,
+        outcome_at=found.outcome_at,
+        timeline=[
+            out.TimelineEvent(at=entry.at, kind=entry.kind, actor=entry.who, text=entry.text,
+                              detail=entry.detail)
             for entry in view.timeline
         ],
-        "asks": [ask_json(ask) for ask in view.asks],
-        "engagement": engagement_json(view.engagement) if view.engagement else None,
-    }
+        asks=[ask_json(ask) for ask in view.asks],
+        engagement=engagement_json(view.engagement) if view.engagement else None,
+    )
 
 
-def ask_json(ask: AskView) -> dict[str, Any]:
+def ask_json(ask: AskView) -> out.Ask:
     """An ask as the API shows it; what the viewer may not see (scores and reasons for sales,
     why an advocate declined) is ``null`` or empty."""
-    return {
-        "id": ask.id,
-        "request_id": ask.request_id,
-        "advocate_id": ask.advocate_id,
-        "name": ask.name,
-        "status": ask.status.value,
-        "score": ask.score,
-        "reasons": list(ask.reasons),
-        "asked_at": _moment(ask.asked_at),
-        "expires_at": _moment(ask.expires_at),
-        "responded_at": _moment(ask.responded_at),
-        "decline_reason": ask.decline_reason,
-        "decline_reason_text": ask.decline_reason_text,
-        "decline_note": ask.decline_note,
-    }
+    return out.Ask(
+        id=ask.id,
+        request_id=ask.request_id,
+        advocate_id=ask.advocate_id,
+        name=ask.name,
+        status=ask.status,
+        score=ask.score,
+        reasons=[out.Reason(**reason) for reason in ask.reasons],
+        asked_at=ask.asked_at,
+        expires_at=ask.expires_at,
+        responded_at=ask.responded_at,
+        decline_reason=ask.decline_reason,
+        decline_reason_text=ask.decline_reason_text,
+        decline_note=ask.decline_note,
+    )
 
 
-def engagement_json(engagement: Engagement) -> dict[str, Any]:
-    return {
-        "id": engagement.id,
-        "advocate_id": engagement.advocate_id,
-        "format": engagement.format_code,
-        "status": engagement.status.value,
-        "starts_at": _moment(engagement.starts_at),
-        "ends_at": _moment(engagement.ends_at),
-        "quarter": engagement.quarter,
-        "created_at": _moment(engagement.created_at),
-        "booked_at": _moment(engagement.booked_at),
-        "completed_at": _moment(engagement.completed_at),
-        "cancelled_at": _moment(engagement.cancelled_at),
-    }
+def engagement_json(engagement: Engagement) -> out.Engagement:
+    return out.Engagement(
+        id=engagement.id,
+        advocate_id=engagement.advocate_id,
+        format=engagement.format_code,
+        status=engagement.status,
+        starts_at=engagement.starts_at,
+        ends_at=engagement.ends_at,
+        quarter=engagement.quarter,
+        created_at=engagement.created_at,
+        booked_at=engagement.booked_at,
+        completed_at=engagement.completed_at,
+        cancelled_at=engagement.cancelled_at,
+    )
 
 
 def _names(entries) -> list[str]:
     """Tags and topics in alphabetical order (the database keeps no order for them)."""
     return sorted((entry.name for entry in entries), key=str.casefold)
-
-
-def _moment(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value is not None else None
-
-
-def _date(value: date | None) -> str | None:
-    return value.isoformat() if value is not None else None
 
 
 def _number(value: Decimal | None) -> int | float | None:

@@ -651,7 +651,7 @@ def test_a_bad_request_names_each_problem_beside_its_field_and_saves_nothing(app
     html = response.get_data(as_text=True)
     assert response.status_code == 422
     assert "Nothing was saved" in flashed(html)[0]
-    for name, message in [("prospect_company", "Required: the prospect&#39;s company name"),
+    for name, message in [("prospect_company", "Give the prospect&#39;s company name"),
                           ("industry", "Unknown industry &#39;Atlantis&#39;"),
                           ("employees", "&#39;lots&#39; is not a whole number"),
                           ("needed_by", "Must not be in the past"),
@@ -662,6 +662,34 @@ def test_a_bad_request_names_each_problem_beside_its_field_and_saves_nothing(app
     assert 'value="Northwind expansion"' in html  # what was typed stays
     with app.app_context():
         assert db.session.scalar(select(func.count(ReferenceRequest.id))) == 0
+
+
+@pytest.mark.parametrize("missing", [{}, {"industry": "", "format": "", "prospect_company": "  "}])
+def test_the_form_asks_for_what_is_missing_in_words_never_codes(app, as_seller, missing):
+    required = ("industry", "format", "prospect_company")
+    data = {name: value for name, value in FORM.items() if name not in required}
+    data |= {**missing, "csrf_token": csrf_token(get(as_seller, "/admin/requests/new"))}
+
+    response = as_seller.post("/admin/requests/new", data=data)
+
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    for name, message in [("prospect_company", "Give the prospect&#39;s company name"),
+                          ("industry", "Pick an industry"), ("format", "Pick a format")]:
+        assert f'<small id="{name}-error" class="error">{message}</small>' in html, name
+    errors = " ".join(re.findall(r'class="error">(.*?)</small>', html))
+    assert "site_visit" not in errors and "use one of" not in errors
+    with app.app_context():
+        assert db.session.scalar(select(func.count(ReferenceRequest.id))) == 0
+
+
+def test_the_required_fields_are_marked(as_seller):
+    html = get(as_seller, "/admin/requests/new")
+    for name in ("prospect_company", "industry", "format"):
+        assert re.search(rf'<label for="{name}">[^<]*\(required\)</label>', html), name
+        assert re.search(rf'<(input|select)[^>]*id="{name}"[^>]*required', html) or re.search(
+            rf'<(input|select)[^>]*required[^>]*id="{name}"', html), name
+    assert html.count(" required") == 3
 
 
 def test_the_intake_form_needs_its_csrf_token(app, as_seller):

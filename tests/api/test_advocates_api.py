@@ -102,7 +102,10 @@ def test_filters_are_case_insensitive_and_combine(app, api, make_advocate):
     assert names(get("/api/v1/advocates?format=written%20reference")) == ["Ana", "Cleo"]  # by name too
     combined = "/api/v1/advocates?industry=Financial+Services&format=written&topic=Security"
     assert names(get(combined)) == ["Ana"]
-    assert names(get("/api/v1/advocates?industry=&topic=&format=")) == ["Ana", "Ben", "Cleo"]
+    assert names(get("/api/v1/advocates?industry=%20Healthcare%20")) == ["Cleo"]
+    empty = get("/api/v1/advocates?industry=&topic=&format=")
+    assert empty.status_code == 422 and set(empty.get_json()["fields"]) == {"industry", "topic", "format"}
+    assert "Empty industry: leave the filter out. Use one of: " in empty.get_json()["error"]
 
 
 def test_available_means_active_consented_not_snoozed_with_a_call_left(app, api, make_advocate,
@@ -124,8 +127,8 @@ def test_available_means_active_consented_not_snoozed_with_a_call_left(app, api,
         db.session.commit()
 
     assert names(get("/api/v1/advocates?available=true")) == ["Ready", "Woke up"]
-    assert names(get("/api/v1/advocates?available=TRUE")) == ["Ready", "Woke up"]
     everyone = names(get("/api/v1/advocates?available=false"))
+    assert names(get("/api/v1/advocates")) == everyone
     assert len(everyone) == 9 and "Snoozed" in everyone
 
 
@@ -136,6 +139,10 @@ def test_available_means_active_consented_not_snoozed_with_a_call_left(app, api,
         ("topic=Astrology", {"topic"}, "Astrology"),
         ("format=pigeon", {"format"}, "pigeon"),
         ("available=maybe", {"available"}, "available=true"),
+        ("available=TRUE", {"available"}, "available=false"),
+        ("available=1", {"available"}, "available=true"),
+        ("available=", {"available"}, "available=true"),
+        ("available=yes&industry=Nope", {"available", "industry"}, "Nope"),
         ("tier=Premier", {"tier"}, "Unknown filter"),
         ("industry=Nope&topic=Nada", {"industry", "topic"}, "Nada"),
     ],

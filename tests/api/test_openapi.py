@@ -1,6 +1,7 @@
-"""``GET /api/v1/openapi.json`` describes the API truthfully (M3 item 6):
+"""``GET /api/v1/openapi.json`` describes the API truthfully:
 
-- the document is valid OpenAPI 3.1;
+- the document is valid OpenAPI 3.1, its schemas those of the models the API reads and answers
+  with, its catalogue fields listing the catalogues as they are;
 - it lists exactly the API's routes, each with the roles the route really allows (``x-roles``);
 - real responses of every endpoint — successes and errors alike — have a status the document
   lists for the operation, and a body (and headers) that match its schema; every response the
@@ -142,6 +143,51 @@ def test_each_operation_names_the_roles_its_route_allows(app, document):
         assert "401" in operation["responses"]
         # 403 is listed where some token holders are refused, and only there.
         assert ("403" in operation["responses"]) == (roles != TOKEN_ROLES), (path, method)
+
+
+def test_the_request_body_is_the_contracts_model_with_the_catalogues_listed(app, document):
+    from workflows.request_input import CATALOGUE_FIELDS, FIELDS, RequestBody, catalogue_values
+
+    described = document["components"]["schemas"]["RequestBody"]
+    generated = RequestBody.model_json_schema()
+    assert set(described["properties"]) == set(FIELDS) and list(generated["properties"]) == list(FIELDS)
+    assert set(described["required"]) == {"prospect_company", "industry", "format"}
+    assert described["additionalProperties"] is False
+    with app.app_context():
+        for name, catalogue in CATALOGUE_FIELDS.items():
+            field = described["properties"][name]
+            listed = [branch for branch in field.get("anyOf", [field]) if branch != {"type": "null"}][0]
+            listed = listed.get("items", listed)
+            assert listed["enum"] == catalogue_values(catalogue), name
+    formats = described["properties"]["format"]["enum"]
+    assert formats == ["call", "video", "written", "site_visit"]
+    for name in ("use_cases", "topics", "competitors", "questions"):
+        [array, _null] = described["properties"][name]["anyOf"]
+        assert (array["type"], array["maxItems"]) == ("array", 20)
+
+
+def test_a_catalogue_entry_is_listed_as_soon_as_it_exists(app, client):
+    from models import Industry
+
+    with app.app_context():
+        added = Industry(name="Space Tourism", sector="industrial")
+        db.session.add(added)
+        db.session.commit()
+        added_id = added.id
+    try:
+        described = client.get("/api/v1/openapi.json").get_json()["components"]["schemas"]["RequestBody"]
+        assert "Space Tourism" in described["properties"]["industry"]["enum"]
+    finally:  # the catalogues are reference data: every test starts with them as migrated
+        with app.app_context():
+            db.session.delete(db.session.get(Industry, added_id))
+            db.session.commit()
+
+
+def test_every_field_of_the_contract_comes_back_in_the_request(document):
+    from workflows.request_input import FIELDS
+
+    answer = document["components"]["schemas"]["Request"]
+    assert set(FIELDS) <= set(answer["required"]) and answer["additionalProperties"] is False
 
 
 def test_the_match_limit_is_described_as_the_api_applies_it(document):

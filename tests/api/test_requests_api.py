@@ -151,7 +151,7 @@ def test_a_request_needs_no_csrf_token_and_sets_no_cookie(api):
 
 def test_amounts_with_cents_come_back_as_numbers(api):
     client, _account = api("sales")
-    body = client.post("/api/v1/requests", json={**VALID, "amount": "1,250,000.50"}).get_json()
+    body = client.post("/api/v1/requests", json={**VALID, "amount": 1250000.50}).get_json()
     assert body["amount"] == 1250000.5
 
 
@@ -162,8 +162,18 @@ def test_amounts_with_cents_come_back_as_numbers(api):
         ({"topics": ["Security", "Astrology"]}, {"topics"}, "Astrology"),
         ({"format": "carrier pigeon"}, {"format"}, "carrier pigeon"),
         ({"region": "Atlantis"}, {"region"}, "Atlantis"),
-        ({"amount": "lots", "employees": -3}, {"amount", "employees"}, "lots"),
+        ({"amount": "lots", "employees": -3}, {"amount", "employees"}, "must be a number"),
+        ({"amount": "250000", "employees": "1200"}, {"amount", "employees"}, "must be a whole number"),
+        ({"use_cases": "Patient scheduling"}, {"use_cases"}, "must be a list of texts"),
+        ({"competitors": "Globex; Initech"}, {"competitors"}, "must be a list of texts"),
+        ({"questions": "Why?"}, {"questions"}, "must be a list of texts"),
+        ({"topics": "Security"}, {"topics"}, "must be a list of texts"),
         ({"use_cases": "x" * 200}, {"use_cases"}, ""),
+        ({"industry": ""}, {"industry"}, "required"),
+        ({"industry": None}, {"industry"}, "required"),
+        ({"industry": "   "}, {"industry"}, "required"),
+        ({"opportunity_id": 88123}, {"opportunity_id"}, "must be text"),
+        ({"format": "Video call"}, {"format"}, "call, video, written, site_visit"),
         ({"topics": [1, 2]}, {"topics"}, ""),
         ({"needed_by": "next week"}, {"needed_by"}, "YYYY-MM-DD"),
         ({"needed_by": "2001-01-01"}, {"needed_by"}, "past"),
@@ -198,6 +208,14 @@ def test_a_body_that_is_not_a_json_object_is_refused(app, api, data, content_typ
     client, _account = api("sales")
     response = client.post("/api/v1/requests", data=data, content_type=content_type)
     assert_error(response, status, set())
+    assert count(app, ReferenceRequest) == 0
+
+
+def test_the_industry_is_required(app, api):
+    client, _account = api("sales")
+    without = {name: value for name, value in VALID.items() if name != "industry"}
+    body = assert_error(client.post("/api/v1/requests", json=without), 422, {"industry"})
+    assert body["fields"]["industry"][0].startswith("required: use one of Technology, ")
     assert count(app, ReferenceRequest) == 0
 
 
