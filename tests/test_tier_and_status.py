@@ -9,6 +9,7 @@ import pytest
 
 from models import AdvocateStatus, Role
 from pages import ADVOCATE_STATUS_WORDS, advocate_status
+from tests.helpers import text
 
 WORDS = {
     "candidate": "Candidate",
@@ -17,10 +18,6 @@ WORDS = {
     "paused": "Paused",
     "retired": "Retired",
 }
-
-
-def text(html: str) -> str:
-    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
 
 
 def page(http, url: str) -> str:

@@ -15,15 +15,12 @@ from werkzeug.test import encode_multipart
 
 from models import Advocate, AuditEvent, Company, Role, db
 from tests.conftest import csrf_token
+from tests.helpers import text
 from workflows import imports as flow
 from workflows.imports import reading
 
 PAGE = "/admin/imports"
 DATA = Path(__file__).parent.parent / "data"
-
-
-def text(html: str) -> str:
-    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
 
 
 def flashed(html: str) -> list[str]:

@@ -25,18 +25,10 @@ from models import (
     db,
 )
 from models.types import utcnow
+from tests.helpers import page as get
+from tests.helpers import text
 
 TODAY = date.today()
-
-
-def text(html: str) -> str:
-    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
-
-
-def get(http, url: str, status: int = 200) -> str:
-    response = http.get(url)
-    assert response.status_code == status, response.get_data(as_text=True)[:2000]
-    return response.get_data(as_text=True)
 
 
 def listed(html: str) -> list[int]:

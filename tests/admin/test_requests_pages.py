@@ -6,20 +6,17 @@ counts that must not grow with the data."""
 from __future__ import annotations
 
 import re
-from datetime import time, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select
 
 from models import (
-    Advocate,
     AdvocateTopic,
     Ask,
     AskStatus,
     AuditEvent,
-    Format,
-    Industry,
     OutboxMessage,
     ReferenceRequest,
     RequestOutcome,
@@ -27,12 +24,12 @@ from models import (
     Role,
     Topic,
     TopicStance,
-    UseCase,
-    WeeklyWindow,
     db,
 )
 from models.types import utcnow
 from tests.conftest import csrf_token
+from tests.helpers import fit, flashed, section, text
+from tests.helpers import page as get
 from workflows import requests as flow
 
 TODAY = utcnow().date()
@@ -41,55 +38,13 @@ TODAY = utcnow().date()
 # --- helpers -----------------------------------------------------------------------------------
 
 
-def text(html: str) -> str:
-    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
-
-
-def flashed(html: str) -> list[str]:
-    found = re.findall(r'class="flash[^"]*" role="status">(.*?)</p>', html, re.S)
-    return [" ".join(m.split()) for m in found]
-
-
-def section(html: str, element_id: str) -> str:
-    found = re.search(rf'<(section|details|p)[^>]*id="{element_id}".*?</\1>', html, re.S)
-    assert found, f"no #{element_id} on the page"
-    return found.group(0)
-
-
 def row_ids(html: str) -> list[int]:
     return [int(n) for n in re.findall(r'<tr id="request-(\d+)"', html)]
-
-
-def get(http, url: str, status: int = 200) -> str:
-    response = http.get(url)
-    assert response.status_code == status, response.get_data(as_text=True)[:2000]
-    return response.get_data(as_text=True)
 
 
 def post(http, url: str, data: dict | None = None, follow: bool = False):
     token = csrf_token(http.get("/admin/").get_data(as_text=True))
     return http.post(url, data={"csrf_token": token, **(data or {})}, follow_redirects=follow)
-
-
-def fit(app, advocate_id: int, *, formats=("call", "video", "written"), glad=(), use_cases=(),
-        industry=None, hours=(7, 20)):
-    """Make an advocate fit requests: formats accepted, topics glad to talk about, use cases,
-    and a window every day (UTC) so a live call has a free slot before any needed-by date."""
-    with app.app_context():
-        advocate = db.session.get(Advocate, advocate_id)
-        if industry:
-            advocate.company.industry = db.session.scalar(select(Industry).where(Industry.name == industry))
-        advocate.formats = list(db.session.scalars(select(Format).where(Format.code.in_(formats))))
-        for name in glad:
-            topic = db.session.scalar(select(Topic).where(Topic.name == name))
-            advocate.topics.append(AdvocateTopic(topic=topic, stance=TopicStance.GLAD))
-        for name in use_cases:
-            use_case = db.session.scalar(select(UseCase).where(UseCase.key == name.casefold()))
-            advocate.use_cases.append(use_case or UseCase(name=name))
-        for weekday in range(7):
-            db.session.add(WeeklyWindow(advocate_id=advocate_id, weekday=weekday,
-                                        starts=time(hours[0]), ends=time(hours[1])))
-        db.session.commit()
 
 
 @pytest.fixture()

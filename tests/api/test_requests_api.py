@@ -1,4 +1,4 @@
-"""The requests API (DESIGN.md §9, M3 item 6): submit, read, matches, ask, outcome — with bearer
+"""The requests API (DESIGN.md §9): submit, read, matches, ask, outcome — with bearer
 tokens only, roles per endpoint, sales limited to their own requests, JSON errors only."""
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from models import (
     WeeklyWindow,
     db,
 )
+from tests.helpers import Api
 from workflows import tokens
 from workflows.requests import accept_ask, decline_ask
 
@@ -49,26 +50,6 @@ VALID = {
 
 
 # --- helpers -----------------------------------------------------------------------------------
-
-
-class Api:
-    """A test client sending ``Authorization: Bearer <token>`` with every request."""
-
-    def __init__(self, http, secret: str | None) -> None:
-        self.http, self.secret = http, secret
-
-    def open(self, method: str, url: str, *, headers=None, **kwargs):
-        sent = {"Authorization": f"Bearer {self.secret}"} if self.secret else {}
-        return self.http.open(url, method=method, headers={**sent, **(headers or {})}, **kwargs)
-
-    def get(self, url: str, **kwargs):
-        return self.open("GET", url, **kwargs)
-
-    def post(self, url: str, **kwargs):
-        return self.open("POST", url, **kwargs)
-
-    def patch(self, url: str, **kwargs):
-        return self.open("PATCH", url, **kwargs)
 
 
 @pytest.fixture()

@@ -4,7 +4,6 @@ and declining (with a reason; the request goes back to the coordinator), and eve
 
 from __future__ import annotations
 
-import re
 import threading
 from datetime import timedelta
 
@@ -25,6 +24,7 @@ from models import (
 )
 from models.types import utcnow
 from tests.conftest import csrf_token, text_body
+from tests.helpers import flashed
 from workflows import quota
 from workflows import requests as flow
 
@@ -84,11 +84,6 @@ def snapshot(app, request_id: int) -> dict:
         }
         db.session.remove()
     return state
-
-
-def flashed(html: str) -> list[str]:
-    found = re.findall(r'class="flash[^"]*" role="status">(.*?)</p>', html, re.S)
-    return [" ".join(message.split()) for message in found]
 
 
 # --- the page ----------------------------------------------------------------------------------

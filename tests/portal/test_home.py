@@ -11,6 +11,7 @@ import pytest
 
 from models import Advocate, PointsEntry, RequestStatus, db
 from models.types import utcnow
+from tests.helpers import text
 from workflows import quota
 
 PROSPECT = {"prospect_company": "Zephyr Hospitals AG", "contact_name": "Quentin Quaile",
@@ -30,10 +31,6 @@ def page(client) -> str:
     response = client.get("/portal")
     assert response.status_code == 200
     return response.get_data(as_text=True)
-
-
-def text(html: str) -> str:
-    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
 
 
 def update(app, advocate_id: int, **values) -> None:
