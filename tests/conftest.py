@@ -239,10 +239,17 @@ def csrf_token(html: str) -> str:
 
 @pytest.fixture()
 def sign_in(client, smtp, deliver):
-    """Sign an account in through the real flow: ask, read the e-mail, open, press the button."""
+    """Sign an account in on ``client`` (or ``http``). For tests about something else the session
+    is made directly, as the e-mailed link makes it; ``next_path`` (or ``by_email=True``) goes
+    through the real flow instead: ask, read the e-mail, open, press the button. The sign-in
+    tests themselves (tests/portal/test_sign_in.py) take the real flow for every role."""
+    from tests.helpers import sign_in_directly
 
-    def run(account: Account, http=None, next_path: str | None = None):
+    def run(account: Account, http=None, next_path: str | None = None, by_email: bool = False):
         http = http or client
+        if not next_path and not by_email:
+            sign_in_directly(http, account)
+            return None
         page = http.get("/sign-in")
         data = {"email": account.email, "csrf_token": csrf_token(page.get_data(as_text=True))}
         if next_path:

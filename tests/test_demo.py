@@ -374,7 +374,7 @@ def test_demo_account_signs_in(role, demo, app, sign_in):
         account = db.session.scalar(select(Account).where(Account.email == SIGN_IN_WITH[role]))
         db.session.expunge(account)
     http = app.test_client()
-    response = sign_in(account, http=http)
+    response = sign_in(account, http=http, by_email=True)
     home = response.headers["Location"]
     assert home == ("/portal" if role == "advocate" else "/admin/")
     page = http.get(home).get_data(as_text=True)

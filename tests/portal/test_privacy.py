@@ -87,7 +87,7 @@ def dana(make_advocate, sign_in):
     advocate = make_advocate(
         name="Dana Whitfield", email="dana@northwind.example", timezone="Europe/Berlin", **PROFILE
     )
-    sign_in(advocate.account)
+    sign_in(advocate.account, by_email=True)  # the export shows the sign-in and its audit
     return advocate
 
 
