@@ -39,6 +39,7 @@ from portal import (  # noqa: E402,F401  (registers the views on bp)
     booking,
     history,
     home,
+    outcome,
     perks,
     privacy,
     profile,
