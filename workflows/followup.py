@@ -1,6 +1,6 @@
 """Around a booked call (DESIGN.md §2 steps 5–6): the reminder the day before, the feedback
 requests after it, and how it ends — completed (both sides say it took place, or nobody says
-otherwise in time).
+otherwise in time, or the coordinator says so) or a no-show (the coordinator's call).
 
 The periodic jobs (``send_due_reminders``, ``request_due_feedback``, ``complete_due``, run
 together by ``workflows.jobs.run_due``) read which engagements are due, then handle each in a
@@ -17,7 +17,9 @@ deal's outcome with one-click links (``workflows.outcome_links``).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
@@ -38,6 +40,7 @@ from models import (
 )
 from models.types import utcnow, zone_or_utc
 from workflows import errors, outcome_links, points, requests
+from workflows.audit import add_event
 from workflows.bookings import join_text
 from workflows.engagements import move_engagement
 from workflows.links import Purpose, external_url
@@ -51,6 +54,14 @@ log = logging.getLogger(__name__)
 BOTH_SIDES = "both_sides"
 BY_ITSELF = "by_itself"
 BY_COORDINATOR = "coordinator"
+
+
+class CallNotOver(errors.Conflict):
+    """The call has not begun: it cannot be a no-show or completed yet (cancel it instead)."""
+
+
+class NoBookedCall(errors.Conflict):
+    """The request has no booked call to mark."""
 
 
 # --- the rules: when each step is due, as conditions on the engagement -----------------------
@@ -239,6 +250,85 @@ def feedback_of(engagement_id: int, side: FeedbackSide) -> Feedback | None:
     return db.session.scalar(
         select(Feedback).where(Feedback.engagement_id == engagement_id, Feedback.side == side)
     )
+
+
+# --- the coordinator's decisions -------------------------------------------------------------
+
+
+def mark_no_show(request_id: int, *, by: Account, now: datetime | None = None) -> Engagement:
+    """The request's booked call, begun or over, did not take place: the engagement is a no-show
+    (it gives its place in the quarter back and earns no points) and the request, which the call
+    was to serve, is closed as cancelled. Refused with ``CallNotOver`` before the call begins
+    (cancel it instead, so both sides are told)."""
+    now = now or utcnow()
+    with _booked_call(request_id, by, now, "marked a no-show") as (engagement, _advocate, request):
+        move_engagement(engagement, EngagementStatus.NO_SHOW, now)
+        record(request.id, "no_show", by, now, engagement_id=engagement.id,
+               advocate_id=engagement.advocate_id)
+        requests.move_request(request, RequestStatus.CANCELLED, now)
+        add_event("request.no_show", actor=by, subject=f"request:{request.id}", engagement_id=engagement.id)
+    return engagement
+
+
+def complete_call(request_id: int, *, by: Account, now: datetime | None = None) -> Engagement:
+    """The coordinator says the request's call, begun or over, took place (one side said it did
+    not, or nobody answered yet): completed as ``complete_step`` does."""
+    now = now or utcnow()
+    with _booked_call(request_id, by, now, "completed") as (engagement, advocate, request):
+        complete_step(engagement, advocate, now, how=BY_COORDINATOR, by=by)
+        add_event("request.call_completed", actor=by, subject=f"request:{request.id}",
+                  engagement_id=engagement.id)
+    return engagement
+
+
+@contextmanager
+def _booked_call(request_id: int, by: Account, now: datetime,
+                 doing: str) -> Iterator[tuple[Engagement, Advocate, ReferenceRequest]]:
+    """The request's booked call that has begun, in one transaction: under its advocate's lock
+    then the request's, both read again (``RequestNotFound`` when ``by`` may not see it)."""
+    advocate_id = db.session.scalar(
+        select(Engagement.advocate_id).where(Engagement.request_id == request_id,
+                                             Engagement.status == EngagementStatus.BOOKED)
+    )
+    if advocate_id is None:
+        requests.request_for(by, request_id)  # RequestNotFound first, for a request not theirs
+        raise NoBookedCall(f"This request has no booked call: there is nothing to be {doing}. "
+                           "Nothing was changed.")
+    with transaction(lock=advocate_id) as advocate:
+        request = requests.lock_request(request_id, visible_to=by)
+        engagement = db.session.scalars(
+            select(Engagement)
+            .where(Engagement.request_id == request.id, Engagement.status == EngagementStatus.BOOKED)
+            .execution_options(populate_existing=True)
+        ).one_or_none()
+        if engagement is None:
+            raise NoBookedCall("The call was completed or called off meanwhile. Nothing was changed.")
+        if engagement.starts_at > now:
+            raise CallNotOver(
+                f"The call is on {engagement.starts_at:%d %B %Y at %H:%M} UTC and has not begun: it "
+                f"cannot be {doing} yet. If it will not happen, cancel it instead, so both sides "
+                "are told. Nothing was changed."
+            )
+        yield engagement, advocate, request
+
+
+@dataclass(frozen=True)
+class CallFollowUp:
+    """What the request's page says about a booked call that has begun."""
+
+    doubted_by: tuple[FeedbackSide, ...]  # the sides that said it did not take place
+    completes_by_itself: bool
+
+
+def call_follow_up(engagement: Engagement | None, now: datetime) -> CallFollowUp | None:
+    """For a booked call that has begun (one query): who doubts it took place; None otherwise."""
+    if engagement is None or engagement.status is not EngagementStatus.BOOKED or engagement.starts_at > now:
+        return None
+    sides = db.session.scalars(
+        select(Feedback.side).where(Feedback.engagement_id == engagement.id,
+                                    Feedback.call_happened.is_(False)).order_by(Feedback.side)
+    ).all()
+    return CallFollowUp(doubted_by=tuple(sides), completes_by_itself=not sides)
 
 
 # --- e-mails ---------------------------------------------------------------------------------
