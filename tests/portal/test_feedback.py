@@ -254,3 +254,19 @@ def test_a_feedback_link_is_refused_after_the_window_and_when_tampered(app, clie
     with time_machine.travel(call.ends_at + timedelta(days=10, minutes=1), tick=False):
         closed = client.get(prospect_link)
     assert closed.status_code == 410 and "Feedback on this call closed on" in closed.get_data(as_text=True)
+
+
+def test_the_database_keeps_one_answer_per_side_even_past_the_check(app, client, after_the_call, monkeypatch):
+    """Two answers racing past the check (it reads none yet): the one-per-side constraint keeps
+    the first, and the second gets the "already given" page, never a 500."""
+    from workflows import followup
+
+    _advocate_link, prospect_link = after_the_call
+    assert answer(client, prospect_link, call_happened="yes", rating="3").status_code == 302
+    monkeypatch.setattr(followup, "feedback_of", lambda *_args: None)
+    again = answer(client, prospect_link, call_happened="no")
+    assert again.status_code == 409 and "The link works once" in again.get_data(as_text=True)
+    with app.app_context():
+        [kept] = db.session.scalars(select(Feedback)).all()
+        assert (kept.call_happened, kept.rating) == (True, 3)
+        db.session.remove()
