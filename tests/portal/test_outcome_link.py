@@ -76,3 +76,11 @@ def test_a_tampered_foreign_or_orphaned_link_is_refused_with_a_page(app, client,
     gone = client.get(won)
     assert gone.status_code == 410 and "no longer yours" in gone.get_data(as_text=True)
     assert outcome_of(app, request.id) is RequestOutcome.OPEN
+
+
+def test_the_outcome_page_issues_a_fixed_number_of_queries(app, client, make_request, count_queries):
+    request = make_request(status=RequestStatus.COMPLETED)
+    won = links(app, request.id)["won"]
+    with count_queries() as queries:
+        assert client.get(won).status_code == 200
+    assert len(queries) <= 2, queries
