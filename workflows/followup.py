@@ -316,8 +316,7 @@ def _booked_call(request_id: int, by: Account, now: datetime,
 class CallFollowUp:
     """What the request's page says about a booked call that has begun."""
 
-    doubted_by: tuple[FeedbackSide, ...]  # the sides that said it did not take place
-    completes_by_itself: bool
+    doubted_by: tuple[FeedbackSide, ...]  # the sides that said it did not take place: it waits
 
 
 def call_follow_up(engagement: Engagement | None, now: datetime) -> CallFollowUp | None:
@@ -328,7 +327,7 @@ def call_follow_up(engagement: Engagement | None, now: datetime) -> CallFollowUp
         select(Feedback.side).where(Feedback.engagement_id == engagement.id,
                                     Feedback.call_happened.is_(False)).order_by(Feedback.side)
     ).all()
-    return CallFollowUp(doubted_by=tuple(sides), completes_by_itself=not sides)
+    return CallFollowUp(doubted_by=tuple(sides))
 
 
 # --- e-mails ---------------------------------------------------------------------------------
