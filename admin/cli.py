@@ -15,6 +15,7 @@ tokens_cli = AppGroup("tokens", help="Personal API tokens for the JSON API.")
 asks_cli = AppGroup("asks", help="Asks sent to advocates.")
 customers_cli = AppGroup("customers", help="Customer companies.")
 advocates_cli = AppGroup("advocates", help="Reference profiles.")
+jobs_cli = AppGroup("jobs", help="The periodic jobs: ask expiry, reminders, feedback, completion.")
 
 
 @users_cli.command("create")
@@ -69,6 +70,14 @@ def expire_asks() -> None:
     click.echo(f"expired {expired} ask{'' if expired == 1 else 's'}")
 
 
+@jobs_cli.command("run")
+def run_jobs() -> None:
+    """Run every due periodic job once (safe to run again, or beside the mail worker)."""
+    from workflows.jobs import describe, run_due
+
+    click.echo(describe(run_due()))
+
+
 def _import(kind: str, path: str) -> None:
     from workflows import imports
 
@@ -97,5 +106,5 @@ def import_advocates(path: str) -> None:
 
 
 def register_cli(app) -> None:
-    for group in (users_cli, demo_cli, tokens_cli, asks_cli, customers_cli, advocates_cli):
+    for group in (users_cli, demo_cli, tokens_cli, asks_cli, customers_cli, advocates_cli, jobs_cli):
         app.cli.add_command(group)

@@ -60,7 +60,7 @@ from models import (
 )
 from models.types import utcnow
 from pages import OnceForm, date_and_time, viewer_zone, whole_number
-from workflows import errors
+from workflows import errors, followup
 from workflows import requests as flow
 from workflows.audit import record_access_denied
 from workflows.engagements import current_engagement
@@ -331,6 +331,7 @@ class DetailPage:
     match: MatchResult | None  # ranked only for staff, while the request still needs an advocate
     overdue: bool
     all_candidates: bool
+    follow_up: followup.CallFollowUp | None = None  # a booked call that has begun
 
     @property
     def request(self) -> ReferenceRequest:
@@ -520,6 +521,35 @@ def record_outcome(request_id: int):
     return redirect(url_for("admin.request", request_id=request_id))
 
 
+@bp.post("/requests/<int:request_id>/call/no-show")
+def mark_no_show(request_id: int):
+    if not ButtonForm().validate_on_submit():
+        abort(400)
+    try:
+        followup.mark_no_show(request_id, by=current_user)
+    except errors.NotFound:
+        _not_found(request_id)
+    except errors.WorkflowError as refusal:
+        return _refused(request_id, refusal)
+    flash("Marked a no-show: the call did not take place, and the request is closed.", "success")
+    return redirect(url_for("admin.request", request_id=request_id))
+
+
+@bp.post("/requests/<int:request_id>/call/completed")
+def complete_call(request_id: int):
+    if not ButtonForm().validate_on_submit():
+        abort(400)
+    try:
+        followup.complete_call(request_id, by=current_user)
+    except errors.NotFound:
+        _not_found(request_id)
+    except errors.WorkflowError as refusal:
+        return _refused(request_id, refusal)
+    flash("Completed: the advocate earns their points and gets the thank-you; the seller is asked "
+          "for the deal's outcome.", "success")
+    return redirect(url_for("admin.request", request_id=request_id))
+
+
 @bp.post("/requests/<int:request_id>/edit")
 @allow(STAFF, Role.SALES)
 def edit_request(request_id: int):
@@ -583,7 +613,8 @@ def _page(request_id: int, status: int = 200, *, outcome_form: OutcomeForm | Non
 
 def detail_page(req: ReferenceRequest, *, all_candidates: bool = False) -> DetailPage:
     """Everything the request's page shows. ``request_for`` loaded the request with its asks and
-    timeline; the engagement is one more query, the ranking a fixed number (``load_pool``)."""
+    timeline; the engagement is one more query, what follows a call begun one more, the ranking
+    a fixed number (``load_pool``)."""
     view = view_request(req, current_user, current_engagement(req.id))
     return DetailPage(
         view=view,
@@ -592,4 +623,5 @@ def detail_page(req: ReferenceRequest, *, all_candidates: bool = False) -> Detai
         match=rank(req) if view.sight.match_details and req.status in LOOKING else None,
         overdue=is_overdue(req, utcnow().date()),
         all_candidates=all_candidates,
+        follow_up=followup.call_follow_up(view.engagement, utcnow()),
     )

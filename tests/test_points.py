@@ -54,3 +54,16 @@ def test_the_same_source_earns_once(app, make_advocate):
         db.session.commit()
         assert first is not None and again is None
         assert len(db.session.scalars(select(PointsEntry)).all()) == 1
+
+
+def test_a_completed_call_earns_its_points_once_and_the_bonus_from_a_rating_of_4(app, make_advocate):
+    advocate = make_advocate()
+    with app.app_context():
+        assert [points.is_good_feedback(r) for r in (None, 1, 3, 4, 5)] == [False, False, False, True, True]
+        assert points.award_call(advocate.id, 1, 3) == 100
+        assert points.award_call(advocate.id, 1, 3) == 0
+        assert points.award_call(advocate.id, 2, 4) == 120
+        assert points.award_good_feedback(advocate.id, 2, 5) == 0  # the bonus, once per call too
+        assert points.award_good_feedback(advocate.id, 1, 5) == 20  # a good rating given later
+        db.session.commit()
+        assert points.balance(advocate.id) == 240

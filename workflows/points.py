@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from flask import current_app
 from sqlalchemy import select
 
 from models import Advocate, PointsEntry, PointsReason, Tier, db
@@ -14,6 +15,10 @@ from models.points import balance_query
 from models.types import utcnow
 
 TIER_WINDOW = timedelta(days=365)
+# A prospect's rating from this up earns the advocate the feedback bonus (DESIGN.md §5 "Points").
+GOOD_FEEDBACK_RATING = 4
+# The ledger's source for what a call earns: the engagement.
+ENGAGEMENT_SOURCE = "engagement"
 
 
 def balance(advocate_id: int) -> int:
@@ -94,3 +99,27 @@ def award(
     )
     db.session.add(entry)
     return entry
+
+
+def is_good_feedback(rating: int | None) -> bool:
+    """Whether a prospect's rating earns the bonus: 4 or 5 out of 5."""
+    return rating is not None and rating >= GOOD_FEEDBACK_RATING
+
+
+def award_call(advocate_id: int, engagement_id: int, prospect_rating: int | None) -> int:
+    """What a completed call earns, in the current transaction: ``POINTS_CALL_COMPLETED``, and
+    ``POINTS_GOOD_FEEDBACK`` when the prospect rated it well; each once per engagement (the
+    ledger's source key). → the points added now (0 when the call had earned them already)."""
+    entry = award(advocate_id, current_app.config["POINTS_CALL_COMPLETED"], PointsReason.CALL_COMPLETED,
+                  source_type=ENGAGEMENT_SOURCE, source_id=engagement_id)
+    earned = entry.delta if entry is not None else 0
+    return earned + award_good_feedback(advocate_id, engagement_id, prospect_rating)
+
+
+def award_good_feedback(advocate_id: int, engagement_id: int, prospect_rating: int | None) -> int:
+    """The bonus for a call the prospect rated well, once per engagement; → the points added now."""
+    if not is_good_feedback(prospect_rating):
+        return 0
+    entry = award(advocate_id, current_app.config["POINTS_GOOD_FEEDBACK"], PointsReason.PROSPECT_FEEDBACK,
+                  source_type=ENGAGEMENT_SOURCE, source_id=engagement_id)
+    return entry.delta if entry is not None else 0

@@ -36,8 +36,8 @@ REASON_TEXT: dict[str, str] = {
 
 # Timeline details anybody who may see the request may read; staff also read STAFF_DETAIL.
 PUBLIC_DETAIL = frozenset({"advocate_id", "ask_id", "engagement_id", "format", "outcome", "starts_at",
-                           "ends_at", "changed"})
-STAFF_DETAIL = frozenset({"score", "reason"})
+                           "ends_at", "changed", "side", "call_happened", "how"})
+STAFF_DETAIL = frozenset({"score", "reason", "rating", "helped_decision"})
 
 
 @dataclass(frozen=True)
@@ -164,6 +164,10 @@ def _advocate_name(detail: dict[str, Any], asks: dict[int, AskView]) -> str | No
 def _who(event: RequestEvent, asks: dict[int, AskView]) -> str:
     if event.actor is not None:
         return event.actor.name
+    if event.kind == "feedback":  # given through a link, by one side of the call
+        if (event.detail or {}).get("side") == "prospect":
+            return "The prospect"
+        return _advocate_name(event.detail or {}, asks) or "The advocate"
     if event.kind in ADVOCATE_EVENTS:
         return _advocate_name(event.detail or {}, asks) or "The advocate"
     return "Vouch"
@@ -215,8 +219,25 @@ def event_text(event: RequestEvent, asks: dict[int, AskView], sight: Sight, zone
             if starts is None:
                 return "Call booked"
             return f"Call booked for {starts.astimezone(zone):%a %d %b %Y, %H:%M}"
+        case "reminded":
+            return "Reminded both sides of the call"
+        case "feedback_requested":
+            return "Asked both sides for their feedback"
+        case "feedback":
+            return _feedback_text(detail, sight)
+        case "possible_no_show":
+            side = "prospect" if detail.get("side") == "prospect" else "advocate"
+            if sight.match_details:
+                return (f"Possible no-show: the {side} says the call did not take place. Mark it a "
+                        "no-show, or complete it if it did")
+            return f"The {side} says the call did not take place: the coordinator is looking into it"
         case "completed":
-            return "The reference took place"
+            return "The reference took place" + {
+                "both_sides": " (both sides said so)",
+                "by_itself": " (nobody said otherwise in time)",
+            }.get(detail.get("how"), "")
+        case "no_show":
+            return "Marked the call a no-show: it did not take place"
         case "answers_submitted":
             return "Submitted the written answers"
         case "answers_approved":
@@ -228,6 +249,20 @@ def event_text(event: RequestEvent, asks: dict[int, AskView], sight: Sight, zone
             return f"Recorded the outcome: deal {outcome}" if outcome else "Recorded the outcome"
         case _:
             return event.kind.replace("_", " ").capitalize()
+
+
+def _feedback_text(detail: dict[str, Any], sight: Sight) -> str:
+    """A side's feedback in words; the rating and the prospect's "did it help" for staff only,
+    the comment never (it is read where the feedback is shown)."""
+    if detail.get("call_happened") is False:
+        return "Gave feedback: the call did not take place"
+    text = "Gave feedback"
+    if sight.match_details and detail.get("rating"):
+        text += f": rated the call {detail['rating']} out of 5"
+        helped = detail.get("helped_decision")
+        if helped is not None:
+            text += ", it helped the decision" if helped else ", it did not help the decision"
+    return text
 
 
 def _moment(value: Any) -> datetime | None:

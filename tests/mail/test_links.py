@@ -16,7 +16,7 @@ from models import Account, Advocate, OutboxMessage, Role, db
 from models.types import utcnow
 from tests.admin.test_requests_pages import fit
 from tests.portal.test_perks import add_perk, give_points
-from workflows import auth, bookings, perks, privacy, written
+from workflows import auth, bookings, jobs, perks, privacy, written
 from workflows import requests as flow
 from workflows.request_input import parse_request
 from workflows.slots import booking_rules, open_slots
@@ -26,7 +26,7 @@ BASE = "http://vouch.test"
 CHECKED = {
     "sign_in_link", "request_submitted", "ask", "ask_answered", "ask_expired", "introduction",
     "booking", "written_answers_submitted", "redemption_requested", "redemption_decided",
-    "left_program",
+    "left_program", "reminder", "feedback_request", "thank_you", "outcome_request",
 }
 
 
@@ -81,6 +81,10 @@ def test_every_e_mail_links_to_the_page_it_is_about(
         redemption = perks.redeem(dana.id, hoodie).redemption_id
         perks.fulfil(redemption, by=by)
         privacy.leave_program(fay.id, confirmation="LEAVE")
+        # The call's follow-up: the reminder, the feedback requests, then its completion.
+        jobs.run_due(now=slot.start - timedelta(hours=23))
+        jobs.run_due(now=slot.end + timedelta(hours=2))
+        jobs.run_due(now=slot.end + timedelta(days=4))
 
         expected = {
             "sign_in_link": [r"/sign-in/link/[^/#]+"],
@@ -94,6 +98,11 @@ def test_every_e_mail_links_to_the_page_it_is_about(
             "redemption_requested": [rf"/admin/redemptions#redemption-{redemption}"],
             "redemption_decided": [rf"/portal/perks#redemption-{redemption}"],
             "left_program": [],
+            # The advocate's and the prospect's.
+            "reminder": [rf"/portal/asks/{accepted.id}", r"/booking/[^/#]+"],
+            "feedback_request": [r"/feedback/[^/#]+", r"/feedback/[^/#]+"],  # one for each side
+            "thank_you": [r"/portal/history", r"/portal/perks"],
+            "outcome_request": [r"/outcome/[^/#]+", rf"/admin/requests/{submitted}"],
         }
         messages = db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
         seen: dict[str, set[str]] = {}

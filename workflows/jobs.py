@@ -1,0 +1,43 @@
+"""The periodic jobs (DESIGN.md §6), run together: ``flask jobs run`` calls ``run_due`` once,
+and the mail worker calls it on a timer.
+
+Each job is safe to run twice, or in two processes at once: it reads what is due, then handles
+each item in its own transaction under the locks its workflow takes, reading it again there
+(``requests.expire_overdue_asks``, and ``workflows.followup``'s jobs).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from models.types import utcnow
+from workflows import followup, requests
+
+# What ``run_due`` reports, in the order the jobs run: an ask expires before anything else reads
+# the request, a call is asked for feedback before it may complete.
+JOBS = ("asks_expired", "reminders", "feedback_requests", "completed")
+
+
+def run_due(now: datetime | None = None) -> dict[str, int]:
+    """Run every due periodic job once; → how many items each one handled."""
+    now = now or utcnow()
+    return {
+        "asks_expired": requests.expire_overdue_asks(now),
+        "reminders": followup.send_due_reminders(now),
+        "feedback_requests": followup.request_due_feedback(now),
+        "completed": followup.complete_due(now),
+    }
+
+
+def describe(counts: dict[str, int]) -> str:
+    """The counts in words, one job a line."""
+
+    def things(n: int, one: str, many: str) -> str:
+        return f"{n} {one if n == 1 else many}"
+
+    return "\n".join([
+        f"expired {things(counts['asks_expired'], 'ask', 'asks')}",
+        f"reminded {things(counts['reminders'], 'call', 'calls')}",
+        f"asked for feedback on {things(counts['feedback_requests'], 'call', 'calls')}",
+        f"completed {things(counts['completed'], 'call', 'calls')}",
+    ])
