@@ -102,7 +102,7 @@ def test_every_e_mail_links_to_the_page_it_is_about(
             "reminder": [rf"/portal/asks/{accepted.id}", r"/booking/[^/#]+"],
             "feedback_request": [r"/feedback/[^/#]+", r"/feedback/[^/#]+"],  # one for each side
             "thank_you": [r"/portal/history", r"/portal/perks"],
-            "outcome_request": [r"/outcome/[^/#]+", rf"/admin/requests/{submitted}"],
+            "outcome_request": [r"/outcome/[^/#]+", r"/outcome/[^/#]+", rf"/admin/requests/{submitted}"],
         }
         messages = db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
         seen: dict[str, set[str]] = {}
