@@ -26,7 +26,15 @@ SALES_SECTIONS = (
 guard(bp, default=STAFF)
 register_refusals(bp)
 
-from admin import home, imports, pool, redemptions, requests, tokens  # noqa: E402,F401  (registers the views on bp)
+from admin import (  # noqa: E402,F401  (registers the views on bp)
+    home,
+    imports,
+    pool,
+    redemptions,
+    requests,
+    tokens,
+    written,
+)
 
 
 def init_app(app) -> None:

@@ -587,7 +587,9 @@ def _not_found(request_id: int):
 
 
 def _page(request_id: int, status: int = 200, *, outcome_form: OutcomeForm | None = None,
-          edit: EditForm | None = None):
+          edit: EditForm | None = None, return_form=None):
+    from admin.written import section_context  # admin.written imports this module for its views
+
     try:
         req = flow.request_for(current_user, request_id)
     except flow.RequestNotFound:
@@ -608,6 +610,7 @@ def _page(request_id: int, status: int = 200, *, outcome_form: OutcomeForm | Non
         edit_form=edit or (edit_form(req) if page.editable else None),
         shown=CANDIDATES_SHOWN,
         excluded_shown=EXCLUDED_SHOWN,
+        **section_context(page.engagement, return_form),
     ), status
 
 

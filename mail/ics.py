@@ -4,15 +4,18 @@ One UID per engagement for its whole life: the first booking is ``METHOD:REQUEST
 ``SEQUENCE:0``, each reschedule a new ``REQUEST`` with the sequence raised, the cancellation a
 ``METHOD:CANCEL`` with the sequence raised again, so that every calendar updates the one event
 instead of adding another.
+
+The advocate's calendar feed (``feed``) is a subscription, not an invitation: ``METHOD:PUBLISH``
+with one event per call, under the same UID its invitations carry.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from icalendar import Calendar, Event, vCalAddress, vText
+from icalendar import Calendar, Event, vCalAddress, vDuration, vText
 
 PRODUCT = "-//Vouch//Customer references//EN"
 
@@ -83,3 +86,46 @@ def _address(person: Person, *, organizer: bool = False) -> vCalAddress:
         address.params["partstat"] = vText("NEEDS-ACTION")
         address.params["rsvp"] = vText("TRUE")
     return address
+
+
+@dataclass(frozen=True)
+class FeedEvent:
+    """One call in a subscription calendar."""
+
+    uid: str
+    sequence: int
+    starts_at: datetime
+    ends_at: datetime
+    summary: str
+    description: str
+    location: str
+
+
+def feed(*, name: str, events: Iterable[FeedEvent], stamp: datetime,
+         refresh_minutes: int = 60) -> str:
+    """The text of a subscription calendar (``METHOD:PUBLISH``, as calendar apps expect of a
+    feed): each event with the UID and sequence its invitations carry, its times in UTC, and a
+    hint for how often to fetch the feed again."""
+    calendar = Calendar()
+    calendar.add("prodid", PRODUCT)
+    calendar.add("version", "2.0")
+    calendar.add("calscale", "GREGORIAN")
+    calendar.add("method", "PUBLISH")
+    calendar.add("x-wr-calname", name)
+    calendar.add("refresh-interval", timedelta(minutes=refresh_minutes), parameters={"VALUE": "DURATION"})
+    calendar.add("x-published-ttl", vDuration(timedelta(minutes=refresh_minutes)))
+    for item in events:
+        event = Event()
+        event.add("uid", item.uid)
+        event.add("sequence", item.sequence)
+        event.add("dtstamp", stamp.astimezone(UTC))
+        event.add("dtstart", item.starts_at.astimezone(UTC))
+        event.add("dtend", item.ends_at.astimezone(UTC))
+        event.add("summary", item.summary)
+        event.add("description", item.description)
+        if item.location:
+            event.add("location", item.location)
+        event.add("status", "CONFIRMED")
+        event.add("transp", "OPAQUE")
+        calendar.add_component(event)
+    return calendar.to_ical().decode("utf-8")

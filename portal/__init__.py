@@ -37,6 +37,7 @@ from portal import (  # noqa: E402,F401  (registers the views on bp)
     auth,
     availability,
     booking,
+    calendar_feed,
     feedback,
     history,
     home,

@@ -19,7 +19,7 @@ from models.types import utcnow
 from pages import ALREADY_SENT, OnceForm, clock, first_error, show_refusal
 from portal import bp, current_advocate_id
 from workflows import availability as flow
-from workflows import errors
+from workflows import calendar_feed, errors
 from workflows.submissions import AlreadySubmitted
 
 # --- forms -----------------------------------------------------------------------------------
@@ -264,6 +264,7 @@ def _page(status: int = 200, *, editing: int | None = None, **forms):
         "limits_form": LimitsForm(formdata=None, obj=advocate),
         "button_form": ButtonForm(formdata=None),
         "editing": None,
+        "calendar_url": calendar_feed.address(advocate),
     }
     if editing is not None:
         window = overview.window(editing)  # flow.NotFound → 404 when not theirs

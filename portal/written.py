@@ -1,8 +1,13 @@
-"""A written reference, answered by the advocate.
+"""A written reference, answered by the advocate and read by the prospect.
 
 ``/portal/written/<engagement_id>`` lists the request's questions, each with a text area
 labelled by the question. One form, two buttons: "Save draft" (any number of times) and
-"Submit answers" (every question answered; read-only afterwards).
+"Submit answers" (every question answered; read-only afterwards, unless the coordinator sends
+them back with a note, which the page then shows above the answers).
+
+``/read/<token>`` is the prospect's page, opened from the e-mailed link without an account once
+the answers are approved: the questions and answers, with the advocate's name, title and
+company. A link that cannot be used says why, with its 4xx status.
 """
 
 from __future__ import annotations
@@ -14,10 +19,12 @@ from flask_wtf import FlaskForm
 from wtforms import SubmitField, TextAreaField
 from wtforms.validators import Length
 
+from access import public
 from models import EngagementStatus, size_band
-from pages import viewer_zone
+from pages import token_page, viewer_zone
 from portal import bp, current_advocate_id
 from workflows import written as flow
+from workflows.prospect_links import LinkRefused
 
 # --- forms -----------------------------------------------------------------------------------
 
@@ -100,6 +107,16 @@ def save_written(engagement_id: int):
     return redirect(url_for("portal.written", engagement_id=engagement_id))
 
 
+@bp.get("/read/<token_text>", endpoint="read_answers")
+@public
+def read_answers(token_text: str):
+    try:
+        found = flow.reading(token_text)
+    except LinkRefused as refusal:
+        return token_page("portal/prospect_link_refused.html", refusal.status, message=refusal.message)
+    return token_page("portal/read_answers.html", reading=found)
+
+
 # --- helpers ---------------------------------------------------------------------------------
 
 
@@ -120,5 +137,6 @@ def _page(engagement, questions, form, status: int = 200, *, refusal: str | None
         form=form,
         submitted=submitted,
         editable=editable,
+        returned_note=engagement.answers_returned_note if editable else "",
         zone=viewer_zone(),
     ), status

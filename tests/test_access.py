@@ -144,11 +144,13 @@ def test_the_walk_covers_the_known_pages(app):
     assert {"api.create_request", "api.get_request", "api.advocates", "api.openapi"} <= endpoints
     public = {endpoint for endpoint in endpoints if declared_public(app, endpoint)}
     assert public >= {"healthz", "portal.sign_in", "portal.link_sent", "portal.open_link",
-                      "portal.use_link", "portal.sign_out", "api.openapi",
+                      "portal.use_link", "portal.sign_out", "api.openapi", "portal.read_answers",
+                      "portal.calendar_feed",
                       # opened from signed links, without an account: feedback, the deal's outcome
                       "portal.feedback", "portal.give_feedback", "portal.outcome", "portal.record_outcome"}
     assert not public & {"portal.index", "portal.home", "admin.home", "api.get_request", "api.advocates",
-                         "admin.mark_no_show", "admin.complete_call"}
+                         "admin.mark_no_show", "admin.complete_call", "admin.approve_answers",
+                         "admin.return_answers", "portal.rotate_calendar"}
 
 
 # Staff-only pages and actions: sales and advocates are refused (403, audited) before any work.

@@ -3,6 +3,10 @@
 One itsdangerous serializer per purpose, each with its own salt, all made here; a token made
 for one purpose never loads for another. Links always start from ``BASE_URL``, never from the
 ``Host`` of the request being served.
+
+Most tokens carry the time they were made and are loaded with a ``max_age``. A purpose in
+``UNTIMED`` (the calendar subscription) carries no time: its token reads the same each time it
+is made from the same payload, and it lasts until the payload stops matching the database.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import current_app
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import BadSignature, SignatureExpired, URLSafeSerializer, URLSafeTimedSerializer
 
 
 class Purpose(StrEnum):
@@ -40,18 +44,29 @@ class InvalidToken(Exception):
         self.payload = payload
 
 
-def _serializer(purpose: Purpose) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=f"vouch/{purpose}")
+# Signed without a timestamp: a subscription address must stay the same every time it is shown,
+# and it is retired by changing what it signs (``Advocate.calendar_version``), not by age.
+UNTIMED = frozenset({Purpose.CALENDAR})
+
+
+def _serializer(purpose: Purpose) -> URLSafeSerializer:
+    kind = URLSafeSerializer if purpose in UNTIMED else URLSafeTimedSerializer
+    return kind(current_app.config["SECRET_KEY"], salt=f"vouch/{purpose}")
 
 
 def sign(purpose: Purpose, payload: Any) -> str:
     return _serializer(purpose).dumps(payload)
 
 
-def load(purpose: Purpose, token: str, max_age_seconds: int) -> Any:
-    """The payload of a token made for ``purpose``; ``InvalidToken`` for anything else."""
+def load(purpose: Purpose, token: str, max_age_seconds: int | None) -> Any:
+    """The payload of a token made for ``purpose``; ``InvalidToken`` for anything else.
+    ``max_age_seconds`` is required for every purpose but those in ``UNTIMED`` (give None)."""
     serializer = _serializer(purpose)
+    if (max_age_seconds is None) != (purpose in UNTIMED):
+        raise ValueError(f"{purpose}: a max_age is given for, and only for, timed tokens")
     try:
+        if purpose in UNTIMED:
+            return serializer.loads(token)
         return serializer.loads(token, max_age=max_age_seconds)
     except SignatureExpired as exc:
         try:

@@ -36,7 +36,7 @@ REASON_TEXT: dict[str, str] = {
 
 # Timeline details anybody who may see the request may read; staff also read STAFF_DETAIL.
 PUBLIC_DETAIL = frozenset({"advocate_id", "ask_id", "engagement_id", "format", "outcome", "starts_at",
-                           "ends_at", "changed", "side", "call_happened", "how"})
+                           "ends_at", "changed", "side", "call_happened", "how", "until"})
 STAFF_DETAIL = frozenset({"score", "reason", "rating", "helped_decision"})
 
 
@@ -240,8 +240,14 @@ def event_text(event: RequestEvent, asks: dict[int, AskView], sight: Sight, zone
             return "Marked the call a no-show: it did not take place"
         case "answers_submitted":
             return "Submitted the written answers"
+        case "answers_returned":
+            return "Sent the written answers back to the advocate, with a note"
         case "answers_approved":
             return "Approved the written answers"
+        case "answers_sent":
+            until = _moment(detail.get("until"))
+            return "Sent the prospect the link to read the answers" + (
+                f", open until {until.astimezone(zone):%d %b %Y}" if until else "")
         case "cancelled":
             return "Cancelled the request" + (f": {reason}" if reason else "")
         case "outcome":

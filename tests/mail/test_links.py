@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import select
 
-from models import Account, Advocate, OutboxMessage, Role, db
+from models import Account, Advocate, OutboxMessage, RequestStatus, Role, db
 from models.types import utcnow
 from tests.admin.test_requests_pages import fit
 from tests.portal.test_perks import add_perk, give_points
@@ -27,6 +27,7 @@ CHECKED = {
     "sign_in_link", "request_submitted", "ask", "ask_answered", "ask_expired", "introduction",
     "booking", "written_answers_submitted", "redemption_requested", "redemption_decided",
     "left_program", "reminder", "feedback_request", "thank_you", "outcome_request",
+    "written_returned", "written_ready", "written_thank_you",
 }
 
 
@@ -56,7 +57,7 @@ def test_every_e_mail_links_to_the_page_it_is_about(
     give_points(app, dana.id, 500)
     hoodie = add_perk(app, "Branded hoodie", "Occasional", 150)
     answered = make_request(requested_by=seller, prospect_company="Written Ltd", format="written",
-                            questions=["How long did the roll-out take?"])
+                            questions=["How long did the roll-out take?"], status=RequestStatus.MATCHED)
     written_ask = make_ask(eli, request=answered, status="accepted", asked_by_id=coordinator.id)
     engagement = make_engagement(eli, status="awaiting_booking", format="written", request_id=answered.id,
                                  ask_id=written_ask.id)
@@ -78,6 +79,9 @@ def test_every_e_mail_links_to_the_page_it_is_about(
         late = flow.ask(late_request.id, gus.id, by=by)
         flow.expire_overdue_asks(now=utcnow() + timedelta(hours=49))
         written.submit_answers(engagement.id, eli.id, ["Six weeks."])
+        written.return_answers(answered.id, "Name the team, please.", by=by)
+        written.submit_answers(engagement.id, eli.id, ["Six weeks, with the ops team."])
+        written.approve_answers(answered.id, by=by)
         redemption = perks.redeem(dana.id, hoodie).redemption_id
         perks.fulfil(redemption, by=by)
         privacy.leave_program(fay.id, confirmation="LEAVE")
@@ -94,7 +98,10 @@ def test_every_e_mail_links_to_the_page_it_is_about(
             "ask_expired": [r"/portal/availability"],
             "introduction": [r"/book/[^/#]+"],
             "booking": [r"/booking/[^/#]+", r"/portal#calls"],  # the prospect's, the advocate's
-            "written_answers_submitted": [rf"/admin/requests/{answered.id}"],
+            "written_answers_submitted": [rf"/admin/requests/{answered.id}#written"],
+            "written_returned": [rf"/portal/written/{engagement.id}"],
+            "written_ready": [r"/read/[^/#]+"],
+            "written_thank_you": [r"/portal#tier"],
             "redemption_requested": [rf"/admin/redemptions#redemption-{redemption}"],
             "redemption_decided": [rf"/portal/perks#redemption-{redemption}"],
             "left_program": [],
