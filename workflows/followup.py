@@ -34,7 +34,6 @@ from models import (
     Feedback,
     FeedbackSide,
     ReferenceRequest,
-    RequestOutcome,
     RequestStatus,
     db,
 )
@@ -242,7 +241,7 @@ def complete_step(engagement: Engagement, advocate: Advocate, now: datetime, *, 
         record(request.id, "completed", by, now, engagement_id=engagement.id, how=how)
     _thank(engagement, advocate, request, earned, now)
     if request is not None:
-        _ask_for_outcome(request)
+        outcome_links.ask_seller_step(request)
     return earned
 
 
@@ -370,22 +369,4 @@ def _thank(engagement: Engagement, advocate: Advocate, request: ReferenceRequest
             "perks_link": external_url("portal.perks"),
         },
         idempotency_key=f"thank-you:{engagement.id}",
-    )
-
-
-def _ask_for_outcome(request: ReferenceRequest) -> None:
-    seller = db.session.get(Account, request.requested_by_id) if request.requested_by_id else None
-    if seller is None or not seller.active or request.outcome is not RequestOutcome.OPEN:
-        return
-    enqueue(
-        template="outcome_request",
-        to=[seller.email],
-        context={
-            "seller": seller,
-            "request": request,
-            "won": outcome_links.link(request, RequestOutcome.WON),
-            "lost": outcome_links.link(request, RequestOutcome.LOST),
-            "link": external_url("admin.request", request_id=request.id),
-        },
-        idempotency_key=f"outcome-request:{request.id}",
     )

@@ -1,5 +1,6 @@
 """The seller's one-click deal outcome: once the reference has taken place, the seller gets two
-signed links, "won" and "lost", in an e-mail (``workflows.followup``).
+signed links, "won" and "lost", in an e-mail (``ask_seller_step``, from the call's completion in
+``workflows.followup`` and the written answers' approval in ``workflows.written``).
 
 A link is bound to one request, one outcome and the seller who asked for the reference. Opening
 it changes nothing: the page names the request and the choice, and a button POSTs it
@@ -15,6 +16,7 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
+from mail.outbox import enqueue
 from models import Account, ReferenceRequest, RequestOutcome, db
 from models.types import ID_MAX
 from workflows.links import InvalidToken, Purpose, external_url, load, sign
@@ -80,3 +82,23 @@ def use(token_text: str) -> OutcomeLink:
     check_open(found)
     record_outcome(found.request.id, found.outcome, by=found.seller)
     return found
+
+
+def ask_seller_step(request: ReferenceRequest) -> None:
+    """Once the reference has taken place (a call or approved written answers), the seller who
+    asked for it gets the won/lost links; nothing when the outcome is recorded or they left."""
+    seller = db.session.get(Account, request.requested_by_id) if request.requested_by_id else None
+    if seller is None or not seller.active or request.outcome is not RequestOutcome.OPEN:
+        return
+    enqueue(
+        template="outcome_request",
+        to=[seller.email],
+        context={
+            "seller": seller,
+            "request": request,
+            "won": link(request, RequestOutcome.WON),
+            "lost": link(request, RequestOutcome.LOST),
+            "link": external_url("admin.request", request_id=request.id),
+        },
+        idempotency_key=f"outcome-request:{request.id}",
+    )

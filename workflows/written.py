@@ -36,7 +36,7 @@ from models import (
     db,
 )
 from models.types import utcnow
-from workflows import errors, points, requests
+from workflows import errors, outcome_links, points, requests
 from workflows.audit import add_event
 from workflows.engagements import move_engagement
 from workflows.introductions import public_profile
@@ -232,6 +232,7 @@ def approve_answers(request_id: int, *, by: Account, now: datetime | None = None
             record(request.id, "answers_sent", None, now, engagement_id=engagement.id,
                    until=read_closes(engagement).isoformat())
         _thank(engagement, request, advocate, earned if entry is not None else 0, now)
+        outcome_links.ask_seller_step(request)
     return engagement
 
 

@@ -202,6 +202,10 @@ def test_sent_back_with_a_note_then_approved_and_read_by_the_prospect(
     assert ADVOCATE not in ready.as_string()
     until = (utcnow() + timedelta(days=30)).strftime("%d %B %Y")
     assert f"until {until}" in text_body(ready)
+    # The seller, who asked for the reference, is asked for the deal's outcome, one click each.
+    [asked] = [m for m in smtp.to(SELLER) if m["Subject"].endswith("how did the deal end?")]
+    won = app.test_client().get(link_in(asked, "/outcome/"))
+    assert won.status_code == 200
 
     assert "Your coordinator approved these answers on" in client.get(written_path).get_data(as_text=True)
 
