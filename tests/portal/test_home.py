@@ -115,6 +115,19 @@ def test_upcoming_calls_are_shown_in_the_advocates_own_zone(client, advocate, ma
     assert text(html).count("Phone call with") == 1
 
 
+def test_an_upcoming_call_says_how_to_join_it(client, advocate, make_engagement):
+    make_engagement(advocate, status="booked", join_url="https://meet.example/dana",
+                    join_phone="+1 212 555 0100")
+    make_engagement(advocate, status="booked", starts_at=utcnow() + timedelta(days=4), join_url="",
+                    join_phone="")
+
+    html = page(client)
+
+    assert '<a href="https://meet.example/dana" rel="noopener noreferrer">Join the call</a>' in html
+    assert "Phone: +1 212 555 0100" in text(html)
+    assert text(html).count("Join the call") == 1 and text(html).count("Phone:") == 1
+
+
 def test_accepted_engagements_waiting_for_a_booking_or_answers_are_listed(
     client, advocate, make_engagement, make_request
 ):
