@@ -6,6 +6,11 @@ owner; another person's request answers 404 like one that never existed). What e
 sees of a request is ``workflows.request_view``'s to decide: sales never see the candidates,
 the match scores or why an advocate declined.
 
+A live call has its own part of the page (``templates/admin/_call.html``): when the introduction
+went out, for everybody who may see the request; sending it again (to a corrected address) and
+cancelling the call with a reason, for staff only (the routes take the blueprint's staff-only
+default, so a seller's POST is a 403).
+
 Each action is a POST with its CSRF token that calls one workflow function, flashes and
 redirects back to the request. A refusal re-renders the page with the reason and its status
 (409 for a change the request's state does not allow, 422 for a rule on the input).
@@ -47,6 +52,7 @@ from models import (
     Account,
     Ask,
     AskStatus,
+    EngagementStatus,
     Format,
     Industry,
     ReferenceRequest,
@@ -59,14 +65,14 @@ from models import (
     size_band,
 )
 from models.types import utcnow
-from pages import OnceForm, date_and_time, viewer_zone, whole_number
-from workflows import errors, followup
+from pages import OnceForm, date_and_time, show_refusal, viewer_zone, whole_number
+from workflows import bookings, errors, followup
 from workflows import requests as flow
 from workflows.audit import record_access_denied
 from workflows.engagements import current_engagement
 from workflows.matching import rank
 from workflows.request_input import RequestInvalid, parse_request, parse_request_edit
-from workflows.request_view import AskView, RequestView, view_request
+from workflows.request_view import AskView, RequestView, TimelineEntry, view_request
 from workflows.submissions import AlreadySubmitted
 
 QUEUE_LIMIT = 200  # rows on one queue page; the filters narrow it down
@@ -371,6 +377,32 @@ class DetailPage:
         return [a for a in self.asks if a.pending]
 
     @property
+    def live_call(self) -> bool:
+        """The request's engagement is a live call (not a written reference)."""
+        return self.engagement is not None and self.engagement.format_code != "written"
+
+    @property
+    def introductions(self) -> list[TimelineEntry]:
+        """Each time the introduction went to the prospect for the current engagement."""
+        if self.engagement is None:
+            return []
+        return [line for line in self.timeline
+                if line.kind == "introduced" and line.detail.get("engagement_id") == self.engagement.id]
+
+    @property
+    def awaiting_booking(self) -> bool:
+        return self.live_call and self.engagement.status is EngagementStatus.AWAITING_BOOKING
+
+    @property
+    def call_cancellable(self) -> bool:
+        """The call can still be called off: waiting to be booked, or booked and not begun."""
+        if not self.live_call:
+            return False
+        e = self.engagement
+        return e.status is EngagementStatus.AWAITING_BOOKING or (
+            e.status is EngagementStatus.BOOKED and e.starts_at is not None and e.starts_at > utcnow())
+
+    @property
     def candidates(self):
         if self.match is None:
             return ()
@@ -391,6 +423,22 @@ class CancelForm(FlaskForm):
     reason = TextAreaField(
         "Why is it no longer needed? (optional)",
         render_kw={"rows": 2, "maxlength": flow.CANCEL_REASON_MAX_LENGTH},
+    )
+
+
+class ResendForm(FlaskForm):
+    """Send the introduction again, to a corrected address if one is given."""
+
+    contact_email = EmailField("Send it to (leave empty for the same address)",
+                               render_kw={"autocomplete": "off"})
+
+    show_errors = RequestForm.show_errors
+
+
+class CallCancelForm(FlaskForm):
+    reason = TextAreaField(
+        "Why is the call cancelled? (the prospect and the advocate read it)",
+        render_kw={"rows": 2, "maxlength": bookings.CANCEL_REASON_MAX_LENGTH, "required": True},
     )
 
 
@@ -550,6 +598,53 @@ def complete_call(request_id: int):
     return redirect(url_for("admin.request", request_id=request_id))
 
 
+@bp.post("/requests/<int:request_id>/introduction/resend")
+def resend_introduction(request_id: int):
+    form = ResendForm(prefix="resend")
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        engagement = bookings.resend_introduction(request_id, by=current_user,
+                                                  contact_email=form.contact_email.data or None)
+    except RequestInvalid as invalid:
+        form.show_errors(invalid.errors)
+        flash("Nothing was sent: see the message beside the address.", "error")
+        return _page(request_id, 422, resend_form=form)
+    except errors.NotFound:
+        _not_found(request_id)
+    except errors.Invalid as refusal:
+        show_refusal(form, refusal)
+        flash(f"Nothing was sent. {refusal.message}", "error")
+        return _page(request_id, refusal.status, resend_form=form)
+    except errors.WorkflowError as refusal:
+        return _refused(request_id, refusal)
+    flash(f"The introduction is on its way to {engagement.prospect_email} again, with a link to book the "
+          "call; the seller is in copy.", "success")
+    return redirect(url_for("admin.request", request_id=request_id, _anchor="call"))
+
+
+@bp.post("/requests/<int:request_id>/call/cancel")
+def cancel_call(request_id: int):
+    form = CallCancelForm(prefix="call")
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        cancelled = bookings.cancel_request_call(request_id, by=current_user, reason=form.reason.data or "")
+    except errors.NotFound:
+        _not_found(request_id)
+    except errors.Invalid as refusal:
+        show_refusal(form, refusal)
+        flash(refusal.message, "error")
+        return _page(request_id, refusal.status, call_cancel_form=form)
+    except errors.WorkflowError as refusal:
+        return _refused(request_id, refusal)
+    told = ("Both sides get the cancellation for their calendars" if cancelled.starts_at is not None
+            else "The prospect's booking link no longer works")
+    flash(f"The call is cancelled. {told}, the advocate's place in the quarter is free again, and the "
+          "request needs an advocate again.", "success")
+    return redirect(url_for("admin.request", request_id=request_id))
+
+
 @bp.post("/requests/<int:request_id>/edit")
 @allow(STAFF, Role.SALES)
 def edit_request(request_id: int):
@@ -587,7 +682,8 @@ def _not_found(request_id: int):
 
 
 def _page(request_id: int, status: int = 200, *, outcome_form: OutcomeForm | None = None,
-          edit: EditForm | None = None, return_form=None):
+          edit: EditForm | None = None, return_form=None, resend_form: ResendForm | None = None,
+          call_cancel_form: CallCancelForm | None = None):
     from admin.written import section_context  # admin.written imports this module for its views
 
     try:
@@ -607,6 +703,8 @@ def _page(request_id: int, status: int = 200, *, outcome_form: OutcomeForm | Non
         zone=viewer_zone(),
         outcome_form=outcome_form or OutcomeForm(formdata=None),
         cancel_form=CancelForm(formdata=None),
+        resend_form=resend_form or ResendForm(formdata=None, prefix="resend"),
+        call_cancel_form=call_cancel_form or CallCancelForm(formdata=None, prefix="call"),
         edit_form=edit or (edit_form(req) if page.editable else None),
         shown=CANDIDATES_SHOWN,
         excluded_shown=EXCLUDED_SHOWN,

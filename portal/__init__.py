@@ -38,6 +38,7 @@ from portal import (  # noqa: E402,F401  (registers the views on bp)
     availability,
     booking,
     calendar_feed,
+    calls,
     feedback,
     history,
     home,

@@ -18,8 +18,10 @@ from wtforms.widgets import TextInput
 
 from models import CompetitorRelation
 from models.types import utcnow
-from pages import first_error
+from pages import first_error, show_refusal
 from portal import bp, current_advocate_id
+from portal.forms import JoinForm
+from workflows import errors as refusals
 from workflows import profiles as flow
 
 # --- forms -----------------------------------------------------------------------------------
@@ -136,6 +138,29 @@ def save_profile():
     return _page(400, form=form)
 
 
+@bp.post("/portal/profile/join")
+def save_join_defaults():
+    """The default join details of the advocate's calls."""
+    form = JoinForm()
+    advocate_id = current_advocate_id()
+    if not form.validate_on_submit():
+        abort(400)
+    url, phone = form.values()
+    try:
+        changed = flow.save_join_defaults(advocate_id, url=url, phone=phone, actor=current_user)
+    except refusals.Invalid as refusal:
+        show_refusal(form, refusal)
+        return _page(refusal.status, join_form=form)
+    if not changed:
+        flash("Nothing had changed in your join details.", "info")
+    elif url or phone:
+        flash("Join details saved: calls booked from now on use them. A call already booked keeps "
+              "the details its invitation gave; change them on the call's page.", "success")
+    else:
+        flash("Join details removed: prospects read that you will send them yourself.", "success")
+    return redirect(url_for("portal.profile", _anchor="join"))
+
+
 @bp.post("/portal/profile/reviewed")
 def mark_profile_reviewed():
     if not ButtonForm().validate_on_submit():
@@ -148,7 +173,7 @@ def mark_profile_reviewed():
 # --- helpers ---------------------------------------------------------------------------------
 
 
-def _page(status: int = 200, form: ProfileForm | None = None):
+def _page(status: int = 200, form: ProfileForm | None = None, join_form: JoinForm | None = None):
     page = flow.profile_page(
         current_advocate_id(), now=utcnow(), review_days=current_app.config["PROFILE_REVIEW_DAYS"]
     )
@@ -170,12 +195,16 @@ def _page(status: int = 200, form: ProfileForm | None = None):
             },
         )
     form.offer_job_levels(page.job_levels)
+    if join_form is None:
+        join_form = JoinForm(formdata=None, data={"join_url": advocate.join_url,
+                                                  "join_phone": advocate.join_phone})
     if status != 200:
-        flash(f"Nothing was saved. {first_error(form)}", "error")
+        flash(f"Nothing was saved. {first_error(form, join_form)}", "error")
     return render_template(
         "portal/profile.html",
         page=page,
         form=form,
+        join_form=join_form,
         tags_hint=TAGS_HINT,
         flow=flow,
     ), status

@@ -150,7 +150,8 @@ def test_the_walk_covers_the_known_pages(app):
                       "portal.feedback", "portal.give_feedback", "portal.outcome", "portal.record_outcome"}
     assert not public & {"portal.index", "portal.home", "admin.home", "api.get_request", "api.advocates",
                          "admin.mark_no_show", "admin.complete_call", "admin.approve_answers",
-                         "admin.return_answers", "portal.rotate_calendar"}
+                         "admin.return_answers", "portal.rotate_calendar", "admin.cancel_call",
+                         "admin.resend_introduction", *ADVOCATE_ONLY}
 
 
 # Staff-only pages and actions: sales and advocates are refused (403, audited) before any work.
@@ -159,6 +160,17 @@ STAFF_ONLY = {
     "admin.fulfil_redemption": ("POST", "/admin/redemptions/1/fulfil"),
     "admin.reject_redemption": ("POST", "/admin/redemptions/1/reject"),
     "admin.set_notifications": ("POST", "/admin/notifications"),
+    # The coordinator's hand on a live call: sales read the call, they do not act on it.
+    "admin.cancel_call": ("POST", "/admin/requests/1/call/cancel"),
+    "admin.resend_introduction": ("POST", "/admin/requests/1/introduction/resend"),
+}
+
+# The advocate's own calls and join details: staff and sales are refused (403, audited).
+ADVOCATE_ONLY = {
+    "portal.call": ("GET", "/portal/calls/1"),
+    "portal.set_call_join": ("POST", "/portal/calls/1/join"),
+    "portal.cancel_call": ("POST", "/portal/calls/1/cancel"),
+    "portal.save_join_defaults": ("POST", "/portal/profile/join"),
 }
 
 
@@ -177,6 +189,25 @@ def test_the_staff_only_routes_refuse_sales_and_advocates(app, signed_in_as, rol
     for method, url in STAFF_ONLY.values():
         assert call(http, method, url).status_code == 403, (method, url)
     assert access_denied_rows(app) == [(account.id, url) for _method, url in STAFF_ONLY.values()]
+
+
+def test_the_advocates_call_routes_are_declared_for_advocates(app):
+    from models import Role
+
+    adapter = app.url_map.bind("localhost")
+    for endpoint, (method, url) in ADVOCATE_ONLY.items():
+        assert adapter.match(url, method=method)[0] == endpoint
+        # The portal's default (advocates), or said so explicitly: never public, never wider.
+        roles = getattr(app.view_functions[endpoint], "allowed_roles", {Role.ADVOCATE})
+        assert roles == {Role.ADVOCATE}, endpoint
+
+
+@pytest.mark.parametrize("role", ["sales", "coordinator", "admin"])
+def test_the_advocates_call_routes_refuse_everybody_else(app, signed_in_as, role):
+    http, account = signed_in_as(role)
+    for method, url in ADVOCATE_ONLY.values():
+        assert call(http, method, url).status_code == 403, (method, url)
+    assert access_denied_rows(app) == [(account.id, url) for _method, url in ADVOCATE_ONLY.values()]
 
 
 def is_api(url: str) -> bool:

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 
 from mail import ics
 from mail.outbox import enqueue
@@ -27,6 +28,7 @@ from models import (
     Advocate,
     Engagement,
     EngagementStatus,
+    ReferenceRequest,
     RequestEvent,
     RequestStatus,
     db,
@@ -34,10 +36,12 @@ from models import (
 )
 from models.types import utcnow, zone_or_utc
 from workflows import errors, quota, requests
-from workflows.engagements import cancel_engagement_step, move_engagement
+from workflows.audit import add_event
+from workflows.engagements import cancel_engagement_step, current_engagement, move_engagement
 from workflows.introductions import introduce_step
 from workflows.links import Purpose, external_url
 from workflows.prospect_links import check_bookable, link
+from workflows.request_input import parse_contact_email
 from workflows.slots import booking_rules, open_slots
 from workflows.timeline import record
 from workflows.transaction import transaction
@@ -45,6 +49,10 @@ from workflows.transaction import transaction
 JOIN_URL_MAX_LENGTH = 500
 JOIN_PHONE_MAX_LENGTH = 40
 CANCEL_REASON_MAX_LENGTH = 500
+# Who calls a call off (``cancel_booking``'s ``side``), and those who must say why: the prospect
+# reads the reason in the cancellation. A prospect may cancel without one.
+SIDES = frozenset({"prospect", "advocate", "coordinator"})
+REASON_REQUIRED = frozenset({"advocate", "coordinator"})
 
 
 class SlotTaken(errors.Conflict):
@@ -76,6 +84,36 @@ def check_join_details(url: str, phone: str) -> None:
             )
 
 
+def check_cancel_reason(reason: str | None, side: str) -> str:
+    """The reason, spaces folded; required of the advocate and the coordinator."""
+    if side not in SIDES:
+        raise ValueError(f"unknown side {side!r}: one of {', '.join(sorted(SIDES))}")
+    reason = " ".join((reason or "").split())
+    if not reason and side in REASON_REQUIRED:
+        raise errors.Invalid("Say why the call is cancelled: the prospect and the advocate read it in the "
+                             "cancellation. Nothing was changed.", "reason")
+    if len(reason) > CANCEL_REASON_MAX_LENGTH:
+        raise errors.Invalid(f"Keep the reason to {CANCEL_REASON_MAX_LENGTH} characters or fewer. "
+                             "Nothing was changed.", "reason")
+    return reason
+
+
+def check_cancellable(engagement: Engagement, now: datetime, side: str) -> None:
+    """A booked call can be cancelled until it begins; an accepted one not booked yet, by the
+    advocate or the coordinator (the prospect has nothing to cancel: they just do not book)."""
+    if engagement.status is EngagementStatus.AWAITING_BOOKING and side != "prospect":
+        return
+    check_movable(engagement, now, "cancelled")
+
+
+def check_changeable(engagement: Engagement, now: datetime) -> None:
+    """The join details of a call can change while it waits to be booked, or is booked and has
+    not begun."""
+    if engagement.status is EngagementStatus.AWAITING_BOOKING:
+        return
+    check_movable(engagement, now, "changed")
+
+
 def check_movable(engagement: Engagement, now: datetime, doing: str) -> None:
     """A call can be moved or cancelled while it is booked and has not begun."""
     if engagement.status is EngagementStatus.CANCELLED:
@@ -103,9 +141,13 @@ def check_slot(advocate: Advocate, start: datetime, now: datetime, *,
 
 def resend_introduction(request_id: int, *, by: Account, contact_email: str | None = None,
                         now: datetime | None = None) -> Engagement:
-    """Send the introduction again (to a corrected contact address, if given). Staff and the
-    request's seller may; only while the call waits to be booked."""
+    """Send the introduction again (to a corrected contact address, if given: checked as a
+    request's contact e-mail is, and kept on the request and the engagement). Only while a live
+    call waits to be booked; the booking link in it is a new one, the old one still books."""
     now = now or utcnow()
+    requests.request_for(by, request_id)  # RequestNotFound first, for a request not theirs
+    if contact_email is not None:
+        contact_email = parse_contact_email(contact_email) or None
     advocate_id = db.session.scalar(
         select(Engagement.advocate_id).where(Engagement.request_id == request_id,
                                              Engagement.status == EngagementStatus.AWAITING_BOOKING)
@@ -118,15 +160,23 @@ def resend_introduction(request_id: int, *, by: Account, contact_email: str | No
         engagement = _live_engagement(request.id)
         if engagement is None or engagement.status is not EngagementStatus.AWAITING_BOOKING:
             raise errors.Conflict("The call was booked or called off meanwhile. Nothing was sent.")
-        if contact_email:
+        if not request.format.is_live:
+            raise errors.Conflict("A written reference has no introduction: the prospect reads the answers "
+                                  "once they are approved. Nothing was sent.")
+        if contact_email and contact_email != (engagement.prospect_email or request.contact_email):
             engagement.prospect_email = contact_email
             request.contact_email = contact_email
+            request.updated_at = now
+            record(request.id, "edited", by, now, changed=["contact_email"])
         sent = db.session.scalar(
             select(func.count(RequestEvent.id))
             .where(RequestEvent.request_id == request.id, RequestEvent.kind == "introduced")
         )
         if not introduce_step(engagement, request, advocate, now, by=by, resend=sent):
-            raise errors.Invalid("Give the prospect contact's e-mail address first.", "contact_email")
+            raise errors.Invalid("The request has no contact e-mail: give the prospect contact's address "
+                                 "to send the introduction to.", "contact_email")
+        add_event("request.introduction_sent", actor=by, subject=f"request:{request.id}",
+                  engagement_id=engagement.id, resend=sent)
     return engagement
 
 
@@ -160,8 +210,9 @@ def book(engagement_id: int, start: datetime, *, prospect_zone: str | None = Non
             engagement.starts_at, engagement.ends_at = start, end
             engagement.quarter = call_quarter
             engagement.prospect_timezone = zone_or_utc(prospect_zone).key if prospect_zone else None
-            engagement.join_url = engagement.join_url or advocate.join_url
-            engagement.join_phone = engagement.join_phone or advocate.join_phone
+            if not (engagement.join_url or engagement.join_phone):
+                # The call keeps the details its invitation gives: its own, else the default.
+                engagement.join_url, engagement.join_phone = advocate.join_url, advocate.join_phone
             engagement.ics_sequence = 0
             request = engagement.request
             if request is not None:
@@ -205,22 +256,23 @@ def reschedule(engagement_id: int, start: datetime, *, now: datetime | None = No
 
 
 def cancel_booking(engagement_id: int, *, side: str, reason: str = "", by: Account | None = None,
-                   now: datetime | None = None) -> Engagement:
+                   advocate_id: int | None = None, now: datetime | None = None) -> Engagement:
     """Call off a booked call that has not begun (``side``: prospect, advocate or coordinator),
-    or an accepted one not booked yet (advocate or coordinator): the place in the quarter is
-    given back, both sides get the cancellation (with ``METHOD:CANCEL`` for a booked call), and
-    the request goes back to the coordinator's queue — or to the next candidate, where the
-    program says so (``ASK_NEXT_ON_CANCEL``)."""
+    or an accepted one not booked yet (advocate or coordinator); the advocate and the
+    coordinator say why (``check_cancel_reason``). The place in the quarter is given back, both
+    sides of a booked call get the cancellation with ``METHOD:CANCEL`` (the same UID, the
+    sequence raised), and the request goes back to the coordinator's queue — or to the next
+    candidate, where the program says so (``ASK_NEXT_ON_CANCEL``). ``advocate_id``: the call
+    must be that advocate's (``NotFound`` otherwise, as for no call)."""
     now = now or utcnow()
-    reason = " ".join((reason or "").split())
-    if len(reason) > CANCEL_REASON_MAX_LENGTH:
-        raise errors.Invalid(f"Keep the reason to {CANCEL_REASON_MAX_LENGTH} characters or fewer.", "reason")
-    advocate_id = _advocate_of(engagement_id)
-    with transaction(lock=advocate_id) as advocate:
+    owner = _advocate_of(engagement_id)
+    if advocate_id is not None and owner != advocate_id:
+        raise errors.NotFound("There is no such call among yours.")
+    with transaction(lock=owner) as advocate:
         engagement = _locked_engagement(engagement_id)
         was_booked = engagement.status is EngagementStatus.BOOKED
-        if not (engagement.status is EngagementStatus.AWAITING_BOOKING and side != "prospect"):
-            check_movable(engagement, now, "cancelled")
+        check_cancellable(engagement, now, side)  # first: a reason would not help a call begun
+        reason = check_cancel_reason(reason, side)
         cancel_engagement_step(engagement, reason=reason or _default_reason(side), now=now)
         request = None
         if engagement.request_id is not None:
@@ -229,10 +281,23 @@ def cancel_booking(engagement_id: int, *, side: str, reason: str = "", by: Accou
         if was_booked:
             engagement.ics_sequence += 1
             _send_invitations(engagement, advocate, "cancelled", now, reason=reason, side=side)
+        add_event("engagement.cancelled", actor=by, subject=f"engagement:{engagement.id}", side=side,
+                  was_booked=was_booked)
         request_id = request.id if request is not None else None
     if request_id is not None and current_app.config["ASK_NEXT_ON_CANCEL"]:
         requests.ask_next_candidate(request_id, now=now)
     return engagement
+
+
+def cancel_request_call(request_id: int, *, by: Account, reason: str,
+                        now: datetime | None = None) -> Engagement:
+    """The coordinator calls off the request's call, booked or waiting to be booked
+    (``cancel_booking`` with the coordinator's side)."""
+    requests.request_for(by, request_id)  # RequestNotFound first, for a request not theirs
+    engagement = current_engagement(request_id)
+    if engagement is None or engagement.format_code == "written":
+        raise errors.Conflict("This request has no call to cancel. Nothing was changed.")
+    return cancel_booking(engagement.id, side="coordinator", reason=reason, by=by, now=now)
 
 
 def _default_reason(side: str) -> str:
@@ -243,23 +308,56 @@ def _default_reason(side: str) -> str:
     }.get(side, "Cancelled.")
 
 
+@dataclass(frozen=True)
+class JoinDetailsSaved:
+    engagement: Engagement
+    changed: bool
+    invited: bool  # both sides were sent the updated invitation
+
+
 def set_join_details(engagement_id: int, advocate_id: int, *, url: str, phone: str,
-                     now: datetime | None = None) -> Engagement:
-    """The advocate replaces the join details for one call; a booked call's invitation is sent
-    again with them."""
+                     now: datetime | None = None) -> JoinDetailsSaved:
+    """The advocate replaces the join details for one of their calls (both empty: the call uses
+    their default again), while it waits to be booked or is booked and has not begun. A booked
+    call's invitation goes to both sides again, updated: the same UID, ``SEQUENCE`` raised."""
     now = now or utcnow()
+    if _advocate_of(engagement_id) != advocate_id:
+        raise errors.NotFound("There is no such call among yours.")
     url, phone = url.strip(), phone.strip()
     check_join_details(url, phone)
     with transaction(lock=advocate_id) as advocate:
         engagement = _locked_engagement(engagement_id)
         if engagement.advocate_id != advocate.id:
             raise errors.NotFound("There is no such call among yours.")
-        if engagement.status not in (EngagementStatus.AWAITING_BOOKING, EngagementStatus.BOOKED):
-            raise NotMovable("This call is over or cancelled: its join details no longer matter.")
+        check_changeable(engagement, now)
+        before = join_details(engagement, advocate)
         engagement.join_url, engagement.join_phone = url, phone
-        if engagement.status is EngagementStatus.BOOKED and engagement.starts_at > now:
+        if engagement.status is EngagementStatus.BOOKED and not (url or phone):
+            # Emptied: the default again, kept on the call, whose invitation now gives it.
+            engagement.join_url, engagement.join_phone = advocate.join_url, advocate.join_phone
+        changed = join_details(engagement, advocate) != before
+        invited = changed and engagement.status is EngagementStatus.BOOKED
+        if invited:
             engagement.ics_sequence += 1
             _send_invitations(engagement, advocate, "updated", now)
+        if changed:
+            add_event("engagement.join_details_changed", actor=advocate.account,
+                      subject=f"engagement:{engagement.id}")
+    return JoinDetailsSaved(engagement, changed, invited)
+
+
+def advocate_call(engagement_id: int, advocate_id: int) -> Engagement:
+    """One of the advocate's own calls, with its request and format (``NotFound`` for another
+    advocate's, the same as for none)."""
+    engagement = db.session.scalars(
+        select(Engagement)
+        .where(Engagement.id == engagement_id, Engagement.advocate_id == advocate_id)
+        .options(joinedload(Engagement.format),
+                 joinedload(Engagement.request).joinedload(ReferenceRequest.format),
+                 joinedload(Engagement.advocate))
+    ).unique().one_or_none()
+    if engagement is None:
+        raise errors.NotFound("There is no such call among yours.")
     return engagement
 
 
@@ -297,12 +395,39 @@ def uid(engagement: Engagement) -> str:
     return f"engagement-{engagement.id}@{host}"
 
 
-def join_text(engagement: Engagement) -> str:
+def join_details(engagement: Engagement, advocate: Advocate | None = None) -> tuple[str, str]:
+    """(link, phone) of a call: its own, if it has any, else the advocate's default (never a
+    mix of the two: the call's own details replace the default as a whole). A booked call keeps
+    the details its invitation gave (``book`` copies the default onto it): a default changed
+    later does not reach it, so the reminder never says other than the invitation."""
+    own = engagement.join_url, engagement.join_phone
+    if any(own) or engagement.status is not EngagementStatus.AWAITING_BOOKING:
+        return own
+    advocate = advocate or engagement.advocate
+    if advocate is None:
+        return "", ""
+    return advocate.join_url, advocate.join_phone
+
+
+def default_join_details(engagement: Engagement) -> tuple[str, str]:
+    """(link, phone) the advocate gives their calls by default (their profile's)."""
+    advocate = engagement.advocate
+    return (advocate.join_url, advocate.join_phone) if advocate is not None else ("", "")
+
+
+def join_location(engagement: Engagement, advocate: Advocate | None = None) -> str:
+    """The invitation's LOCATION: the link, else the phone number."""
+    url, phone = join_details(engagement, advocate)
+    return url or phone
+
+
+def join_text(engagement: Engagement, advocate: Advocate | None = None) -> str:
+    url, phone = join_details(engagement, advocate)
     parts = []
-    if engagement.join_url:
-        parts.append(f"Join: {engagement.join_url}")
-    if engagement.join_phone:
-        parts.append(f"Phone: {engagement.join_phone}")
+    if url:
+        parts.append(f"Join: {url}")
+    if phone:
+        parts.append(f"Phone: {phone}")
     return "\n".join(parts) or "The advocate will send the join details."
 
 
@@ -317,8 +442,8 @@ def invitation_text(engagement: Engagement, advocate: Advocate, method: str, now
         starts_at=engagement.starts_at,
         ends_at=engagement.ends_at,
         summary=f"Reference {engagement.format.name.lower()}: {advocate.account.name} and {company}",
-        description=join_text(engagement),
-        location=engagement.join_url or engagement.join_phone,
+        description=join_text(engagement, advocate),
+        location=join_location(engagement, advocate),
         organizer=ics.Person(sender_name or "Vouch", sender_email or "vouch@localhost"),
         attendees=[ics.Person(advocate.account.name, advocate.account.email),
                    ics.Person(engagement.prospect_name or "", engagement.prospect_email)],
@@ -338,7 +463,7 @@ def _send_invitations(engagement: Engagement, advocate: Advocate, what: str, now
         "engagement": engagement,
         "format_name": engagement.format.name,
         "company": request.prospect_company if request is not None else "",
-        "join": join_text(engagement),
+        "join": join_text(engagement, advocate),
         "reason": reason,
         "side": side,
         "minutes": int((engagement.ends_at - engagement.starts_at).total_seconds() // 60),
@@ -353,7 +478,7 @@ def _send_invitations(engagement: Engagement, advocate: Advocate, what: str, now
             context={**common, "recipient_name": account.name, "other_name": engagement.prospect_name,
                      "starts": engagement.starts_at.astimezone(advocate_zone), "zone": advocate_zone.key,
                      "for_advocate": True, "manage_link": None,
-                     "portal_link": external_url("portal.home") + "#calls"},
+                     "portal_link": external_url("portal.call", engagement_id=engagement.id)},
             idempotency_key=f"{key}:advocate",
             attachments=[calendar],
         )

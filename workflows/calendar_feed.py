@@ -21,7 +21,7 @@ from models.engagements import CALENDAR_STATUSES
 from models.types import ID_MAX, utcnow
 from workflows import errors
 from workflows.audit import add_event
-from workflows.bookings import join_text, uid
+from workflows.bookings import join_location, join_text, uid
 from workflows.links import InvalidToken, Purpose, external_url, load, sign
 from workflows.transaction import transaction
 
@@ -88,8 +88,7 @@ def feed_text(token_text: str, *, now: datetime | None = None) -> str:
     """The iCalendar text an address serves."""
     now = now or utcnow()
     advocate = advocate_for(token_text)
-    home = external_url("portal.home")
-    events = [_event(engagement, home) for engagement in calls(advocate.id, now)]
+    events = [_event(engagement, advocate) for engagement in calls(advocate.id, now)]
     return ics.feed(name="Vouch reference calls", events=events, stamp=now,
                     refresh_minutes=REFRESH_MINUTES)
 
@@ -102,7 +101,7 @@ def rotate(advocate_id: int) -> Advocate:
     return advocate
 
 
-def _event(engagement: Engagement, home: str) -> ics.FeedEvent:
+def _event(engagement: Engagement, advocate: Advocate) -> ics.FeedEvent:
     request = engagement.request
     company = request.prospect_company if request is not None else ""
     who = ", ".join(part for part in (engagement.prospect_name, company) if part) or "a prospect"
@@ -112,6 +111,7 @@ def _event(engagement: Engagement, home: str) -> ics.FeedEvent:
         starts_at=engagement.starts_at,
         ends_at=engagement.ends_at,
         summary=f"Reference {engagement.format.name.lower()} with {who}",
-        description=f"{join_text(engagement)}\n\nYour calls in Vouch: {home}",
-        location=engagement.join_url or engagement.join_phone,
+        description=(f"{join_text(engagement, advocate)}\n\n"
+                     f"This call in Vouch: {external_url('portal.call', engagement_id=engagement.id)}"),
+        location=join_location(engagement, advocate),
     )

@@ -344,10 +344,8 @@ def _call_context(engagement: Engagement) -> dict:
 
 
 def _advocate_call_link(engagement: Engagement) -> str:
-    """The advocate's page about the call: the ask they accepted, else their home."""
-    if engagement.ask_id is not None:
-        return external_url("portal.ask", ask_id=engagement.ask_id)
-    return external_url("portal.home")
+    """The advocate's page about the call, where they change its join details or cancel it."""
+    return external_url("portal.call", engagement_id=engagement.id)
 
 
 def _thank(engagement: Engagement, advocate: Advocate, request: ReferenceRequest | None, earned: int,

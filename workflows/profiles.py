@@ -36,6 +36,7 @@ from models._columns import name_key
 from models.types import zone_or_utc
 from workflows import errors
 from workflows.audit import add_event
+from workflows.bookings import check_join_details
 from workflows.tags import tag_list, tags
 from workflows.transaction import transaction
 
@@ -260,6 +261,21 @@ def _snapshot(advocate: Advocate) -> dict[str, object]:
         "languages": list(advocate.languages or []),
         "refused_companies": list(advocate.refused_companies or []),
     }
+
+
+def save_join_defaults(advocate_id: int, *, url: str, phone: str, actor: Account | None = None) -> bool:
+    """The advocate's default join details: the video link and/or phone number a call uses
+    unless the advocate sets other ones for it (``workflows.bookings.join_details``). Checked by
+    the rule every join detail follows (``bookings.check_join_details``). A call already booked
+    keeps the details its invitation gave. → whether anything changed."""
+    url, phone = url.strip(), phone.strip()
+    check_join_details(url, phone)
+    with transaction(lock=advocate_id) as advocate:
+        changed = (advocate.join_url, advocate.join_phone) != (url, phone)
+        advocate.join_url, advocate.join_phone = url, phone
+        if changed:
+            add_event("profile.join_details_saved", actor=actor, subject=f"advocate:{advocate.id}")
+    return changed
 
 
 def mark_reviewed(advocate_id: int, *, now: datetime, actor: Account | None = None) -> None:

@@ -386,6 +386,24 @@ def parse_request_edit(raw: Mapping[str, Any]) -> RequestEdit:
                        contact_name=body.contact_name or "", contact_email=body.contact_email or "")
 
 
+class ContactEmailBody(BaseModel):
+    """A prospect contact's address alone: corrected when the introduction is sent again."""
+
+    model_config = STRICT
+
+    contact_email: Email
+
+
+def parse_contact_email(text: str) -> str:
+    """A prospect contact's e-mail address, checked (and normalised) as a request's
+    ``contact_email`` is; ``RequestInvalid`` naming ``contact_email`` otherwise. Empty stays empty."""
+    problems = _Problems({}, FORM_WORDS)
+    body = problems.validate(ContactEmailBody, {"contact_email": (text or "").strip()})
+    if body is None or problems.errors:
+        raise RequestInvalid(problems.errors)
+    return body.contact_email
+
+
 # --- the form's strings ------------------------------------------------------------------------
 
 LIST_FIELDS = frozenset({"use_cases", "topics", "competitors", "questions"})

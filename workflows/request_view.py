@@ -121,6 +121,27 @@ class RequestView:
     engagement: Engagement | None
 
 
+@dataclass(frozen=True)
+class ProspectView:
+    """What the advocate of an engagement knows of the prospect. Before accepting they read the
+    request without the prospect's identity (``portal/asks``); once they accepted, they talk to
+    them: the company and the contact's name and address. Never the seller's deal (opportunity,
+    amount) nor the notes for the coordinator."""
+
+    company: str
+    contact_name: str
+    contact_email: str
+
+
+def prospect_view(engagement: Engagement) -> ProspectView:
+    request = engagement.request
+    return ProspectView(
+        company=request.prospect_company if request is not None else "",
+        contact_name=engagement.prospect_name or (request.contact_name if request is not None else ""),
+        contact_email=engagement.prospect_email or (request.contact_email if request is not None else ""),
+    )
+
+
 def view_request(request: ReferenceRequest, viewer: Account, engagement: Engagement | None) -> RequestView:
     """The request as ``viewer`` may see it. ``request`` comes from ``requests.request_for``,
     which loaded its asks with their advocates and its timeline with its actors."""
@@ -214,11 +235,20 @@ def event_text(event: RequestEvent, asks: dict[int, AskView], sight: Sight, zone
         case "engagement_cancelled":
             text = f"The reference with {advocate} was cancelled"
             return text + (f": {decline_reason_text(reason)}" if reason and sight.decline_details else "")
+        case "introduced":
+            if detail.get("resend"):
+                return "Sent the prospect the introduction again, with a link to book the call"
+            return "Introduced the advocate to the prospect, with a link to book the call"
         case "booked":
             starts = _moment(detail.get("starts_at"))
             if starts is None:
                 return "Call booked"
             return f"Call booked for {starts.astimezone(zone):%a %d %b %Y, %H:%M}"
+        case "rescheduled":
+            starts = _moment(detail.get("starts_at"))
+            if starts is None:
+                return "Moved the call"
+            return f"Moved the call to {starts.astimezone(zone):%a %d %b %Y, %H:%M}"
         case "reminded":
             return "Reminded both sides of the call"
         case "feedback_requested":

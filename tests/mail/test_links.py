@@ -97,7 +97,8 @@ def test_every_e_mail_links_to_the_page_it_is_about(
             "ask_answered": [rf"/admin/requests/{submitted}"],
             "ask_expired": [r"/portal/availability"],
             "introduction": [r"/book/[^/#]+"],
-            "booking": [r"/booking/[^/#]+", r"/portal#calls"],  # the prospect's, the advocate's
+            # The prospect's, the advocate's (the call's page).
+            "booking": [r"/booking/[^/#]+", rf"/portal/calls/{engagement_id}"],
             "written_answers_submitted": [rf"/admin/requests/{answered.id}#written"],
             "written_returned": [rf"/portal/written/{engagement.id}"],
             "written_ready": [r"/read/[^/#]+"],
@@ -106,10 +107,12 @@ def test_every_e_mail_links_to_the_page_it_is_about(
             "redemption_decided": [rf"/portal/perks#redemption-{redemption}"],
             "left_program": [],
             # The advocate's and the prospect's.
-            "reminder": [rf"/portal/asks/{accepted.id}", r"/booking/[^/#]+"],
+            "reminder": [rf"/portal/calls/{engagement_id}", r"/booking/[^/#]+"],
             "feedback_request": [r"/feedback/[^/#]+", r"/feedback/[^/#]+"],  # one for each side
             "thank_you": [r"/portal/history", r"/portal/perks"],
-            "outcome_request": [r"/outcome/[^/#]+", r"/outcome/[^/#]+", rf"/admin/requests/{submitted}"],
+            # After the call and after the written answers' approval: won and lost, and the request.
+            "outcome_request": [r"/outcome/[^/#]+", r"/outcome/[^/#]+", rf"/admin/requests/{submitted}",
+                                r"/outcome/[^/#]+", r"/outcome/[^/#]+", rf"/admin/requests/{answered.id}"],
         }
         messages = db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
         seen: dict[str, set[str]] = {}

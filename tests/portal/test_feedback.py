@@ -233,7 +233,7 @@ def test_a_feedback_link_is_refused_before_the_call_and_for_a_cancelled_one(app,
         early = client.get(path)
         assert early.status_code == 409 and "has not taken place yet" in early.get_data(as_text=True)
         with app.app_context():
-            bookings.cancel_booking(call.engagement_id, side="advocate")
+            bookings.cancel_booking(call.engagement_id, side="advocate", reason="Something came up.")
             db.session.remove()
         cancelled = client.get(path)
         assert cancelled.status_code == 410 and "This call was cancelled" in cancelled.get_data(as_text=True)

@@ -153,8 +153,8 @@ def test_reminders_reach_both_sides_in_their_zones_with_the_join_details(
         manage = re.search(r"https?://\S+/booking/\S+", text_body(to_prospect)).group(0)
         page = client.get(manage.split("vouch.test", 1)[1])
         assert page.status_code == 200 and "Move it to another time" in page.get_data(as_text=True)
-        portal = re.search(r"https?://\S+/portal/asks/(\d+)", text_body(to_advocate))
-        assert int(portal.group(1)) == call.ask_id
+        portal = re.search(r"https?://\S+/portal/calls/(\d+)", text_body(to_advocate))
+        assert int(portal.group(1)) == call.engagement_id  # the call's own page in the portal
     with app.app_context():
         kinds = [e.kind for e in db.session.get(ReferenceRequest, call.request_id).events]
         assert kinds[-1] == "reminded"
