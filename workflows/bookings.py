@@ -273,20 +273,32 @@ def cancel_booking(engagement_id: int, *, side: str, reason: str = "", by: Accou
         was_booked = engagement.status is EngagementStatus.BOOKED
         check_cancellable(engagement, now, side)  # first: a reason would not help a call begun
         reason = check_cancel_reason(reason, side)
-        cancel_engagement_step(engagement, reason=reason or _default_reason(side), now=now)
-        request = None
-        if engagement.request_id is not None:
-            request = requests.lock_request(engagement.request_id)
-            requests.reopen_step(request, engagement, now, by=by, reason=f"cancelled_by_{side}")
-        if was_booked:
-            engagement.ics_sequence += 1
-            _send_invitations(engagement, advocate, "cancelled", now, reason=reason, side=side)
+        request_id = cancel_call_step(engagement, advocate, side=side, reason=reason, now=now, by=by)
         add_event("engagement.cancelled", actor=by, subject=f"engagement:{engagement.id}", side=side,
                   was_booked=was_booked)
-        request_id = request.id if request is not None else None
     if request_id is not None and current_app.config["ASK_NEXT_ON_CANCEL"]:
         requests.ask_next_candidate(request_id, now=now)
     return engagement
+
+
+def cancel_call_step(engagement: Engagement, advocate: Advocate, *, side: str, reason: str,
+                     now: datetime, by: Account | None = None,
+                     timeline_reason: str | None = None) -> int | None:
+    """Flush-only: the engagement cancelled, its place given back, its request reopened, and a
+    booked call's cancellation (``METHOD:CANCEL``) sent to both sides. The caller holds the
+    advocate's lock and has checked the call may be cancelled. → the reopened request's id."""
+    was_booked = engagement.status is EngagementStatus.BOOKED
+    cancel_engagement_step(engagement, reason=reason or _default_reason(side), now=now)
+    request_id = None
+    if engagement.request_id is not None:
+        request = requests.lock_request(engagement.request_id)
+        requests.reopen_step(request, engagement, now, by=by,
+                             reason=timeline_reason or f"cancelled_by_{side}")
+        request_id = request.id
+    if was_booked:
+        engagement.ics_sequence += 1
+        _send_invitations(engagement, advocate, "cancelled", now, reason=reason, side=side)
+    return request_id
 
 
 def cancel_request_call(request_id: int, *, by: Account, reason: str,

@@ -45,7 +45,7 @@ from models.advocates import WEEKDAYS, advocate_formats, advocate_products, advo
 from models.types import utcnow, zone_or_utc
 from workflows import errors, requests
 from workflows.audit import add_event
-from workflows.engagements import cancel_engagement_step
+from workflows.bookings import cancel_call_step
 from workflows.request_view import LEFT_PROGRAM
 from workflows.suppression import suppress
 from workflows.transaction import transaction
@@ -414,9 +414,10 @@ def leave_program(advocate_id: int, *, confirmation: str | None, now: datetime |
             context={"left_at": now},
             idempotency_key=f"left-program:{advocate.id}:{account.session_version}",
         )
-        forget_recipient(old_email, keep=confirmation_mail)
         declined = _decline_pending_asks(advocate, now)
         cancelled = _cancel_upcoming(advocate, now)
+        # After the cancellations: their copies to the advocate go too, the prospects' stay.
+        forget_recipient(old_email, keep=confirmation_mail)
         db.session.flush()
         _erase(advocate, old_email, now)
         suppress(old_email)
@@ -457,10 +458,8 @@ def _cancel_upcoming(advocate: Advocate, now: datetime) -> int:
         .order_by(Engagement.request_id, Engagement.id)
     ).all()
     for engagement in engagements:
-        cancel_engagement_step(engagement, reason=CANCEL_REASON, now=now)
-        if engagement.request_id is not None:
-            request = requests.lock_request(engagement.request_id)
-            requests.reopen_step(request, engagement, now, by=advocate.account, reason=LEFT_PROGRAM)
+        cancel_call_step(engagement, advocate, side="advocate", reason=CANCEL_REASON, now=now,
+                         by=advocate.account, timeline_reason=LEFT_PROGRAM)
     return len(engagements)
 
 

@@ -431,3 +431,27 @@ def test_the_page_reads_a_fixed_number_of_queries(dana, call, count_queries):
         assert dana.get(url(call)).status_code == 200
     assert len(queries) <= 3, queries
 
+
+
+# --- the advocate leaves the program ----------------------------------------------------------
+
+
+def test_leaving_the_program_sends_the_prospect_the_cancellation_and_the_advocate_only_the_goodbye(
+    app, call, smtp, deliver
+):
+    from workflows import privacy
+
+    with app.app_context():
+        privacy.leave_program(call.advocate_id, confirmation="LEAVE")
+        db.session.remove()
+    deliver()
+    [cancellation] = smtp.wait_for(PROSPECT)
+    method, event = event_of(cancellation)
+    assert method == "CANCEL"
+    assert event.decoded("DTSTART") == call.starts_at
+    assert "left the reference program" in text_body(cancellation)
+    [goodbye] = smtp.to(ADVOCATE)
+    assert not any(part.get_content_type() == "text/calendar" for part in goodbye.walk())
+    assert engagement_of(app, call.engagement_id).status is EngagementStatus.CANCELLED
+    with app.app_context():
+        assert db.session.get(ReferenceRequest, call.request_id).status is RequestStatus.NEW

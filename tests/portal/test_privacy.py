@@ -554,8 +554,11 @@ def test_leaving_erases_personal_data_and_keeps_activity_anonymous(
         assert rows_mentioning(SECRETS, skip=colleagues) == []
         db.session.remove()
 
-    # The confirmation went to the address as it was, and says nothing personal.
-    assert deliver().sent == 1
+    # The confirmation went to the address as it was, and says nothing personal; the prospect
+    # of the booked call got its cancellation, and the advocate no copy of it.
+    assert deliver().sent == 2
+    [cancellation] = smtp.wait_for(booked.prospect_email)
+    assert cancellation["Subject"].strip().startswith("Cancelled: your reference")
     [mail] = smtp.wait_for("dana@northwind.example")
     assert mail["Subject"] == "You have left the Vouch reference program"
     body = text_body(mail)
