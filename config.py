@@ -20,6 +20,11 @@ def _int(name: str, default: int) -> int:
     return int(value) if value not in (None, "") else default
 
 
+def _float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    return float(value) if value not in (None, "") else default
+
+
 class Config:
     """Development defaults: needs nothing installed beyond the Python packages."""
 
@@ -40,9 +45,23 @@ class Config:
     MAIL_USE_SSL = _bool("MAIL_USE_SSL", False)
     MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "Vouch <vouch@localhost>")
     MAIL_TIMEOUT_SECONDS = _int("MAIL_TIMEOUT_SECONDS", 10)
-    # Attempts before an outbox message is marked dead; the wait doubles after each failure.
+    # Attempts before an outbox message is marked dead; the wait doubles after each temporary
+    # failure (refused connection, time-out, a 4xx reply), up to MAIL_RETRY_MAX_SECONDS, plus up
+    # to MAIL_RETRY_JITTER of itself at random so that messages failed together spread out.
+    # A permanent refusal (5xx) marks the message dead at once.
     MAIL_MAX_ATTEMPTS = _int("MAIL_MAX_ATTEMPTS", 8)
-    MAIL_RETRY_BASE_SECONDS = _int("MAIL_RETRY_BASE_SECONDS", 30)
+    MAIL_RETRY_BASE_SECONDS = _float("MAIL_RETRY_BASE_SECONDS", 30)
+    MAIL_RETRY_MAX_SECONDS = _float("MAIL_RETRY_MAX_SECONDS", 3600)
+    MAIL_RETRY_JITTER = _float("MAIL_RETRY_JITTER", 0.2)
+    # A worker claims up to MAIL_BATCH_SIZE due messages at a time, sent over one SMTP connection,
+    # for a lease of MAIL_LEASE_SECONDS (renewed while it works): a killed worker's messages are
+    # sent by another once the lease has run out.
+    MAIL_BATCH_SIZE = _int("MAIL_BATCH_SIZE", 50)
+    MAIL_LEASE_SECONDS = _float("MAIL_LEASE_SECONDS", 300)
+    # ``flask mail worker``: how often it looks for due mail, and how often it runs the periodic
+    # jobs (``flask jobs run``).
+    MAIL_WORKER_POLL_SECONDS = _float("MAIL_WORKER_POLL_SECONDS", 5)
+    JOBS_INTERVAL_SECONDS = _float("JOBS_INTERVAL_SECONDS", 60)
     # Development only: write sign-in links to the server log so no mail server is needed.
     LOG_SIGN_IN_LINKS = _bool("LOG_SIGN_IN_LINKS", True)
 

@@ -46,3 +46,10 @@ class OutboxMessage(db.Model):
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The lease of the worker sending it (mail.sender): while ``claimed_until`` is ahead, no other
+    # worker takes the message; a worker killed mid-batch leaves it to be claimed again after it.
+    claimed_by: Mapped[str | None] = mapped_column(String(80))
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Addresses a server refused for the time being (4xx) while it took the others: the next
+    # attempt goes to these alone, so that nobody who had the message gets it twice.
+    retry_recipients: Mapped[list[str] | None] = mapped_column(JSON)

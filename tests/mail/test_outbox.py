@@ -162,8 +162,9 @@ def test_the_email_has_its_outbox_id_as_message_id_and_a_text_and_an_html_part(
 
 
 def test_a_message_stays_queued_through_an_smtp_outage_and_is_sent_when_the_server_is_back(
-    app, queue, deliver, smtp, recipient, frozen_clock
+    app, queue, deliver, smtp, recipient, frozen_clock, monkeypatch
 ):
+    monkeypatch.setitem(app.config, "MAIL_RETRY_JITTER", 0)  # the jitter: tests/mail/test_worker.py
     start = frozen_clock()
     message_id = queue()
 
@@ -189,6 +190,7 @@ def test_a_message_is_dead_after_the_last_attempt_with_the_wait_doubling_in_betw
     app, queue, deliver, smtp, recipient, frozen_clock, monkeypatch
 ):
     monkeypatch.setitem(app.config, "MAIL_MAX_ATTEMPTS", 3)
+    monkeypatch.setitem(app.config, "MAIL_RETRY_JITTER", 0)
     base = app.config["MAIL_RETRY_BASE_SECONDS"]
     message_id = queue(sensitive=True)
     waits = []
