@@ -17,8 +17,9 @@ to the score. Ties break on the advocate id, so the same data ranks the same way
 - Time as a customer: in proportion up to ``TENURE_FULL_DAYS`` (three years).
 
 The screen (``candidates_page``) reads the signals and each person's latest invitation in one
-query, scores and ranks them here, and reads the people of one page in a second: the query
-count does not grow with the number of candidates.
+query, ranks them here (``rank``: the points alone), then reads the people of one page and their
+invitations, whose parts are put in words (``score``): the query count does not grow with the
+number of candidates.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from workflows.outreach import (
     InvitationState,
     facts_columns,
     facts_of,
+    latest_facts,
     latest_invitations,
     state_of,
 )
@@ -109,51 +111,64 @@ def _duration(days: int) -> str:
     return f"{days} day{'s' if days != 1 else ''}"
 
 
+def _points(signals: Signals, today: date, weights: Weights) -> tuple[int, int, int, int]:
+    """What each signal adds (nps, health, renewal, tenure): the rule itself, kept apart from the
+    words so that ranking thousands of candidates computes only this."""
+    nps = _share(weights.nps, signals.nps, 100) if signals.nps is not None else 0
+    health = _share(weights.health, signals.health_score, 100) if signals.health_score is not None else 0
+    renewal = tenure = 0
+    if signals.renewal_date is not None and signals.renewal_date <= today:
+        renewal = _share(weights.renewal, RENEWAL_RECENT_DAYS - (today - signals.renewal_date).days,
+                         RENEWAL_RECENT_DAYS)
+    if signals.customer_since is not None and signals.customer_since <= today:
+        tenure = _share(weights.tenure, (today - signals.customer_since).days, TENURE_FULL_DAYS)
+    return nps, health, renewal, tenure
+
+
+def total(signals: Signals, today: date, weights: Weights = WEIGHTS) -> int:
+    """The score alone (what ``score`` adds up)."""
+    return sum(_points(signals, today, weights))
+
+
 def score(signals: Signals, today: date, weights: Weights = WEIGHTS) -> Advocacy:
-    """The advocacy score of one candidate, with its parts (see the module's text)."""
-    parts = []
+    """The advocacy score of one candidate, with its parts in words (see the module's text)."""
+    nps, health, renewal, tenure = _points(signals, today, weights)
 
-    def part(signal: str, value: str, points: int) -> None:
-        parts.append(Part(signal, SIGNAL_NAMES[signal], value, getattr(weights, signal), points))
+    def part(signal: str, value: str, points: int) -> Part:
+        return Part(signal, SIGNAL_NAMES[signal], value, getattr(weights, signal), points)
 
-    if signals.nps is None:
-        part("nps", "not in the CRM", 0)
+    parts = [
+        part("nps", "not in the CRM" if signals.nps is None
+             else f"{signals.nps:+d}" if signals.nps else "0", nps),
+        part("health", "not in the CRM" if signals.health_score is None
+             else f"{signals.health_score} of 100", health),
+    ]
+    when = signals.renewal_date
+    if when is None:
+        words = "no renewal date in the CRM"
+    elif when > today:
+        words = f"not renewed yet: renewal due {when:%d %b %Y}"
     else:
-        part("nps", f"{signals.nps:+d}" if signals.nps else "0", _share(weights.nps, signals.nps, 100))
-
-    if signals.health_score is None:
-        part("health", "not in the CRM", 0)
-    else:
-        part("health", f"{signals.health_score} of 100", _share(weights.health, signals.health_score, 100))
-
-    renewal = signals.renewal_date
-    if renewal is None:
-        part("renewal", "no renewal date in the CRM", 0)
-    elif renewal > today:
-        part("renewal", f"not renewed yet: renewal due {renewal:%d %b %Y}", 0)
-    else:
-        ago = (today - renewal).days
+        ago = (today - when).days
         words = "renewed today" if ago == 0 else f"renewed {_duration(ago)} ago"
-        part("renewal", words, _share(weights.renewal, RENEWAL_RECENT_DAYS - ago, RENEWAL_RECENT_DAYS))
-
+    parts.append(part("renewal", words, renewal))
     since = signals.customer_since
     if since is None:
-        part("tenure", "no start date in the CRM", 0)
+        words = "no start date in the CRM"
     elif since > today:
-        part("tenure", f"a customer from {since:%d %b %Y}", 0)
+        words = f"a customer from {since:%d %b %Y}"
     else:
         days = (today - since).days
-        part("tenure", f"a customer for {_duration(days)}" if days else "a customer since today",
-             _share(weights.tenure, days, TENURE_FULL_DAYS))
-
-    return Advocacy(score=sum(p.points for p in parts), parts=tuple(parts))
+        words = f"a customer for {_duration(days)}" if days else "a customer since today"
+    parts.append(part("tenure", words, tenure))
+    return Advocacy(score=nps + health + renewal + tenure, parts=tuple(parts))
 
 
 def rank(candidates: Iterable[tuple[int, Signals]], today: date,
-         weights: Weights = WEIGHTS) -> list[tuple[int, Advocacy]]:
-    """(id, advocacy) best first; equal scores by id."""
-    scored = [(candidate_id, score(signals, today, weights)) for candidate_id, signals in candidates]
-    return sorted(scored, key=lambda item: (-item[1].score, item[0]))
+         weights: Weights = WEIGHTS) -> list[tuple[int, int]]:
+    """(id, score) best first; equal scores by id."""
+    scored = [(candidate_id, total(signals, today, weights)) for candidate_id, signals in candidates]
+    return sorted(scored, key=lambda item: (-item[1], item[0]))
 
 
 # --- the screen ------------------------------------------------------------------------------
@@ -180,43 +195,48 @@ class CandidatesPage:
     total: int  # candidates the filters pick, on every page
     page: int
     pages: int
-    states: dict[InvitationState, int]  # candidates the industry filter picks, by state
 
 
 def candidates_page(*, industry_id: int | None = None, state: InvitationState | None = None,
                     page: int = 1, now: datetime, weights: Weights = WEIGHTS) -> CandidatesPage:
-    """One page of the ranked candidates (two queries, whatever their number)."""
-    latest = latest_invitations()
+    """One page of the ranked candidates, in three queries whatever their number: the signals of
+    all (with their invitations' facts when filtered by what became of them), the people of the
+    page, and the invitations' facts of the page."""
     query = (
-        select(Advocate.id, Company.nps, Company.health_score, Company.renewal_date, Company.customer_since,
-               *facts_columns())
+        select(Advocate.id, Company.nps, Company.health_score, Company.renewal_date, Company.customer_since)
         .select_from(Advocate)
         .join(Account, Account.id == Advocate.account_id)
         .outerjoin(Company, Company.id == Advocate.company_id)
-        .outerjoin(latest, latest.c.advocate_id == Advocate.id)
-        .outerjoin(Invitation, Invitation.id == latest.c.id)
-        .outerjoin(OutboxMessage, OutboxMessage.idempotency_key == Invitation.message_key)
         .where(Advocate.status.in_(NOT_YET_ADVOCATES), Account.active.is_(True))
     )
     if industry_id is not None:
         query = query.where(Company.industry_id == industry_id)
-    found = {}
-    states: dict[InvitationState, int] = {}
+    if state is not None:
+        latest = latest_invitations()
+        query = (
+            query.add_columns(*facts_columns())
+            .outerjoin(latest, latest.c.advocate_id == Advocate.id)
+            .outerjoin(Invitation, Invitation.id == latest.c.id)
+            .outerjoin(OutboxMessage, OutboxMessage.idempotency_key == Invitation.message_key)
+        )
+    today = now.date()
+    signals = {}
     for row in db.session.execute(query).all():
-        facts = facts_of(row[5:])
-        row_state = state_of(facts, now)
-        states[row_state] = states.get(row_state, 0) + 1
-        if state is None or row_state is state:
-            found[row[0]] = (Signals(*row[1:5]), facts, row_state)
-    ranked = rank(((i, signals) for i, (signals, _f, _s) in found.items()), now.date(), weights)
+        if state is None or state_of(facts_of(row[5:]), now) is state:
+            signals[row[0]] = Signals(*row[1:5])
+    ranked = rank(signals.items(), today, weights)
     pages = max(1, -(-len(ranked) // PAGE_SIZE))
-    shown = ranked[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
+    shown = [candidate_id for candidate_id, _points in ranked[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]]
+    if not shown:
+        return CandidatesPage(rows=[], total=len(ranked), page=page, pages=pages)
     people = {a.id: a for a in db.session.scalars(
-        select(Advocate).where(Advocate.id.in_([i for i, _a in shown]))
+        select(Advocate).where(Advocate.id.in_(shown))
         .options(joinedload(Advocate.account), joinedload(Advocate.company).joinedload(Company.industry))
-    )} if shown else {}
-    rows = [CandidateRow(people[i], advocacy, found[i][1], found[i][2]) for i, advocacy in shown]
-    return CandidatesPage(rows=rows, total=len(ranked), page=page, pages=pages, states=states)
+    )}
+    facts = latest_facts(shown)
+    rows = [CandidateRow(people[i], score(signals[i], today, weights), facts.get(i),
+                         state_of(facts.get(i), now)) for i in shown]
+    return CandidatesPage(rows=rows, total=len(ranked), page=page, pages=pages)
 
 
 def industries() -> list[tuple[int, str]]:

@@ -94,4 +94,5 @@ def test_ranking_is_best_first_and_ties_break_on_the_id():
     ranked = rank([(4, unknown), (9, promoter), (3, healthy), (7, happy), (2, twin)], TODAY)
     assert [candidate_id for candidate_id, _ in ranked] == [7, 2, 9, 3, 4]
     # 28+27+18+15; 32+12 twice; 29+11; nothing.
-    assert [advocacy.score for _, advocacy in ranked] == [88, 44, 44, 40, 0]
+    assert [points for _, points in ranked] == [88, 44, 44, 40, 0]
+    assert [score(s, TODAY).score for s in (happy, twin, promoter, healthy, unknown)] == [88, 44, 44, 40, 0]
