@@ -13,6 +13,7 @@ STAFF_SECTIONS = (
     ("admin.home", "Dashboard"),
     ("admin.requests", "Requests"),
     ("admin.pool", "Advocates"),
+    ("admin.candidates", "Candidates"),
     ("admin.redemptions", "Redemptions"),
     ("admin.imports", "Import"),
     ("admin.tokens", "API tokens"),
@@ -27,6 +28,7 @@ guard(bp, default=STAFF)
 register_refusals(bp)
 
 from admin import (  # noqa: E402,F401  (registers the views on bp)
+    candidates,
     home,
     imports,
     pool,

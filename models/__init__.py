@@ -55,6 +55,7 @@ from models.engagements import (  # noqa: E402
     WrittenAnswer,
     quarter_of,
 )
+from models.invitations import Invitation  # noqa: E402
 from models.outbox import OutboxMessage, OutboxStatus  # noqa: E402
 from models.points import PointsEntry, PointsReason  # noqa: E402
 from models.requests import (  # noqa: E402
@@ -91,6 +92,7 @@ __all__ = [
     "FeedbackSide",
     "Format",
     "Industry",
+    "Invitation",
     "JobLevel",
     "LoginToken",
     "OutboxMessage",

@@ -42,6 +42,7 @@ from portal import (  # noqa: E402,F401  (registers the views on bp)
     feedback,
     history,
     home,
+    join,
     outcome,
     perks,
     privacy,

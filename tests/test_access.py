@@ -147,11 +147,14 @@ def test_the_walk_covers_the_known_pages(app):
                       "portal.use_link", "portal.sign_out", "api.openapi", "portal.read_answers",
                       "portal.calendar_feed",
                       # opened from signed links, without an account: feedback, the deal's outcome
-                      "portal.feedback", "portal.give_feedback", "portal.outcome", "portal.record_outcome"}
+                      "portal.feedback", "portal.give_feedback", "portal.outcome", "portal.record_outcome",
+                      # a program invitation: its page, joining and declining
+                      "portal.join", "portal.accept_invitation", "portal.decline_invitation"}
     assert not public & {"portal.index", "portal.home", "admin.home", "api.get_request", "api.advocates",
                          "admin.mark_no_show", "admin.complete_call", "admin.approve_answers",
                          "admin.return_answers", "portal.rotate_calendar", "admin.cancel_call",
-                         "admin.resend_introduction", *ADVOCATE_ONLY}
+                         "admin.resend_introduction", "portal.welcome", "admin.candidates",
+                         "admin.invite_candidates", "admin.invite_address", *ADVOCATE_ONLY}
 
 
 # Staff-only pages and actions: sales and advocates are refused (403, audited) before any work.
@@ -160,6 +163,10 @@ STAFF_ONLY = {
     "admin.fulfil_redemption": ("POST", "/admin/redemptions/1/fulfil"),
     "admin.reject_redemption": ("POST", "/admin/redemptions/1/reject"),
     "admin.set_notifications": ("POST", "/admin/notifications"),
+    # Outreach: the candidates screen and the invitations it sends.
+    "admin.candidates": ("GET", "/admin/candidates"),
+    "admin.invite_candidates": ("POST", "/admin/candidates/invite"),
+    "admin.invite_address": ("POST", "/admin/candidates/invite-address"),
     # The coordinator's hand on a live call: sales read the call, they do not act on it.
     "admin.cancel_call": ("POST", "/admin/requests/1/call/cancel"),
     "admin.resend_introduction": ("POST", "/admin/requests/1/introduction/resend"),

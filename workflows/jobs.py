@@ -11,11 +11,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from models.types import utcnow
-from workflows import followup, requests
+from workflows import followup, outreach, requests
 
 # What ``run_due`` reports, in the order the jobs run: an ask expires before anything else reads
-# the request, a call is asked for feedback before it may complete.
-JOBS = ("asks_expired", "reminders", "feedback_requests", "completed")
+# the request, a call is asked for feedback before it may complete; an unanswered program
+# invitation gets its one reminder.
+JOBS = ("asks_expired", "reminders", "feedback_requests", "completed", "invitations_reminded")
 
 
 def run_due(now: datetime | None = None) -> dict[str, int]:
@@ -26,6 +27,7 @@ def run_due(now: datetime | None = None) -> dict[str, int]:
         "reminders": followup.send_due_reminders(now),
         "feedback_requests": followup.request_due_feedback(now),
         "completed": followup.complete_due(now),
+        "invitations_reminded": outreach.send_due_reminders(now),
     }
 
 
@@ -40,4 +42,5 @@ def describe(counts: dict[str, int]) -> str:
         f"reminded {things(counts['reminders'], 'call', 'calls')}",
         f"asked for feedback on {things(counts['feedback_requests'], 'call', 'calls')}",
         f"completed {things(counts['completed'], 'call', 'calls')}",
+        f"reminded {things(counts['invitations_reminded'], 'invitation', 'invitations')} to the program",
     ])

@@ -32,6 +32,8 @@ class Purpose(StrEnum):
     OUTCOME = "seller-outcome"
     CALENDAR = "advocate-calendar"
     UNSUBSCRIBE = "unsubscribe"
+    # A program invitation: the page about the program, where the person joins or declines.
+    INVITATION = "program-invitation"
 
 
 class InvalidToken(Exception):

@@ -16,7 +16,7 @@ from models import Account, Advocate, OutboxMessage, RequestStatus, Role, db
 from models.types import utcnow
 from tests.admin.test_requests_pages import fit
 from tests.portal.test_perks import add_perk, give_points
-from workflows import auth, bookings, jobs, perks, privacy, written
+from workflows import auth, bookings, jobs, outreach, perks, privacy, written
 from workflows import requests as flow
 from workflows.request_input import parse_request
 from workflows.slots import booking_rules, open_slots
@@ -27,7 +27,8 @@ CHECKED = {
     "sign_in_link", "request_submitted", "ask", "ask_answered", "ask_expired", "introduction",
     "booking", "written_answers_submitted", "redemption_requested", "redemption_decided",
     "left_program", "reminder", "feedback_request", "thank_you", "outcome_request",
-    "written_returned", "written_ready", "written_thank_you",
+    "written_returned", "written_ready", "written_thank_you", "program_invitation",
+    "program_invitation_reminder",
 }
 
 
@@ -85,6 +86,12 @@ def test_every_e_mail_links_to_the_page_it_is_about(
         redemption = perks.redeem(dana.id, hoodie).redemption_id
         perks.fulfil(redemption, by=by)
         privacy.leave_program(fay.id, confirmation="LEAVE")
+        # Outreach: an invitation to a candidate, and its one reminder a week later.
+        candidate = Advocate(account=Account(email="cand@customer.example", name="Cand Idate",
+                                             role=Role.ADVOCATE))
+        db.session.add(candidate)
+        db.session.commit()
+        outreach.invite([candidate.id], by=by, now=utcnow() - timedelta(days=8))
         # The call's follow-up: the reminder, the feedback requests, then its completion.
         jobs.run_due(now=slot.start - timedelta(hours=23))
         jobs.run_due(now=slot.end + timedelta(hours=2))
@@ -113,6 +120,8 @@ def test_every_e_mail_links_to_the_page_it_is_about(
             # After the call and after the written answers' approval: won and lost, and the request.
             "outcome_request": [r"/outcome/[^/#]+", r"/outcome/[^/#]+", rf"/admin/requests/{submitted}",
                                 r"/outcome/[^/#]+", r"/outcome/[^/#]+", rf"/admin/requests/{answered.id}"],
+            "program_invitation": [r"/join/[^/#]+"],
+            "program_invitation_reminder": [r"/join/[^/#]+"],
         }
         messages = db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
         seen: dict[str, set[str]] = {}

@@ -202,7 +202,8 @@ def test_the_cli_runs_every_due_job_once_and_says_what_it_did(app, runner, calls
         again = runner.invoke(args=["jobs", "run"])
     assert first.exit_code == 0, first.output
     assert first.output.splitlines() == ["expired 0 asks", f"reminded {CALLS} calls",
-                                         "asked for feedback on 0 calls", "completed 0 calls"]
+                                         "asked for feedback on 0 calls", "completed 0 calls",
+                                         "reminded 0 invitations to the program"]
     assert "reminded 0 calls" in again.output
 
 
