@@ -17,6 +17,12 @@ STAFF_SECTIONS = (
     ("admin.imports", "Import"),
     ("admin.tokens", "API tokens"),
 )
+# An admin's: a coordinator's, and the mail module's pages.
+ADMIN_SECTIONS = (
+    *STAFF_SECTIONS,
+    ("admin.outbox", "Outbox"),
+    ("admin.mail_preview", "E-mails"),
+)
 SALES_SECTIONS = (
     ("admin.home", "Dashboard"),
     ("admin.requests", "My requests"),
@@ -29,6 +35,8 @@ register_refusals(bp)
 from admin import (  # noqa: E402,F401  (registers the views on bp)
     home,
     imports,
+    mail,
+    outbox,
     pool,
     redemptions,
     requests,

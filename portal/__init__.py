@@ -41,6 +41,7 @@ from portal import (  # noqa: E402,F401  (registers the views on bp)
     feedback,
     history,
     home,
+    mail_links,
     outcome,
     perks,
     privacy,
