@@ -20,10 +20,10 @@ import hmac
 from collections.abc import Iterable
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import String, cast, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from models import UnsubscribedAddress, db
+from models import OutboxMessage, OutboxStatus, UnsubscribedAddress, db
 from models.accounts import normalize_email
 from workflows.audit import add_event
 from workflows.links import InvalidToken, Purpose, external_url, load, sign
@@ -80,15 +80,34 @@ def is_unsubscribed(digest: str) -> bool:
 
 def unsubscribe(token_text: str, *, one_click: bool = False) -> bool:
     """Stop program mail to the link's address → whether it was subscribed until now
-    (unsubscribing twice is harmless). Audited without the address: the list cannot say whose
-    it is, and neither may the log."""
+    (unsubscribing twice is harmless). Program mail to it still waiting in the outbox is not
+    sent either. Audited without the address: the list cannot say whose it is, and neither may
+    the log."""
     digest = read(token_text)
     with transaction():
         if is_unsubscribed(digest):
             return False
         _insert(digest)
-        add_event("mail.unsubscribed", one_click=one_click)
+        stopped = _stop_queued(digest)
+        add_event("mail.unsubscribed", one_click=one_click, stopped=stopped)
     return True
+
+
+def _stop_queued(digest: str) -> int:
+    """Program mail to the address that is still queued expires unsent → how many messages."""
+    queued = db.session.scalars(
+        select(OutboxMessage).where(
+            OutboxMessage.status == OutboxStatus.QUEUED,
+            cast(OutboxMessage.headers, String).contains("List-Unsubscribe-Post"),
+        ).with_for_update()
+    ).all()
+    stopped = 0
+    for message in queued:
+        if [address_digest(address) for address in message.to] == [digest]:
+            message.status = OutboxStatus.EXPIRED
+            message.last_error = "Not sent: the recipient unsubscribed from program mail."
+            stopped += 1
+    return stopped
 
 
 def _insert(digest: str) -> None:

@@ -68,7 +68,8 @@ def test_opening_the_link_changes_nothing_and_the_button_unsubscribes(app, clien
     assert is_unsubscribed(app)
     assert "You are unsubscribed" in client.get(link_path).get_data(as_text=True)
     [event] = events(app)
-    assert event.detail == {"one_click": False} and event.subject is None and event.actor_id is None
+    assert event.detail == {"one_click": False, "stopped": 0}
+    assert event.subject is None and event.actor_id is None
 
 
 def test_the_rfc_8058_one_click_post_works_without_a_session_or_csrf_token(app, link_path):
@@ -77,7 +78,7 @@ def test_the_rfc_8058_one_click_post_works_without_a_session_or_csrf_token(app, 
     assert response.status_code == 200
     assert response.mimetype == "text/plain"
     assert is_unsubscribed(app)
-    assert [e.detail for e in events(app)] == [{"one_click": True}]
+    assert [e.detail for e in events(app)] == [{"one_click": True, "stopped": 0}]
     assert mail_program.post(link_path, data=ONE_CLICK).status_code == 200  # twice: harmless
     assert len(events(app)) == 1
 
@@ -145,6 +146,22 @@ def test_unsubscribable_mail_carries_the_link_and_headers_and_stops_after_unsubs
 
     assert not program_mail(app, key="second")  # skipped: not written at all
     assert program_mail(app, email="other@example.com", key="third")  # others still get it
+
+
+def test_program_mail_still_queued_when_unsubscribing_is_not_sent(app, client, link_path, deliver, smtp):
+    assert program_mail(app, key="queued")
+    assert program_mail(app, email="other@example.com", key="other")
+
+    client.post(link_path, data=ONE_CLICK)
+
+    assert [e.detail["stopped"] for e in events(app)] == [1]
+    deliver()
+    assert smtp.to(ADDRESS) == []
+    assert len(smtp.to("other@example.com")) == 1
+    with app.app_context():
+        statuses = {m.idempotency_key: m.status.value for m in db.session.scalars(select(OutboxMessage))}
+        db.session.remove()
+    assert statuses == {"queued": "expired", "other": "sent"}
 
 
 def test_transactional_mail_ignores_the_list(app, client, link_path):
