@@ -133,7 +133,7 @@ def configure_navigation(app: Flask) -> None:
         Role.ADVOCATE: portal.SECTIONS,
         Role.SALES: admin.SALES_SECTIONS,
         Role.COORDINATOR: admin.STAFF_SECTIONS,
-        Role.ADMIN: admin.STAFF_SECTIONS,
+        Role.ADMIN: admin.ADMIN_SECTIONS,
     }
 
     @app.context_processor

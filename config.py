@@ -44,6 +44,11 @@ class Config:
     MAIL_USE_TLS = _bool("MAIL_USE_TLS", False)
     MAIL_USE_SSL = _bool("MAIL_USE_SSL", False)
     MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "Vouch <vouch@localhost>")
+    # Where replies go (the program team's inbox) when not to the From address: a Reply-To
+    # header on every message when set.
+    MAIL_REPLY_TO = os.environ.get("MAIL_REPLY_TO") or None
+    # The program's name as the e-mails and their layout say it ("the Acme customer program").
+    PROGRAM_NAME = os.environ.get("PROGRAM_NAME", "Vouch")
     MAIL_TIMEOUT_SECONDS = _int("MAIL_TIMEOUT_SECONDS", 10)
     # Attempts before an outbox message is marked dead; the wait doubles after each temporary
     # failure (refused connection, time-out, a 4xx reply), up to MAIL_RETRY_MAX_SECONDS, plus up
@@ -91,6 +96,11 @@ class Config:
 
     # The program's rules (DESIGN.md §5); an admin setting may override some later.
     ASK_EXPIRY_HOURS = _int("ASK_EXPIRY_HOURS", 48)
+    # An ask still unanswered this many hours after it was made, with as many or fewer left,
+    # gets one reminder (with the default 48 h to answer: half-way).
+    ASK_REMINDER_HOURS = _int("ASK_REMINDER_HOURS", 24)
+    # A profile not reviewed for this many days is due a look: the home page says so, and the
+    # quarterly nudge e-mail asks whether the availability is still right.
     PROFILE_REVIEW_DAYS = _int("PROFILE_REVIEW_DAYS", 90)
     POINTS_CALL_COMPLETED = _int("POINTS_CALL_COMPLETED", 100)
     POINTS_WRITTEN_REFERENCE = _int("POINTS_WRITTEN_REFERENCE", 60)

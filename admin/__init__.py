@@ -18,6 +18,12 @@ STAFF_SECTIONS = (
     ("admin.imports", "Import"),
     ("admin.tokens", "API tokens"),
 )
+# An admin's: a coordinator's, and the mail module's pages.
+ADMIN_SECTIONS = (
+    *STAFF_SECTIONS,
+    ("admin.outbox", "Outbox"),
+    ("admin.mail_preview", "E-mails"),
+)
 SALES_SECTIONS = (
     ("admin.home", "Dashboard"),
     ("admin.requests", "My requests"),
@@ -31,6 +37,8 @@ from admin import (  # noqa: E402,F401  (registers the views on bp)
     candidates,
     home,
     imports,
+    mail,
+    outbox,
     pool,
     redemptions,
     requests,

@@ -69,6 +69,7 @@ from models.requests import (  # noqa: E402
 from models.settings import Setting  # noqa: E402
 from models.submissions import Submission  # noqa: E402
 from models.tiers import Perk, PerkKind, Redemption, RedemptionStatus, Tier  # noqa: E402
+from models.unsubscribes import UnsubscribedAddress  # noqa: E402
 
 __all__ = [
     "SIZE_BANDS",
@@ -116,6 +117,7 @@ __all__ = [
     "Tier",
     "Topic",
     "TopicStance",
+    "UnsubscribedAddress",
     "UseCase",
     "WeeklyWindow",
     "WrittenAnswer",

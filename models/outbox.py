@@ -19,6 +19,7 @@ class OutboxStatus(StrEnum):
     SENT = "sent"
     DEAD = "dead"  # gave up after the last attempt
     EXPIRED = "expired"  # no longer worth sending (a sign-in link past its life)
+    DISCARDED = "discarded"  # an admin gave up on it (``workflows.outbox.discard``)
 
 
 class OutboxMessage(db.Model):

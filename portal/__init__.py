@@ -43,6 +43,7 @@ from portal import (  # noqa: E402,F401  (registers the views on bp)
     history,
     home,
     join,
+    mail_links,
     outcome,
     perks,
     privacy,

@@ -33,11 +33,13 @@ class Call:
 
 def book_call(app, make_account, make_advocate, make_request, *, tier: str = "Occasional",
               prospect_zone: str = "America/Los_Angeles") -> Call:
-    """Dana (Europe/Berlin) accepted a call for Globex, and Pat booked the first free time."""
+    """Dana (Europe/Berlin) accepted a call for Globex, and Pat booked the first free time.
+    Her profile was reviewed just now: the follow-up's mail holds no quarterly nudge."""
     seller = make_account(role="sales", email=SELLER, name="Sam Seller")
     coordinator = make_account(role="coordinator", email=COORDINATOR, name="Cora Coordinator")
     dana = make_advocate(name="Dana Whitfield", email=ADVOCATE, timezone="Europe/Berlin", tier=tier,
-                         job_title="VP Operations", join_url="https://meet.example/dana")
+                         job_title="VP Operations", join_url="https://meet.example/dana",
+                         last_reviewed_at=utcnow())
     fit(app, dana.id, formats=("call",))
     request = make_request(format="call", requested_by=seller, contact_name="Pat Prospect",
                            contact_email=PROSPECT, prospect_company="Globex Corp",
@@ -54,11 +56,13 @@ def book_call(app, make_account, make_advocate, make_request, *, tier: str = "Oc
 
 def booked_calls(app, make_account, make_advocate, make_request, make_ask, make_engagement, count: int,
                  *, starts_at: datetime) -> list[Call]:
-    """``count`` calls at ``starts_at``, each with its own advocate, request and seller."""
+    """``count`` calls at ``starts_at``, each with its own advocate (reviewed just now: no
+    quarterly nudge), request and seller."""
     calls = []
     for number in range(count):
         seller = make_account(role="sales", email=f"seller{number}@vouch.example")
-        advocate = make_advocate(email=f"advocate{number}@example.com", tier="Occasional")
+        advocate = make_advocate(email=f"advocate{number}@example.com", tier="Occasional",
+                                 last_reviewed_at=utcnow())
         request = make_request(format="call", requested_by=seller, status=RequestStatus.SCHEDULED,
                                contact_email=f"prospect{number}@example.com")
         ask = make_ask(advocate, request=request, status="accepted")

@@ -149,12 +149,15 @@ def test_the_walk_covers_the_known_pages(app):
                       # opened from signed links, without an account: feedback, the deal's outcome
                       "portal.feedback", "portal.give_feedback", "portal.outcome", "portal.record_outcome",
                       # a program invitation: its page, joining and declining
-                      "portal.join", "portal.accept_invitation", "portal.decline_invitation"}
+                      "portal.join", "portal.accept_invitation", "portal.decline_invitation",
+                      # opened from program mail: the nudge's "still right", unsubscribing
+                      "portal.review", "portal.confirm_review", "portal.unsubscribe",
+                      "portal.confirm_unsubscribe"}
     assert not public & {"portal.index", "portal.home", "admin.home", "api.get_request", "api.advocates",
                          "admin.mark_no_show", "admin.complete_call", "admin.approve_answers",
                          "admin.return_answers", "portal.rotate_calendar", "admin.cancel_call",
                          "admin.resend_introduction", "portal.welcome", "admin.candidates",
-                         "admin.invite_candidates", "admin.invite_address", *ADVOCATE_ONLY}
+                         "admin.invite_candidates", "admin.invite_address", *ADVOCATE_ONLY, *ADMIN_ONLY}
 
 
 # Staff-only pages and actions: sales and advocates are refused (403, audited) before any work.
@@ -179,6 +182,30 @@ ADVOCATE_ONLY = {
     "portal.cancel_call": ("POST", "/portal/calls/1/cancel"),
     "portal.save_join_defaults": ("POST", "/portal/profile/join"),
 }
+
+
+# Admin-only pages and actions: the mail module's. Coordinators are refused too.
+ADMIN_ONLY = {
+    "admin.outbox": ("GET", "/admin/outbox"),
+    "admin.requeue_outbox": ("POST", "/admin/outbox/1/requeue"),
+    "admin.discard_outbox": ("POST", "/admin/outbox/1/discard"),
+    "admin.mail_preview": ("GET", "/admin/mail/preview"),
+}
+
+
+def test_the_admin_only_routes_are_declared_for_admins(app):
+    adapter = app.url_map.bind("localhost")
+    for endpoint, (method, url) in ADMIN_ONLY.items():
+        assert adapter.match(url, method=method)[0] == endpoint
+        assert app.view_functions[endpoint].allowed_roles == {"admin"}, endpoint
+
+
+@pytest.mark.parametrize("role", ["advocate", "sales", "coordinator"])
+def test_the_admin_only_routes_refuse_everyone_else(app, signed_in_as, role):
+    http, account = signed_in_as(role)
+    for method, url in ADMIN_ONLY.values():
+        assert call(http, method, url).status_code == 403, (method, url)
+    assert access_denied_rows(app) == [(account.id, url) for _method, url in ADMIN_ONLY.values()]
 
 
 def test_the_staff_only_routes_are_declared_for_staff(app):

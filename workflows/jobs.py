@@ -11,12 +11,13 @@ from __future__ import annotations
 from datetime import datetime
 
 from models.types import utcnow
-from workflows import followup, outreach, requests
+from workflows import followup, nudges, outreach, requests
 
 # What ``run_due`` reports, in the order the jobs run: an ask expires before anything else reads
 # the request, a call is asked for feedback before it may complete; an unanswered program
 # invitation gets its one reminder.
-JOBS = ("asks_expired", "reminders", "feedback_requests", "completed", "invitations_reminded")
+JOBS = ("asks_expired", "ask_reminders", "reminders", "feedback_requests", "completed", "nudges",
+        "invitations_reminded")
 
 
 def run_due(now: datetime | None = None) -> dict[str, int]:
@@ -24,9 +25,11 @@ def run_due(now: datetime | None = None) -> dict[str, int]:
     now = now or utcnow()
     return {
         "asks_expired": requests.expire_overdue_asks(now),
+        "ask_reminders": nudges.send_due_ask_reminders(now),
         "reminders": followup.send_due_reminders(now),
         "feedback_requests": followup.request_due_feedback(now),
         "completed": followup.complete_due(now),
+        "nudges": nudges.send_due_nudges(now),
         "invitations_reminded": outreach.send_due_reminders(now),
     }
 
@@ -39,8 +42,10 @@ def describe(counts: dict[str, int]) -> str:
 
     return "\n".join([
         f"expired {things(counts['asks_expired'], 'ask', 'asks')}",
+        f"reminded advocates of {things(counts['ask_reminders'], 'ask', 'asks')}",
         f"reminded {things(counts['reminders'], 'call', 'calls')}",
         f"asked for feedback on {things(counts['feedback_requests'], 'call', 'calls')}",
         f"completed {things(counts['completed'], 'call', 'calls')}",
+        f"nudged {things(counts['nudges'], 'advocate', 'advocates')} to review their availability",
         f"reminded {things(counts['invitations_reminded'], 'invitation', 'invitations')} to the program",
     ])

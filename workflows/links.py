@@ -5,8 +5,9 @@ for one purpose never loads for another. Links always start from ``BASE_URL``, n
 ``Host`` of the request being served.
 
 Most tokens carry the time they were made and are loaded with a ``max_age``. A purpose in
-``UNTIMED`` (the calendar subscription) carries no time: its token reads the same each time it
-is made from the same payload, and it lasts until the payload stops matching the database.
+``UNTIMED`` (the calendar subscription, unsubscribing) carries no time: its token reads the
+same each time it is made from the same payload, and it lasts until the payload stops matching
+the database.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ class Purpose(StrEnum):
     # The seller's one-click deal outcome, and an advocate's calendar subscription.
     OUTCOME = "seller-outcome"
     CALENDAR = "advocate-calendar"
+    # Program mail: the quarterly nudge's "still right" button, and unsubscribing.
+    REVIEW = "advocate-review"
     UNSUBSCRIBE = "unsubscribe"
     # A program invitation: the page about the program, where the person joins or declines.
     INVITATION = "program-invitation"
@@ -47,8 +50,9 @@ class InvalidToken(Exception):
 
 
 # Signed without a timestamp: a subscription address must stay the same every time it is shown,
-# and it is retired by changing what it signs (``Advocate.calendar_version``), not by age.
-UNTIMED = frozenset({Purpose.CALENDAR})
+# and it is retired by changing what it signs (``Advocate.calendar_version``), not by age. An
+# unsubscribe link works however old the e-mail is (it can only stop mail, never start any).
+UNTIMED = frozenset({Purpose.CALENDAR, Purpose.UNSUBSCRIBE})
 
 
 def _serializer(purpose: Purpose) -> URLSafeSerializer:

@@ -43,7 +43,6 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import case, func, literal, select, update
 from sqlalchemy.orm import joinedload
 
-from mail.outbox import enqueue
 from models import (
     Account,
     Advocate,
@@ -65,7 +64,7 @@ from models._columns import name_key
 from models.accounts import normalize_email
 from models.advocates import advocate_formats
 from models.types import ID_MAX, UTCDateTime, utcnow
-from workflows import errors, suppression
+from workflows import errors, suppression, unsubscribe
 from workflows.audit import add_event
 from workflows.links import InvalidToken, Purpose, external_url, load, sign
 from workflows.prospect_links import LinkRefused
@@ -240,6 +239,9 @@ SKIP_REASONS = {
 }
 
 
+UNSUBSCRIBED = "unsubscribed from program mail"
+
+
 def invite(advocate_ids: Collection[int], *, by: Account, again: bool = False,
            now: datetime | None = None) -> Sent:
     """Send the program invitation to each of these candidates, in one transaction under their
@@ -257,9 +259,13 @@ def invite(advocate_ids: Collection[int], *, by: Account, again: bool = False,
             select(Advocate).where(Advocate.id.in_(ids))
             .options(joinedload(Advocate.account), joinedload(Advocate.company))
         )}
+        stopped = unsubscribe.unsubscribed(p.account.email for p in people.values())
         for locked in advocates:
             advocate = people[locked.id]
             name = advocate.account.name
+            if advocate.account.email in stopped:
+                sent.skipped.append((name, UNSUBSCRIBED))
+                continue
             if advocate.status not in NOT_YET_ADVOCATES:
                 sent.skipped.append((name, "in the program already"
                                      if advocate.status is not AdvocateStatus.RETIRED else "retired"))
@@ -337,6 +343,8 @@ def invite_address(email: str, *, name: str = "", company: str = "", by: Account
         state = state_of(facts_of(pending) if pending else None, now)
         if state in (InvitationState.INVITED, InvitationState.OPENED):
             raise errors.Conflict(f"{email} was invited already and has not answered yet.", "email")
+        if unsubscribe.unsubscribed([email]):
+            raise errors.Conflict(f"{email} {UNSUBSCRIBED}: they get no program mail.", "email")
         invitation = Invitation(email=email, name=name, company_id=company_row.id if company_row else None,
                                 sent_at=now, by_id=by.id)
         db.session.add(invitation)
@@ -351,9 +359,9 @@ def _mail(invitation: Invitation, email: str, name: str | None, company: str | N
           now: datetime, entry: Tier | None, *, reminder: bool = False) -> None:
     """The invitation e-mail, or its reminder: where outreach enqueues its mail."""
     key = f"invitation-reminder:{invitation.id}" if reminder else f"invitation:{invitation.id}"
-    enqueue(
+    unsubscribe.enqueue_program_mail(
         template="program_invitation_reminder" if reminder else "program_invitation",
-        to=[email],
+        to=email,
         context={
             "name": name, "company": company, "inviter": inviter, "link": link(invitation),
             "days": LINK_MAX_AGE.days, "sent_on": invitation.sent_at,

@@ -16,7 +16,7 @@ from models import Account, Advocate, OutboxMessage, RequestStatus, Role, db
 from models.types import utcnow
 from tests.admin.test_requests_pages import fit
 from tests.portal.test_perks import add_perk, give_points
-from workflows import auth, bookings, jobs, outreach, perks, privacy, written
+from workflows import auth, bookings, jobs, nudges, outreach, perks, privacy, written
 from workflows import requests as flow
 from workflows.request_input import parse_request
 from workflows.slots import booking_rules, open_slots
@@ -28,7 +28,7 @@ CHECKED = {
     "booking", "written_answers_submitted", "redemption_requested", "redemption_decided",
     "left_program", "reminder", "feedback_request", "thank_you", "outcome_request",
     "written_returned", "written_ready", "written_thank_you", "program_invitation",
-    "program_invitation_reminder",
+    "program_invitation_reminder", "availability_nudge", "ask_reminder",
 }
 
 
@@ -51,7 +51,9 @@ def test_every_e_mail_links_to_the_page_it_is_about(
 ):
     coordinator = make_account(role=Role.COORDINATOR, email="cora@vouch.example")
     seller = make_account(role=Role.SALES, email="sam@vouch.example")
-    dana, eli, gus = (make_advocate(name=name) for name in ("Dana Example", "Eli Other", "Gus Late"))
+    # Dana's profile was never reviewed since she joined: she gets the quarterly nudge.
+    dana = make_advocate(name="Dana Example")
+    eli, gus = (make_advocate(name=name, last_reviewed_at=utcnow()) for name in ("Eli Other", "Gus Late"))
     fay = make_advocate(name="Fay Leaving")  # her leaving erases mail to her: she gets none else
     for advocate in (dana, eli, gus):
         fit(app, advocate.id)
@@ -78,6 +80,7 @@ def test_every_e_mail_links_to_the_page_it_is_about(
         [slot, *_] = open_slots(db.session.get(Advocate, dana.id), now=utcnow(), rules=booking_rules())
         bookings.book(engagement_id, slot.start, prospect_zone="America/New_York")
         late = flow.ask(late_request.id, gus.id, by=by)
+        nudges.send_due_ask_reminders(now=utcnow() + timedelta(hours=25))  # half-way: a reminder
         flow.expire_overdue_asks(now=utcnow() + timedelta(hours=49))
         written.submit_answers(engagement.id, eli.id, ["Six weeks."])
         written.return_answers(answered.id, "Name the team, please.", by=by)
@@ -102,6 +105,7 @@ def test_every_e_mail_links_to_the_page_it_is_about(
             "request_submitted": [rf"/admin/requests/{submitted}", r"/admin/#notifications"],
             "ask": [rf"/portal/asks/{accepted.id}", rf"/portal/asks/{late.id}"],
             "ask_answered": [rf"/admin/requests/{submitted}"],
+            "ask_reminder": [rf"/portal/asks/{late.id}"],
             "ask_expired": [r"/portal/availability"],
             "introduction": [r"/book/[^/#]+"],
             # The prospect's, the advocate's (the call's page).
@@ -120,8 +124,10 @@ def test_every_e_mail_links_to_the_page_it_is_about(
             # After the call and after the written answers' approval: won and lost, and the request.
             "outcome_request": [r"/outcome/[^/#]+", r"/outcome/[^/#]+", rf"/admin/requests/{submitted}",
                                 r"/outcome/[^/#]+", r"/outcome/[^/#]+", rf"/admin/requests/{answered.id}"],
-            "program_invitation": [r"/join/[^/#]+"],
-            "program_invitation_reminder": [r"/join/[^/#]+"],
+            "program_invitation": [r"/join/[^/#]+", r"/unsubscribe/[^/#]+"],
+            "program_invitation_reminder": [r"/join/[^/#]+", r"/unsubscribe/[^/#]+"],
+            # The one-click "still right", the availability page, and unsubscribing.
+            "availability_nudge": [r"/review/[^/#]+", r"/portal/availability", r"/unsubscribe/[^/#]+"],
         }
         messages = db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
         seen: dict[str, set[str]] = {}
@@ -140,7 +146,8 @@ def test_every_e_mail_links_to_the_page_it_is_about(
 
 
 def test_every_mail_template_has_its_case_above():
-    """A new e-mail gets its link checked: add it to ``expected`` above."""
-    names = {path.stem for path in MAIL_TEMPLATES.glob("*.txt")}
+    """A new e-mail gets its link checked: add it to ``expected`` above. (Partials, named
+    ``_…``, such as the HTML layout, are parts of the others.)"""
+    names = {path.stem for path in MAIL_TEMPLATES.glob("*.txt") if not path.stem.startswith("_")}
     assert names == CHECKED
-    assert names == {path.stem for path in MAIL_TEMPLATES.glob("*.html")}
+    assert names == {path.stem for path in MAIL_TEMPLATES.glob("*.html") if not path.stem.startswith("_")}

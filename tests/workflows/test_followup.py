@@ -201,8 +201,10 @@ def test_the_cli_runs_every_due_job_once_and_says_what_it_did(app, runner, calls
         first = runner.invoke(args=["jobs", "run"])
         again = runner.invoke(args=["jobs", "run"])
     assert first.exit_code == 0, first.output
-    assert first.output.splitlines() == ["expired 0 asks", f"reminded {CALLS} calls",
-                                         "asked for feedback on 0 calls", "completed 0 calls",
+    assert first.output.splitlines() == ["expired 0 asks", "reminded advocates of 0 asks",
+                                         f"reminded {CALLS} calls", "asked for feedback on 0 calls",
+                                         "completed 0 calls",
+                                         "nudged 0 advocates to review their availability",
                                          "reminded 0 invitations to the program"]
     assert "reminded 0 calls" in again.output
 

@@ -123,3 +123,22 @@ def test_a_bounced_invitation_or_someone_already_in_gets_no_reminder(app, sent):
 def test_an_invitation_whose_link_expired_gets_no_reminder(app, sent):
     _advocate_id, _email, at = sent()
     assert run(app, at + outreach.LINK_MAX_AGE + timedelta(days=1)) == 0
+
+
+def test_an_address_that_unsubscribed_is_not_invited_and_the_coordinator_is_told_why(app, make_account):
+    from workflows import errors, unsubscribe
+
+    coordinator = make_account(role=Role.COORDINATOR, name="Cora Coordinator")
+    advocate_id = add_candidate(app, "Una Subscribed")
+    with app.app_context():
+        email = db.session.get(Advocate, advocate_id).account.email
+        unsubscribe.unsubscribe(unsubscribe.token(email))
+        by = db.session.get(Account, coordinator.id)
+        sent = outreach.invite([advocate_id], by=by)
+        assert sent.invited == [] and sent.skipped == [("Una Subscribed", outreach.UNSUBSCRIBED)]
+        unsubscribe.unsubscribe(unsubscribe.token("someone@elsewhere.example"))
+        with pytest.raises(errors.Conflict, match="unsubscribed from program mail"):
+            outreach.invite_address("someone@elsewhere.example", by=by)
+        assert db.session.scalars(select(Invitation)).all() == []
+        assert db.session.scalars(select(OutboxMessage)).all() == []
+        db.session.remove()
