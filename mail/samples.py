@@ -378,6 +378,23 @@ def samples(base_url: str, now: datetime | None = None) -> dict[str, Variants]:
             ),
         ],
         "left_program": [("", {"left_at": now})],
+        "introduction_withdrawn": [
+            (
+                "",
+                {
+                    "prospect_name": "Pat Prospect", "advocate_name": "Dana Whitfield",
+                    "format_name": "Call", "reason": "A customer visit came up that week.",
+                    "seller": {"name": "Sam Seller"},
+                },
+            ),
+            (
+                "no seller, no reason",
+                {
+                    "prospect_name": None, "advocate_name": "Dana Whitfield", "format_name": "Call",
+                    "reason": "", "seller": None,
+                },
+            ),
+        ],
         "program_invitation": [
             (
                 "",

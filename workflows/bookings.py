@@ -298,7 +298,26 @@ def cancel_call_step(engagement: Engagement, advocate: Advocate, *, side: str, r
     if was_booked:
         engagement.ics_sequence += 1
         _send_invitations(engagement, advocate, "cancelled", now, reason=reason, side=side)
+    elif engagement.introduced_at is not None:
+        _withdraw_introduction(engagement, advocate, reason=reason if side != "prospect" else "")
     return request_id
+
+
+def _withdraw_introduction(engagement: Engagement, advocate: Advocate, *, reason: str) -> None:
+    """The prospect was introduced but had not booked: told that the link no longer works, the
+    seller in copy, so that nobody waits on a call that will not come."""
+    request = engagement.request
+    if not engagement.prospect_email or request is None:
+        return
+    seller = request.requested_by
+    enqueue(
+        template="introduction_withdrawn",
+        to=[engagement.prospect_email],
+        cc=[seller.email] if seller is not None and seller.active else [],
+        context={"prospect_name": engagement.prospect_name, "advocate_name": advocate.account.name,
+                 "format_name": engagement.format.name, "reason": reason, "seller": seller},
+        idempotency_key=f"introduction-withdrawn:{engagement.id}",
+    )
 
 
 def cancel_request_call(request_id: int, *, by: Account, reason: str,

@@ -270,8 +270,9 @@ def test_staff_cancel_a_booked_call_with_a_reason_and_both_sides_are_told(app, b
         "This call was cancelled: it can no longer be cancelled.")
 
 
-def test_a_call_not_booked_yet_is_called_off_without_an_invitation_to_withdraw(app, accepted, cora, client,
-                                                                               smtp, deliver):
+def test_a_call_not_booked_yet_is_called_off_with_no_invitation_but_word_to_the_prospect(
+    app, accepted, cora, client, smtp, deliver
+):
     request_id, engagement_id = accepted
     html = page_of(cora(), request_id)
     assert "Call it off before it is booked?" in step(html, f"/admin/requests/{request_id}/call/cancel")
@@ -281,7 +282,10 @@ def test_a_call_not_booked_yet_is_called_off_without_an_invitation_to_withdraw(a
     gone = engagement_of(app, engagement_id)
     assert gone.status is EngagementStatus.CANCELLED and gone.cancel_reason == "Filled elsewhere."
     deliver()
-    assert smtp.to(PROSPECT) == [] and smtp.to(ADVOCATE) == []
+    assert smtp.to(ADVOCATE) == []
+    [told] = smtp.to(PROSPECT)
+    assert "called off" in told["Subject"] and "Reason: Filled elsewhere." in text_body(told)
+    assert not any(part.get_content_type() == "text/calendar" for part in told.walk())
 
 
 def test_a_call_that_has_begun_offers_no_cancel_and_refuses_one(app, booked, cora, clock):

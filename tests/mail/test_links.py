@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import select
 
-from models import Account, Advocate, OutboxMessage, RequestStatus, Role, db
+from models import Account, Advocate, Engagement, OutboxMessage, RequestStatus, Role, db
 from models.types import utcnow
 from tests.admin.test_requests_pages import fit
 from tests.portal.test_perks import add_perk, give_points
@@ -28,7 +28,7 @@ CHECKED = {
     "booking", "written_answers_submitted", "redemption_requested", "redemption_decided",
     "left_program", "reminder", "feedback_request", "thank_you", "outcome_request",
     "written_returned", "written_ready", "written_thank_you", "program_invitation",
-    "program_invitation_reminder", "availability_nudge", "ask_reminder",
+    "program_invitation_reminder", "availability_nudge", "ask_reminder", "introduction_withdrawn",
 }
 
 
@@ -65,6 +65,11 @@ def test_every_e_mail_links_to_the_page_it_is_about(
     engagement = make_engagement(eli, status="awaiting_booking", format="written", request_id=answered.id,
                                  ask_id=written_ask.id)
     late_request = make_request(requested_by=seller, prospect_company="Late Ltd")
+    called_off = make_request(requested_by=seller, prospect_company="Called Off Ltd",
+                              status=RequestStatus.MATCHED)
+    called_off_ask = make_ask(gus, request=called_off, status="accepted", asked_by_id=coordinator.id)
+    introduced = make_engagement(gus, status="awaiting_booking", request_id=called_off.id,
+                                 ask_id=called_off_ask.id, prospect_email="lee@calledoff.example")
 
     with app.app_context():
         auth.request_link(coordinator.email)
@@ -89,6 +94,10 @@ def test_every_e_mail_links_to_the_page_it_is_about(
         redemption = perks.redeem(dana.id, hoodie).redemption_id
         perks.fulfil(redemption, by=by)
         privacy.leave_program(fay.id, confirmation="LEAVE")
+        # Introduced, not booked, then called off: the prospect is told the link no longer works.
+        db.session.get(Engagement, introduced.id).introduced_at = utcnow()
+        db.session.commit()
+        bookings.cancel_booking(introduced.id, side="coordinator", reason="They chose a vendor.", by=by)
         # Outreach: an invitation to a candidate, and its one reminder a week later.
         candidate = Advocate(account=Account(email="cand@customer.example", name="Cand Idate",
                                              role=Role.ADVOCATE))
@@ -117,6 +126,7 @@ def test_every_e_mail_links_to_the_page_it_is_about(
             "redemption_requested": [rf"/admin/redemptions#redemption-{redemption}"],
             "redemption_decided": [rf"/portal/perks#redemption-{redemption}"],
             "left_program": [],
+            "introduction_withdrawn": [],  # the prospect has no page of theirs any more
             # The advocate's and the prospect's.
             "reminder": [rf"/portal/calls/{engagement_id}", r"/booking/[^/#]+"],
             "feedback_request": [r"/feedback/[^/#]+", r"/feedback/[^/#]+"],  # one for each side

@@ -396,6 +396,13 @@ def test_a_call_not_booked_yet_says_so_and_can_be_called_off(app, client, accept
         "The call is called off before it was booked")
     gone = engagement_of(app, engagement_id)
     assert gone.status is EngagementStatus.CANCELLED and gone.request.status is RequestStatus.NEW
+    # The prospect, introduced but not booked yet, is told the link no longer works; the seller in copy.
+    deliver()
+    [told] = [m for m in smtp.to(PROSPECT) if "called off" in m["Subject"]]
+    assert told["Cc"] == SELLER
+    assert "booking link in our introduction no longer works" in text_body(told)
+    assert "Reason: Changed jobs." in text_body(told)
+    assert ADVOCATE not in told.as_string()
     with app.app_context():
         assert quota.quarter_use(db.session.get(Advocate, gone.advocate_id), gone.quarter).used == 0
         db.session.remove()
