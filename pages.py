@@ -7,7 +7,6 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
-from flask import make_response, render_template
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import HiddenField
@@ -87,15 +86,6 @@ def int_arg(args: Mapping[str, str], name: str, default: int, *, low: int = 1, h
     if value is None:
         raise Invalid(f"The {name} is a whole number from {low} to {high}.", name)
     return value
-
-
-def token_page(template: str, status: int = 200, **context):
-    """A page whose address holds a credential (a prospect's link): never cached, and its
-    address never sent on as a referrer to another site (DESIGN.md §7.6)."""
-    response = make_response(render_template(template, **context), status)
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Referrer-Policy"] = "same-origin"
-    return response
 
 
 def first_error(*forms: FlaskForm) -> str:

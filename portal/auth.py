@@ -11,7 +11,6 @@ from flask import (
     current_app,
     flash,
     g,
-    make_response,
     redirect,
     render_template,
     request,
@@ -26,6 +25,7 @@ from models import Account, Role, db
 from models.accounts import normalize_email
 from portal import bp
 from portal.forms import ConfirmForm, SignInForm, SignOutForm
+from portal.token_pages import token_page
 from workflows import auth as auth_flow
 
 REFUSAL_TEXT = {
@@ -117,17 +117,9 @@ def link_sent():
     )
 
 
-def _token_page(template: str, status: int = 200, **context):
-    response = make_response(render_template(template, **context), status)
-    # The URL holds a credential: do not leak it to other sites.
-    response.headers["Referrer-Policy"] = "same-origin"
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
 def _refused(reason: str):
     status = 410 if reason in ("expired", "used") else 400
-    return _token_page(
+    return token_page(
         "portal/link_invalid.html", status, message=REFUSAL_TEXT[reason], form=SignInForm()
     )
 
@@ -140,7 +132,7 @@ def open_link(token: str):
         pending = auth_flow.inspect_link(token)
     except auth_flow.SignInRefused as refusal:
         return _refused(refusal.reason)
-    return _token_page("portal/confirm_link.html", pending=pending, form=ConfirmForm())
+    return token_page("portal/confirm_link.html", pending=pending, form=ConfirmForm())
 
 
 @bp.route("/sign-in/link/<token>", methods=["POST"])

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flask import abort, flash, make_response, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, request, url_for
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, TextAreaField
 
 from access import public
 from models.types import utcnow, zone_or_utc
 from portal import bp
+from portal.token_pages import refused_page, token_page
 from workflows import bookings, errors, quota
 from workflows.availability import known_time_zones
 from workflows.introductions import public_profile
@@ -38,17 +39,6 @@ class CancelCallForm(FlaskForm):
 def _zone(raw: str | None) -> str:
     """The zone the prospect asked for, if it is one we know; UTC otherwise."""
     return raw if raw and raw in set(known_time_zones()) else "UTC"
-
-
-def _token_page(template: str, status: int = 200, **context):
-    response = make_response(render_template(template, **context), status)
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Referrer-Policy"] = "same-origin"  # the URL holds a credential
-    return response
-
-
-def _refused(refusal: LinkRefused):
-    return _token_page("portal/prospect_link_refused.html", refusal.status, message=refusal.message)
 
 
 def _no_place(engagement) -> str:
@@ -77,7 +67,7 @@ def book_page(token_text: str):
         engagement, _payload = read(token_text, Purpose.BOOK)
         check_bookable(engagement)
     except LinkRefused as refusal:
-        return _refused(refusal)
+        return refused_page(refusal)
     return _book(engagement, token_text, _zone(request.args.get("tz")))
 
 
@@ -89,14 +79,14 @@ def book_slot(token_text: str):
         engagement, _payload = read(token_text, Purpose.BOOK)
         check_bookable(engagement)
     except LinkRefused as refusal:
-        return _refused(refusal)
+        return refused_page(refusal)
     zone = _zone(form.tz.data)
     if not form.validate_on_submit():
         abort(400)
     try:
         booked = bookings.book(engagement.id, _start(form.slot.data), prospect_zone=zone)
     except LinkRefused as refusal:
-        return _refused(refusal)
+        return refused_page(refusal)
     except quota.QuotaExceeded:
         return _book(engagement, token_text, zone, status=409, message=_no_place(engagement))
     except errors.WorkflowError as refusal:
@@ -113,7 +103,7 @@ def _book(engagement, token_text: str, zone: str, *, status: int = 200, message:
     days = by_day(open_slots(engagement.advocate, now=now, rules=booking_rules()), tz)
     if message:
         flash(message, "error")
-    return _token_page(
+    return token_page(
         "portal/book.html",
         status,
         engagement=engagement,
@@ -136,7 +126,7 @@ def manage_page(token_text: str):
     try:
         engagement, _payload = read(token_text, Purpose.MANAGE_BOOKING)
     except LinkRefused as refusal:
-        return _refused(refusal)
+        return refused_page(refusal)
     zone = _zone(request.args.get("tz") or engagement.prospect_timezone)
     return _manage(engagement, token_text, zone)
 
@@ -148,7 +138,7 @@ def move_booking(token_text: str):
     try:
         engagement, _payload = read(token_text, Purpose.MANAGE_BOOKING)
     except LinkRefused as refusal:
-        return _refused(refusal)
+        return refused_page(refusal)
     zone = _zone(form.tz.data or engagement.prospect_timezone)
     if not form.validate_on_submit():
         abort(400)
@@ -171,7 +161,7 @@ def cancel_booking(token_text: str):
     try:
         engagement, _payload = read(token_text, Purpose.MANAGE_BOOKING)
     except LinkRefused as refusal:
-        return _refused(refusal)
+        return refused_page(refusal)
     zone = _zone(engagement.prospect_timezone)
     if not form.validate_on_submit():
         abort(400)
@@ -195,7 +185,7 @@ def _manage(engagement, token_text: str, zone: str, *, status: int = 200, messag
                              ignore_engagement=engagement.id), tz) if movable else []
     if message:
         flash(message, "error")
-    return _token_page(
+    return token_page(
         "portal/manage_booking.html",
         status,
         engagement=engagement,

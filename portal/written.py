@@ -21,8 +21,9 @@ from wtforms.validators import Length
 
 from access import public
 from models import EngagementStatus, size_band
-from pages import token_page, viewer_zone
+from pages import viewer_zone
 from portal import bp, current_advocate_id
+from portal.token_pages import refused_page, token_page
 from workflows import written as flow
 from workflows.prospect_links import LinkRefused
 
@@ -113,7 +114,7 @@ def read_answers(token_text: str):
     try:
         found = flow.reading(token_text)
     except LinkRefused as refusal:
-        return token_page("portal/prospect_link_refused.html", refusal.status, message=refusal.message)
+        return refused_page(refusal)
     return token_page("portal/read_answers.html", reading=found)
 
 
