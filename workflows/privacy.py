@@ -43,7 +43,7 @@ from models import (
 )
 from models.advocates import WEEKDAYS, advocate_formats, advocate_products, advocate_use_cases
 from models.types import utcnow, zone_or_utc
-from workflows import errors, requests
+from workflows import errors, requests, unsubscribe
 from workflows.audit import add_event
 from workflows.bookings import cancel_call_step
 from workflows.request_view import LEFT_PROGRAM
@@ -280,6 +280,9 @@ def export_data(advocate_id: int, *, now: datetime | None = None) -> dict[str, A
             {"at": _iso(event.at), "event": event.kind, "client_ip": event.client_ip}
             for event in security_log
         ],
+        # Only a keyed hash of the address is stored; this is what it says of theirs.
+        "mail": {"program_mail": "unsubscribed" if unsubscribe.unsubscribed([account.email])
+                 else "subscribed"},
     }
 
 

@@ -678,3 +678,13 @@ def test_after_leaving_the_outbox_keeps_their_address_only_on_the_confirmation(
         assert "Dana" not in naming_her[0].body_text
         sign_in_mail = next(m for m in messages if m.template == "sign_in_link")
         assert sign_in_mail.to == ["erased@invalid"] and sign_in_mail.subject == "[erased]"
+
+
+def test_the_export_says_whether_they_unsubscribed_from_program_mail(app, client, dana):
+    from workflows import unsubscribe
+
+    assert export(client)["mail"] == {"program_mail": "subscribed"}
+    with app.app_context():
+        unsubscribe.unsubscribe(unsubscribe.token("dana@northwind.example"))
+        db.session.remove()
+    assert export(client)["mail"] == {"program_mail": "unsubscribed"}
