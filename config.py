@@ -20,6 +20,11 @@ def _int(name: str, default: int) -> int:
     return int(value) if value not in (None, "") else default
 
 
+def _optional_int(name: str) -> int | None:
+    value = os.environ.get(name)
+    return int(value) if value not in (None, "") else None
+
+
 def _float(name: str, default: float) -> float:
     value = os.environ.get(name)
     return float(value) if value not in (None, "") else default
@@ -94,7 +99,8 @@ class Config:
     # Set it on its own if SECRET_KEY may be rotated: the list must outlive a rotation.
     SUPPRESSION_KEY = os.environ.get("SUPPRESSION_KEY")
 
-    # The program's rules (DESIGN.md §5); an admin setting may override some later.
+    # The program's rules (DESIGN.md §5). These are the defaults: an admin overrides the ones
+    # listed in workflows.settings on the settings page, and the rules read them there.
     ASK_EXPIRY_HOURS = _int("ASK_EXPIRY_HOURS", 48)
     # An ask still unanswered this many hours after it was made, with as many or fewer left,
     # gets one reminder (with the default 48 h to answer: half-way).
@@ -106,6 +112,14 @@ class Config:
     POINTS_WRITTEN_REFERENCE = _int("POINTS_WRITTEN_REFERENCE", 60)
     POINTS_GOOD_FEEDBACK = _int("POINTS_GOOD_FEEDBACK", 20)
     POINTS_CASE_STUDY_OR_EVENT = _int("POINTS_CASE_STUDY_OR_EVENT", 150)
+    POINTS_REVIEW = _int("POINTS_REVIEW", 50)
+    # Ask the best eligible advocate when a request arrives (and the next after a decline or an
+    # expiry) instead of waiting for a coordinator's click.
+    AUTO_ASK = _bool("AUTO_ASK", False)
+    # Apply the nightly tier suggestions at once instead of queueing them for a coordinator.
+    TIER_CHANGES_AUTOMATIC = _bool("TIER_CHANGES_AUTOMATIC", False)
+    # The personal quarterly cap a new advocate starts with (None: the tier's quota).
+    DEFAULT_QUARTERLY_CAP = _optional_int("DEFAULT_QUARTERLY_CAP")
     # Booking (DESIGN.md §5 "Slots"): how far ahead prospects may book, how much notice they
     # give, the gap kept around each call, and how long a call is.
     BOOKING_HORIZON_DAYS = _int("BOOKING_HORIZON_DAYS", 21)

@@ -26,6 +26,7 @@ from models.accounts import Account, ApiToken, LoginToken, Role, SuppressedAddre
 from models.advocates import (  # noqa: E402
     Advocate,
     AdvocateCompetitor,
+    AdvocateNote,
     AdvocateStatus,
     AdvocateTopic,
     Blackout,
@@ -68,7 +69,15 @@ from models.requests import (  # noqa: E402
 )
 from models.settings import Setting  # noqa: E402
 from models.submissions import Submission  # noqa: E402
-from models.tiers import Perk, PerkKind, Redemption, RedemptionStatus, Tier  # noqa: E402
+from models.tiers import (  # noqa: E402
+    Perk,
+    PerkKind,
+    Redemption,
+    RedemptionStatus,
+    Tier,
+    TierSuggestion,
+    TierSuggestionStatus,
+)
 from models.unsubscribes import UnsubscribedAddress  # noqa: E402
 
 __all__ = [
@@ -76,6 +85,7 @@ __all__ = [
     "Account",
     "Advocate",
     "AdvocateCompetitor",
+    "AdvocateNote",
     "AdvocateStatus",
     "AdvocateTopic",
     "ApiToken",
@@ -115,6 +125,8 @@ __all__ = [
     "Submission",
     "SuppressedAddress",
     "Tier",
+    "TierSuggestion",
+    "TierSuggestionStatus",
     "Topic",
     "TopicStance",
     "UnsubscribedAddress",

@@ -93,6 +93,9 @@ class Advocate(db.Model):
     job_title: Mapped[str] = mapped_column(String(120), default="")
     job_level_code: Mapped[str | None] = mapped_column(ForeignKey("job_levels.code"))
     status: Mapped[AdvocateStatus] = enum_column(AdvocateStatus, default=AdvocateStatus.CANDIDATE)
+    # Why a coordinator paused or retired the advocate (staff only), and when the status changed.
+    status_reason: Mapped[str] = mapped_column(String(300), default="", server_default="")
+    status_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     success_metrics: Mapped[str] = mapped_column(Text, default="")
     talking_points: Mapped[str] = mapped_column(Text, default="")
     languages: Mapped[list[str]] = mapped_column(JSON, default=list)
@@ -211,3 +214,19 @@ class Blackout(db.Model):
     reason: Mapped[str] = mapped_column(String(200), default="")
 
     advocate: Mapped[Advocate] = relationship(back_populates="blackouts")
+
+
+class AdvocateNote(db.Model):
+    """A coordinator's internal note on an advocate: staff read it, the advocate never does."""
+
+    __tablename__ = "advocate_notes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    advocate_id: Mapped[int] = mapped_column(
+        ForeignKey("advocates.id", ondelete="CASCADE"), index=True
+    )
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = created_at_column()
+
+    author: Mapped[Account | None] = relationship()

@@ -18,6 +18,7 @@ class PointsReason(StrEnum):
     PROSPECT_FEEDBACK = "prospect_feedback"  # the prospect rated the call 4 or 5
     CASE_STUDY = "case_study"
     EVENT = "event"
+    REVIEW = "review"  # a public review the advocate wrote, recorded by a coordinator
     REDEMPTION = "redemption"  # a perk redeemed: a negative delta
     REFUND = "refund"  # a rejected redemption given back
 

@@ -59,7 +59,12 @@ class Perk(db.Model):
     min_tier_id: Mapped[int] = mapped_column(ForeignKey("tiers.id"), index=True)
     kind: Mapped[PerkKind] = enum_column(PerkKind)
     points_cost: Mapped[int | None] = mapped_column(Integer)
+    # Units on offer in all, where they are limited (None: unlimited). What is left is derived:
+    # this minus the redemptions not rejected.
+    stock: Mapped[int | None] = mapped_column(Integer)
+    # False once retired: no longer offered, still named in the redemptions that used it.
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     min_tier: Mapped[Tier] = relationship()
 
@@ -90,4 +95,36 @@ class Redemption(db.Model):
 
     perk: Mapped[Perk] = relationship()
     advocate: Mapped[Advocate] = relationship()
+    decided_by: Mapped[Account | None] = relationship()
+
+
+class TierSuggestionStatus(StrEnum):
+    PENDING = "pending"  # waiting for a coordinator
+    APPROVED = "approved"  # the tier was changed (by a coordinator, or automatically)
+    DISMISSED = "dismissed"  # a coordinator kept the tier
+    SUPERSEDED = "superseded"  # a later run suggested otherwise, or the tier changed meanwhile
+
+
+class TierSuggestion(db.Model):
+    """A promotion or demotion the nightly job suggests from points over the last 12 months."""
+
+    __tablename__ = "tier_suggestions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    advocate_id: Mapped[int] = mapped_column(
+        ForeignKey("advocates.id", ondelete="CASCADE"), index=True
+    )
+    from_tier_id: Mapped[int | None] = mapped_column(ForeignKey("tiers.id", ondelete="SET NULL"))
+    to_tier_id: Mapped[int] = mapped_column(ForeignKey("tiers.id", ondelete="CASCADE"))
+    points: Mapped[int] = mapped_column(Integer)  # earned over the 12 months before created_at
+    status: Mapped[TierSuggestionStatus] = enum_column(
+        TierSuggestionStatus, default=TierSuggestionStatus.PENDING
+    )
+    created_at: Mapped[datetime] = created_at_column()
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"))
+
+    advocate: Mapped[Advocate] = relationship()
+    from_tier: Mapped[Tier | None] = relationship(foreign_keys=[from_tier_id])
+    to_tier: Mapped[Tier] = relationship(foreign_keys=[to_tier_id])
     decided_by: Mapped[Account | None] = relationship()
