@@ -14,13 +14,18 @@ STAFF_SECTIONS = (
     ("admin.requests", "Requests"),
     ("admin.pool", "Advocates"),
     ("admin.candidates", "Candidates"),
+    ("admin.tier_changes", "Tier changes"),
     ("admin.redemptions", "Redemptions"),
+    ("admin.reports", "Reports"),
     ("admin.imports", "Import"),
     ("admin.tokens", "API tokens"),
 )
 # An admin's: a coordinator's, and the mail module's pages.
 ADMIN_SECTIONS = (
     *STAFF_SECTIONS,
+    ("admin.perks", "Perks and tiers"),
+    ("admin.accounts", "Accounts"),
+    ("admin.settings", "Settings"),
     ("admin.outbox", "Outbox"),
     ("admin.mail_preview", "E-mails"),
 )
