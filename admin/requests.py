@@ -47,6 +47,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from access import STAFF, allow
 from admin import bp
+from admin.written_section import section_context
 from matching.engine import MatchResult
 from models import (
     Account,
@@ -684,8 +685,6 @@ def _not_found(request_id: int):
 def _page(request_id: int, status: int = 200, *, outcome_form: OutcomeForm | None = None,
           edit: EditForm | None = None, return_form=None, resend_form: ResendForm | None = None,
           call_cancel_form: CallCancelForm | None = None):
-    from admin.written import section_context  # admin.written imports this module for its views
-
     try:
         req = flow.request_for(current_user, request_id)
     except flow.RequestNotFound:

@@ -12,33 +12,13 @@ from __future__ import annotations
 
 from flask import abort, flash, redirect, url_for
 from flask_login import current_user
-from flask_wtf import FlaskForm
-from wtforms import TextAreaField
 
 from admin import bp
 from admin import requests as request_pages
+from admin.written_section import ApproveForm, ReturnForm
 from pages import show_refusal
 from workflows import errors
 from workflows import written as flow
-
-
-class ApproveForm(FlaskForm):
-    """The approval: only its CSRF token travels."""
-
-
-class ReturnForm(FlaskForm):
-    note = TextAreaField(
-        "What should the advocate change? (they read this note)",
-        render_kw={"rows": 4, "maxlength": flow.RETURN_NOTE_MAX_LENGTH},
-    )
-
-
-def section_context(engagement, return_form: ReturnForm | None = None) -> dict:
-    """What the request page's written section needs, for the signed-in viewer."""
-    return {
-        "written": flow.written_view(engagement, current_user),
-        "return_form": return_form or ReturnForm(formdata=None),
-    }
 
 
 @bp.post("/requests/<int:request_id>/answers/approve")
