@@ -552,7 +552,7 @@ def create_perk(data: PerkInput, *, by: Account, once: Once | None = None) -> Pe
         db.session.flush()
         if claimed is not None:
             submissions.done(claimed, perk.id)
-        add_event("perk.created", actor=by, subject=f"perk:{perk.id}", **_fields(perk))
+        add_event("perk.created", actor=by, subject=f"perk:{perk.id}", perk=_fields(perk))
         db.session.refresh(perk, ["min_tier"])
     return perk
 
