@@ -16,6 +16,7 @@ STAFF_SECTIONS = (
     ("admin.candidates", "Candidates"),
     ("admin.tier_changes", "Tier changes"),
     ("admin.redemptions", "Redemptions"),
+    ("admin.perks", "Perks and tiers"),  # coordinators read it; admins change it
     ("admin.reports", "Reports"),
     ("admin.imports", "Import"),
     ("admin.tokens", "API tokens"),
@@ -23,7 +24,6 @@ STAFF_SECTIONS = (
 # An admin's: a coordinator's, and the mail module's pages.
 ADMIN_SECTIONS = (
     *STAFF_SECTIONS,
-    ("admin.perks", "Perks and tiers"),
     ("admin.accounts", "Accounts"),
     ("admin.settings", "Settings"),
     ("admin.outbox", "Outbox"),
@@ -44,6 +44,7 @@ from admin import (  # noqa: E402,F401  (registers the views on bp)
     imports,
     mail,
     outbox,
+    perks,
     pool,
     redemptions,
     requests,

@@ -3,8 +3,9 @@ shown locked with the tier they need), redeeming points for a perk, and their re
 
 One page (``/portal/perks``). Each perk they can afford has a small form, folded away until
 opened, that POSTs to ``/portal/perks/<id>/redeem``: one workflow call, a flash, a redirect.
-A refused redemption (locked, inactive, not enough points) changes nothing and says why; the
-same form sent twice (its one-time submission key) redeems once.
+A refused redemption (locked, inactive, out of stock, not enough points) changes nothing and
+says why; the same form sent twice (its one-time submission key) redeems once. A perk of limited
+stock shows how many are left.
 """
 
 from __future__ import annotations

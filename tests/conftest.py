@@ -477,3 +477,30 @@ def make_engagement(app):
         return engagement
 
     return make
+
+
+@pytest.fixture()
+def restore_tiers(app):
+    """The tiers (reference data, not cleaned between tests) put back as they were after a test
+    that changes them: names, quotas, thresholds, benefits and descriptions."""
+    from sqlalchemy import select
+
+    from models import Tier
+
+    fields = ("name", "quarterly_quota", "points_threshold", "description", "benefits")
+    with app.app_context():
+        kept = {tier.id: {name: getattr(tier, name) for name in fields}
+                for tier in db.session.scalars(select(Tier))}
+        db.session.remove()
+    yield kept
+    with app.app_context():
+        db.session.rollback()
+        tiers = list(db.session.scalars(select(Tier).where(Tier.id.in_(kept))))
+        for tier in tiers:  # names are unique: out of the way first, in case two were swapped
+            tier.name = f"(restoring {tier.id})"
+        db.session.flush()
+        for tier in tiers:
+            for name, value in kept[tier.id].items():
+                setattr(tier, name, list(value) if name == "benefits" else value)
+        db.session.commit()
+        db.session.remove()

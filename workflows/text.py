@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from models.types import ID_MAX
+
 NUL = "\x00"
 # JSON nested deeper than this is refused before it is walked (a real request is 2 deep).
 MAX_DEPTH = 32
@@ -27,6 +29,15 @@ _SPACE_TO_BLANK = str.maketrans({ch: " " for ch in SPACES})
 def one_line(text: str) -> str:
     """Runs of spaces (``SPACES``) folded to one, none at either end."""
     return " ".join(part for part in text.translate(_SPACE_TO_BLANK).split(" ") if part)
+
+
+def whole_number(raw: str | None, low: int = 1, high: int = ID_MAX) -> int | None:
+    """``raw`` as a whole number from ``low`` to ``high`` (ASCII digits only: "²" is a digit to
+    ``str.isdigit`` but no number), or None."""
+    if raw is None or not (raw.isascii() and raw.isdigit()) or len(raw) > len(str(high)):
+        return None
+    value = int(raw)
+    return value if low <= value <= high else None
 
 
 def unstorable(text: str) -> str | None:
