@@ -139,15 +139,13 @@ class Commitments:
 
 
 def commitments(advocate_id: int, now: datetime | None = None) -> Commitments:
+    """What a pause or a retirement would touch, in one query."""
     now = now or utcnow()
-    asks = db.session.scalar(
-        select(func.count()).select_from(Ask)
-        .where(Ask.advocate_id == advocate_id, Ask.status == AskStatus.PENDING)
-    )
-    calls = db.session.scalar(
-        select(func.count()).select_from(Engagement).where(*_upcoming(advocate_id, now))
-    )
-    return Commitments(int(asks or 0), int(calls or 0))
+    asks = (select(func.count()).select_from(Ask)
+            .where(Ask.advocate_id == advocate_id, Ask.status == AskStatus.PENDING).scalar_subquery())
+    calls = select(func.count()).select_from(Engagement).where(*_upcoming(advocate_id, now)).scalar_subquery()
+    found = db.session.execute(select(asks, calls)).one()
+    return Commitments(int(found[0] or 0), int(found[1] or 0))
 
 
 def _upcoming(advocate_id: int, now: datetime) -> tuple:
