@@ -281,4 +281,4 @@ def test_the_advocate_page_reads_a_fixed_number_of_queries(
     one = measure()
     add(14)
     assert measure() == one
-    assert one <= 16
+    assert one <= 21  # profile, quota, points, the six timeline reads, the forms
