@@ -86,7 +86,8 @@ def test_the_pool_lists_each_advocate_with_tier_status_and_this_quarters_use(
 
     assert listed(html) == [capped.id, dana.id, untiered.id]  # by name
     # The tier named Active and the status "active" never read the same.
-    assert row(html, dana.id) == "Choose Dana Example Dana Example Acme Health — Active tier In the program 2 of 4 2 left"
+    assert row(html, dana.id) == ("Choose Dana Example Dana Example Acme Health — Active tier In the program "
+                                  "2 of 4 2 left")
     assert row(html, capped.id).endswith("Premier tier In the program 0 of 2 2 left")
     assert row(html, untiered.id).endswith("No tier Paused 0 of 0 none left")
 
