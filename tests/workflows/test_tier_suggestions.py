@@ -44,7 +44,8 @@ def earn(app, advocate_id: int, delta: int, *, at: datetime | None = None) -> No
 def suggestions(app) -> list[tuple[int, str | None, str, int, str]]:
     """(advocate, from, to, points, status) of every suggestion, oldest first."""
     with app.app_context():
-        rows = [(s.advocate_id, s.from_tier.name if s.from_tier else None, s.to_tier.name, s.points, s.status.value)
+        rows = [(s.advocate_id, s.from_tier.name if s.from_tier else None, s.to_tier.name, s.points,
+                 s.status.value)
                 for s in db.session.scalars(select(TierSuggestion).order_by(TierSuggestion.id))]
         db.session.remove()
     return rows
@@ -116,7 +117,8 @@ def test_a_different_suggestion_supersedes_the_pending_one(app, make_advocate):
     next_day(app)
     earn(app, dana.id, 600)
     assert run(app) == 1
-    assert [row[2:] for row in suggestions(app)] == [("Active", 450, "superseded"), ("Premier", 1050, "pending")]
+    assert [row[2:] for row in suggestions(app)] == [("Active", 450, "superseded"),
+                                                     ("Premier", 1050, "pending")]
 
 
 def test_a_demotion_waits_a_whole_year_in_the_program_and_the_tier(app, cora, make_advocate):
