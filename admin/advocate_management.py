@@ -190,9 +190,11 @@ def retire_advocate(advocate_id: int):
         abort(404)
     except errors.WorkflowError as refusal:
         return _again(advocate_id, "retire", form, refusal.status, refusal)
-    flash(f"{change.name} is retired. {_asks(change.asks_withdrawn)} withdrawn and "
-          f"{_calls(change.calls_cancelled)} not yet held cancelled; their requests are back in the queue."
-          f"{_told(change.told, 'thanking them')}", "success")
+    undone = [f"{_asks(change.asks_withdrawn)} withdrawn"] if change.asks_withdrawn else []
+    if change.calls_cancelled:
+        undone.append(f"{_calls(change.calls_cancelled)} not yet held cancelled")
+    back = f" {' and '.join(undone)}; their requests are back in the queue." if undone else ""
+    flash(f"{change.name} is retired.{back}{_told(change.told, 'thanking them')}", "success")
     return _back(advocate_id)
 
 
@@ -254,7 +256,7 @@ class BulkForm(FlaskForm):
                          choices=[SelectChoice("", "Pick an action")]
                          + [SelectChoice(code, words) for code, words in flow.BULK_ACTIONS.items()],
                          validators=[DataRequired(PICK)], invalid_choice_message=PICK)
-    tier = SelectField("New tier (to change the tier)", choices=[], invalid_choice_message=PICK)
+    tier = SelectField("New tier (to change the tier)", choices=[], default="", invalid_choice_message=PICK)
     reason = TextAreaField("Why? (optional, for the program team)",
                            validators=[REASON_LENGTH],
                            render_kw={"rows": 2, "maxlength": REASON})
