@@ -79,7 +79,8 @@ def test_a_coordinator_changes_the_tier_pauses_awards_points_and_notes(page, app
 
     with app.app_context():
         advocate = db.session.get(Advocate, dana.id)
-        assert (advocate.status, advocate.tier.name, advocate.quarterly_cap) == (AdvocateStatus.PAUSED, "Active", 4)
+        assert (advocate.status, advocate.tier.name, advocate.quarterly_cap) == (
+            AdvocateStatus.PAUSED, "Active", 4)
         assert db.session.scalar(select(PointsEntry.note)) == "Acme case study"
         db.session.remove()
     deliver()
