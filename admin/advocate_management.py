@@ -252,7 +252,7 @@ def _told(told: bool, how: str = "saying so") -> str:
 
 
 class BulkForm(FlaskForm):
-    action = SelectField("With the advocates chosen",
+    action = SelectField("Action",
                          choices=[SelectChoice("", "Pick an action")]
                          + [SelectChoice(code, words) for code, words in flow.BULK_ACTIONS.items()],
                          validators=[DataRequired(PICK)], invalid_choice_message=PICK)

@@ -237,6 +237,7 @@ def test_the_pool_bulk_change_confirms_then_says_how_many_and_who_was_skipped(ap
     html = review.get_data(as_text=True)
     assert "1 advocate to change" in text(section(html, "applies"))
     assert "Pia Premier already in the Premier tier" in text(section(html, "skipped"))
+    assert ">Yes, move 1 advocate to the Premier tier</button>" in html
     assert advocate_row(app, dana.id).tier.name == "Active"  # nothing yet
 
     done = coordinator.post("/admin/advocates/bulk", data={**data, "confirmed": "yes"}, follow_redirects=True)
