@@ -192,9 +192,10 @@ def suggest_tiers(now: datetime | None = None) -> int:
     advocate's suggestion is decided under their row lock, where the pending one is read again.
     A demotion waits until the advocate has been a whole window (12 months) in the program and in
     their tier: the points of a shorter time say nothing against it. At most one suggestion is
-    pending per advocate: a different one supersedes it, the same one
-    leaves it be, and one the coordinator dismissed is not made again until the points call for
-    something else. Where ``TIER_CHANGES_AUTOMATIC`` is on, a suggestion is approved at once."""
+    pending per advocate: a different one supersedes it, the same one leaves it be, and one the
+    coordinator dismissed is made again only once the points moved further its way. Where
+    ``TIER_CHANGES_AUTOMATIC`` is on, a suggestion is approved at once (and one still pending from
+    before the setting was turned on, at the next run)."""
     now = now or utcnow()
     day = RUN_SUBJECT.format(day=now.date().isoformat())
     if db.session.scalar(select(AuditEvent.id).where(AuditEvent.kind == "tiers.suggested",
@@ -226,9 +227,9 @@ def suggest_tiers(now: datetime | None = None) -> int:
                 due[advocate_id] = (0, earned_points)  # nothing to suggest any more: supersede
             continue
         if last is not None and (last.from_tier_id, last.to_tier_id) == (tier_id, wanted.id) and (
-                last.status is TierSuggestionStatus.PENDING
+                (last.status is TierSuggestionStatus.PENDING and not automatic)
                 or (last.status is TierSuggestionStatus.DISMISSED and not _further(last, earned_points))):
-            continue
+            continue  # (a pending one left from before the setting was on is applied below)
         due[advocate_id] = (wanted.id, earned_points)
     db.session.rollback()  # end the read: each advocate gets its own transaction below
 
@@ -285,9 +286,15 @@ def _suggest_step(advocate: Advocate, tier: Tier | None, earned_points: int, aut
                                      TierSuggestion.status == TierSuggestionStatus.PENDING)
         .execution_options(populate_existing=True)
     ).all()
-    if tier is not None and any((p.from_tier_id, p.to_tier_id) == (advocate.tier_id, tier.id)
-                                for p in pending):
-        return 0  # made meanwhile by another run
+    same = next((p for p in pending if tier is not None
+                 and (p.from_tier_id, p.to_tier_id) == (advocate.tier_id, tier.id)), None)
+    if same is not None:  # made before, or meanwhile by another run
+        if not automatic:
+            return 0
+        same.status, same.decided_at = TierSuggestionStatus.APPROVED, now
+        change_tier_step(advocate, tier, by=None, reason="automatic, from the points of the last 12 months",
+                         suggestion=same, now=now)
+        return 1
     for old in pending:
         old.status, old.decided_at = TierSuggestionStatus.SUPERSEDED, now
     if tier is None or tier.id == advocate.tier_id:

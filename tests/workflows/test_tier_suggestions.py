@@ -227,3 +227,16 @@ def test_the_job_reads_the_pool_in_a_fixed_number_of_queries(app, make_advocate,
     for _ in range(20):
         earn(app, make_advocate(tier="Occasional").id, 10)
     assert measure() == few
+
+
+def test_a_suggestion_pending_when_the_setting_is_turned_on_applies_at_the_next_run(app, cora, make_advocate):
+    dana = make_advocate(tier="Occasional")
+    earn(app, dana.id, 450)
+    assert run(app) == 1
+    with app.app_context():
+        settings.update({"TIER_CHANGES_AUTOMATIC": True}, by=db.session.get(Account, cora.id))
+        db.session.remove()
+    next_day(app)
+    assert run(app) == 1
+    assert suggestions(app) == [(dana.id, "Occasional", "Active", 450, "approved")]
+    assert tier_of(app, dana.id) == "Active"
