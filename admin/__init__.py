@@ -39,6 +39,7 @@ guard(bp, default=STAFF)
 register_refusals(bp)
 
 from admin import (  # noqa: E402,F401  (registers the views on bp)
+    advocate_management,
     candidates,
     home,
     imports,
@@ -48,6 +49,7 @@ from admin import (  # noqa: E402,F401  (registers the views on bp)
     pool,
     redemptions,
     requests,
+    tier_changes,
     tokens,
     written,
 )

@@ -23,6 +23,7 @@ from sqlalchemy.orm import contains_eager, joinedload, selectinload
 from wtforms import BooleanField, Form, SearchField, SelectChoice, SelectField
 from wtforms.validators import Length
 
+from admin import advocate_management as actions
 from admin import bp
 from admin.requests import select_choices
 from models import (
@@ -31,7 +32,6 @@ from models import (
     AdvocateCompetitor,
     AdvocateStatus,
     AdvocateTopic,
-    Ask,
     Company,
     Engagement,
     Format,
@@ -45,11 +45,12 @@ from models.advocates import WEEKDAYS, advocate_formats
 from models.engagements import COUNTED_STATUSES
 from models.types import ID_MAX, utcnow
 from pages import ADVOCATE_STATUS_WORDS, date_and_time, int_arg, viewer_zone
+from workflows import advocate_management as management
 from workflows import points, quota
+from workflows.request_view import decline_reason_text
 
 PAGE_SIZE = 50
 PAGES_MAX = ID_MAX // PAGE_SIZE  # so that the OFFSET stays an integer the database takes
-RECENT = 10  # asks and engagements on the advocate's page
 PICK = "Pick one from the list."
 FILTERS = ("q", "industry", "topic", "format", "tier", "status", "available")
 
@@ -184,11 +185,12 @@ def pool():
     label = quota.QuarterUse(quarter, 0, 0).label
     today = utcnow().date()
     if not form.validate():
-        return render_template("admin/pool.html", form=form, rows=[], total=0, invalid=True,
+        return render_template("admin/pool.html", form=form, rows=[], total=0, invalid=True, bulk=None,
                                page=1, pages=1, quarter=label, filtered=True, args={}, today=today), 400
     rows, total = search(form, quarter, today, page)
     return render_template(
         "admin/pool.html", form=form, rows=rows, total=total, invalid=False, page=page, today=today,
+        bulk=actions.BulkForm(formdata=None),
         pages=max(1, -(-total // PAGE_SIZE)), quarter=label,
         filtered=any(request.args.get(name) for name in FILTERS),
         args={name: request.args[name] for name in FILTERS if request.args.get(name)},
@@ -203,16 +205,24 @@ class AdvocatePage:
     advocate: Advocate
     use: quota.QuarterUse
     balance: int
-    asks: list[Ask]
-    engagements: list[Engagement]
     glad: list[str]
     avoided: list[str]
     evaluated: list[str]
     replaced: list[str]
+    commitments: management.Commitments
+    timeline: list[management.Moment]
+    actors: dict[int, str]  # the staff named on the timeline's status lines
 
 
 @bp.get("/advocates/<int:advocate_id>")
 def advocate(advocate_id: int):
+    return advocate_page(advocate_id)
+
+
+def advocate_page(advocate_id: int, status: int = 200, *, forms: dict | None = None,
+                  open_step: str | None = None):
+    """The advocate's page: profile, quota, points, the actions (``forms`` replaces the blank
+    form of a step refused, shown open), and the timeline. A fixed number of queries."""
     found = db.session.scalars(
         select(Advocate)
         .where(Advocate.id == advocate_id)
@@ -232,38 +242,31 @@ def advocate(advocate_id: int):
     ).unique().one_or_none()
     if found is None:
         abort(404)
-    asks = db.session.scalars(
-        select(Ask)
-        .where(Ask.advocate_id == advocate_id)
-        .options(joinedload(Ask.request))
-        .order_by(Ask.created_at.desc(), Ask.id.desc())
-        .limit(RECENT)
-    ).all()
-    engagements = db.session.scalars(
-        select(Engagement)
-        .where(Engagement.advocate_id == advocate_id)
-        .options(joinedload(Engagement.request), joinedload(Engagement.format))
-        .order_by(Engagement.created_at.desc(), Engagement.id.desc())
-        .limit(RECENT)
-    ).all()
+    moments = management.timeline(advocate_id)
     page = AdvocatePage(
         advocate=found,
         use=quota.quarter_use(found),
         balance=points.balance(found.id),
-        asks=list(asks),
-        engagements=list(engagements),
         glad=sorted(t.topic.name for t in found.topics if t.stance is TopicStance.GLAD),
         avoided=sorted(t.topic.name for t in found.topics if t.stance is TopicStance.AVOID),
         evaluated=sorted(c.competitor.name for c in found.competitors if c.relation.value == "evaluated"),
         replaced=sorted(c.competitor.name for c in found.competitors if c.relation.value == "replaced"),
+        commitments=management.commitments(advocate_id),
+        timeline=moments,
+        actors=management.actor_names(moments),
     )
     zone = viewer_zone()
     return render_template(
         "admin/advocate.html",
         page=page,
         a=found,
+        forms={**actions.blank_forms(), **(forms or {})},
+        open_step=open_step,
+        can=lambda wanted: management.why_not(found, AdvocateStatus(wanted)) is None,
+        awards=management.AWARDS,
+        reason_text=decline_reason_text,
         weekdays=WEEKDAYS,
         today=utcnow().date(),
         zone=zone,
         when=lambda moment: date_and_time(moment.astimezone(zone)) if moment else "",
-    )
+    ), status

@@ -450,4 +450,38 @@ def samples(base_url: str, now: datetime | None = None) -> dict[str, Variants]:
                 },
             )
         ],
+        **_advocate_management(url),
+    }
+
+
+def _advocate_management(url) -> dict[str, Variants]:
+    """A coordinator's changes to an advocate's place in the program."""
+    premier = ["Quarterly executive briefings", "Early access to beta features (30 days in advance)",
+               "Annual credits ($5K)"]
+    return {
+        "tier_changed": [
+            ("promoted", {"name": "Dana Whitfield", "tier_name": "Premier", "previous_tier": "Active",
+                          "promoted": True, "benefits": premier, "quarterly_quota": 6, "cap_before": None,
+                          "cap_after": None, "portal_link": url("/portal")}),
+            ("moved down, personal limit lowered",
+             {"name": "Dana Whitfield", "tier_name": "Occasional", "previous_tier": "Active",
+              "promoted": False, "benefits": ["Product preview webinars"], "quarterly_quota": 2,
+              "cap_before": 3, "cap_after": 2, "portal_link": url("/portal")}),
+        ],
+        "advocate_paused": [
+            ("", {"name": "Dana Whitfield", "asks_withdrawn": 1, "calls_kept": 2,
+                  "portal_link": url("/portal")}),
+            ("nothing going on", {"name": "Dana Whitfield", "asks_withdrawn": 0, "calls_kept": 0,
+                                  "portal_link": url("/portal")}),
+        ],
+        "advocate_resumed": [
+            ("", {"name": "Dana Whitfield", "quarterly_limit": 4,
+                  "availability_link": url("/portal/availability")}),
+        ],
+        "advocate_retired": [
+            ("", {"name": "Dana Whitfield", "asks_withdrawn": 1, "calls_cancelled": 1,
+                  "portal_link": url("/portal")}),
+            ("nothing going on", {"name": "Dana Whitfield", "asks_withdrawn": 0, "calls_cancelled": 0,
+                                  "portal_link": url("/portal")}),
+        ],
     }

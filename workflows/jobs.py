@@ -11,13 +11,13 @@ from __future__ import annotations
 from datetime import datetime
 
 from models.types import utcnow
-from workflows import followup, nudges, outreach, requests
+from workflows import followup, nudges, outreach, requests, tiers
 
 # What ``run_due`` reports, in the order the jobs run: an ask expires before anything else reads
 # the request, a call is asked for feedback before it may complete; an unanswered program
-# invitation gets its one reminder.
+# invitation gets its one reminder; tier suggestions run once a day, after the calls completed.
 JOBS = ("asks_expired", "ask_reminders", "reminders", "feedback_requests", "completed", "nudges",
-        "invitations_reminded")
+        "invitations_reminded", "tier_suggestions")
 
 
 def run_due(now: datetime | None = None) -> dict[str, int]:
@@ -31,6 +31,7 @@ def run_due(now: datetime | None = None) -> dict[str, int]:
         "completed": followup.complete_due(now),
         "nudges": nudges.send_due_nudges(now),
         "invitations_reminded": outreach.send_due_reminders(now),
+        "tier_suggestions": tiers.suggest_tiers(now),
     }
 
 
@@ -48,4 +49,5 @@ def describe(counts: dict[str, int]) -> str:
         f"completed {things(counts['completed'], 'call', 'calls')}",
         f"nudged {things(counts['nudges'], 'advocate', 'advocates')} to review their availability",
         f"reminded {things(counts['invitations_reminded'], 'invitation', 'invitations')} to the program",
+        f"suggested {things(counts['tier_suggestions'], 'tier change', 'tier changes')}",
     ])

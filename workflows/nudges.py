@@ -146,6 +146,49 @@ def nudge_step(advocate: Advocate, now: datetime, days: int) -> bool:
     return message is not None and message in db.session.new
 
 
+def why_not_nudged(advocate: Advocate, now: datetime, *, unsubscribed: set[str],
+                   nudged: set[int]) -> str | None:
+    """Why a coordinator's nudge (``nudge_now_step``) leaves ``advocate`` out, in words; None when
+    it goes. ``unsubscribed``: addresses that unsubscribed from program mail; ``nudged``: the
+    advocates nudged by staff today (``nudged_today``)."""
+    account = advocate.account
+    if advocate.status is not AdvocateStatus.ACTIVE or account is None or not account.active:
+        return "not in the program (only advocates in it are nudged)"
+    if advocate.consent_at is None:
+        return "no consent recorded"
+    if account.email in unsubscribed:
+        return "unsubscribed from program mail"
+    if advocate.id in nudged:
+        return "nudged today already"
+    return None
+
+
+def nudged_today(advocate_ids: list[int], now: datetime) -> set[int]:
+    """Which of the advocates a coordinator nudged today (one query per ``BATCH``)."""
+    keys = {staff_nudge_key(advocate_id, now): advocate_id for advocate_id in advocate_ids}
+    return {keys[key] for key in _already_queued(set(keys))}
+
+
+def staff_nudge_key(advocate_id: int, now: datetime) -> str:
+    """A coordinator's nudge: once a day per advocate, whatever the review period."""
+    return f"nudge-by-staff:{advocate_id}:{now.date().isoformat()}"
+
+
+def nudge_now_step(advocate: Advocate, now: datetime) -> bool:
+    """A coordinator asks the locked ``advocate`` to look at their availability now, with the
+    quarterly nudge's e-mail, whether or not their review is due; program mail, so not to an
+    address that unsubscribed (flushes only) → whether one was queued."""
+    if why_not_nudged(advocate, now, unsubscribed=set(), nudged=nudged_today([advocate.id], now)) is not None:
+        return False
+    message = unsubscribe.enqueue_program_mail(
+        template=TEMPLATE,
+        to=advocate.account.email,
+        context=nudge_context(advocate, now),
+        idempotency_key=staff_nudge_key(advocate.id, now),
+    )
+    return message is not None and message in db.session.new
+
+
 # --- what the e-mail and the page show -------------------------------------------------------
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from models import Advocate, PointsEntry, PointsReason, Tier, db
 from models.points import balance_query
@@ -31,6 +31,19 @@ def earned_recently(advocate_id: int, now: datetime | None = None) -> int:
     since = (now or utcnow()) - TIER_WINDOW
     query = balance_query(advocate_id, since=since).where(PointsEntry.delta > 0)
     return int(db.session.scalar(query))
+
+
+def earned_recently_by_advocate(*where, now: datetime | None = None) -> dict[int, int]:
+    """``earned_recently`` of every advocate that ``where`` picks, in one grouped query;
+    an advocate who earned nothing is left out (0)."""
+    since = (now or utcnow()) - TIER_WINDOW
+    rows = db.session.execute(
+        select(PointsEntry.advocate_id, func.sum(PointsEntry.delta))
+        .join(Advocate, Advocate.id == PointsEntry.advocate_id)
+        .where(PointsEntry.created_at >= since, PointsEntry.delta > 0, *where)
+        .group_by(PointsEntry.advocate_id)
+    ).all()
+    return {advocate_id: int(total) for advocate_id, total in rows}
 
 
 @dataclass(frozen=True)

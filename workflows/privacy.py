@@ -20,6 +20,7 @@ from mail.outbox import enqueue, forget_recipient
 from models import (
     Advocate,
     AdvocateCompetitor,
+    AdvocateNote,
     AdvocateStatus,
     AdvocateTopic,
     Ask,
@@ -476,6 +477,8 @@ def _erase(advocate: Advocate, old_email: str, now: datetime) -> None:
     account.deactivate()
 
     advocate.status = AdvocateStatus.RETIRED
+    advocate.status_reason = ""
+    advocate.status_changed_at = now
     advocate.job_title = ""
     advocate.job_level_code = None
     advocate.success_metrics = ""
@@ -490,6 +493,8 @@ def _erase(advocate: Advocate, old_email: str, now: datetime) -> None:
     mine = advocate.id
     engagement_ids = select(Engagement.id).where(Engagement.advocate_id == mine).scalar_subquery()
     statements = [
+        # Staff's notes are about the person: they go too (the advocate row stays, so no cascade).
+        delete(AdvocateNote).where(AdvocateNote.advocate_id == mine),
         delete(AdvocateTopic).where(AdvocateTopic.advocate_id == mine),
         delete(AdvocateCompetitor).where(AdvocateCompetitor.advocate_id == mine),
         delete(WeeklyWindow).where(WeeklyWindow.advocate_id == mine),

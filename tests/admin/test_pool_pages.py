@@ -86,7 +86,8 @@ def test_the_pool_lists_each_advocate_with_tier_status_and_this_quarters_use(
 
     assert listed(html) == [capped.id, dana.id, untiered.id]  # by name
     # The tier named Active and the status "active" never read the same.
-    assert row(html, dana.id) == "Dana Example Acme Health — Active tier In the program 2 of 4 2 left"
+    assert row(html, dana.id) == ("Choose Dana Example Dana Example Acme Health — Active tier In the program "
+                                  "2 of 4 2 left")
     assert row(html, capped.id).endswith("Premier tier In the program 0 of 2 2 left")
     assert row(html, untiered.id).endswith("No tier Paused 0 of 0 none left")
 
@@ -251,8 +252,7 @@ def test_an_advocate_page_with_nothing_yet_says_so(client, coordinator, make_adv
     page = text(get(client, f"/admin/advocates/{lone.id}"))
     assert "Limit this quarter: 0 calls." in page
     assert "No weekly windows" in page
-    assert "Never asked yet." in page
-    assert "No engagements yet." in page
+    assert "Nothing has happened yet: never asked, no engagements, no points." in page
     assert "0 points to spend" in page
 
 
@@ -282,4 +282,4 @@ def test_the_advocate_page_reads_a_fixed_number_of_queries(
     one = measure()
     add(14)
     assert measure() == one
-    assert one <= 16
+    assert one <= 21  # profile, quota, points, the six timeline reads, the forms

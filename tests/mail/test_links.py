@@ -12,11 +12,22 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import select
 
-from models import Account, Advocate, Engagement, OutboxMessage, RequestStatus, Role, db
+from models import Account, Advocate, Engagement, OutboxMessage, RequestStatus, Role, Tier, db
 from models.types import utcnow
 from tests.admin.test_requests_pages import fit
 from tests.portal.test_perks import add_perk, give_points
-from workflows import auth, bookings, jobs, nudges, outreach, perks, privacy, written
+from workflows import (
+    advocate_management,
+    auth,
+    bookings,
+    jobs,
+    nudges,
+    outreach,
+    perks,
+    privacy,
+    tiers,
+    written,
+)
 from workflows import requests as flow
 from workflows.request_input import parse_request
 from workflows.slots import booking_rules, open_slots
@@ -29,6 +40,7 @@ CHECKED = {
     "left_program", "reminder", "feedback_request", "thank_you", "outcome_request",
     "written_returned", "written_ready", "written_thank_you", "program_invitation",
     "program_invitation_reminder", "availability_nudge", "ask_reminder", "introduction_withdrawn",
+    "tier_changed", "advocate_paused", "advocate_resumed", "advocate_retired",
 }
 
 
@@ -55,6 +67,7 @@ def test_every_e_mail_links_to_the_page_it_is_about(
     dana = make_advocate(name="Dana Example")
     eli, gus = (make_advocate(name=name, last_reviewed_at=utcnow()) for name in ("Eli Other", "Gus Late"))
     fay = make_advocate(name="Fay Leaving")  # her leaving erases mail to her: she gets none else
+    hal = make_advocate(name="Hal Managed", tier="Premier")  # moved, paused, resumed, then retired
     for advocate in (dana, eli, gus):
         fit(app, advocate.id)
     give_points(app, dana.id, 500)
@@ -104,6 +117,11 @@ def test_every_e_mail_links_to_the_page_it_is_about(
         db.session.add(candidate)
         db.session.commit()
         outreach.invite([candidate.id], by=by, now=utcnow() - timedelta(days=8))
+        # A coordinator manages an advocate's place in the program.
+        tiers.change_tier(hal.id, db.session.scalar(select(Tier.id).where(Tier.name == "Active")), by=by)
+        advocate_management.pause(hal.id, by=by)
+        advocate_management.resume(hal.id, by=by)
+        advocate_management.retire(hal.id, by=by, reason="Moved on")
         # The call's follow-up: the reminder, the feedback requests, then its completion.
         jobs.run_due(now=slot.start - timedelta(hours=23))
         jobs.run_due(now=slot.end + timedelta(hours=2))
@@ -138,6 +156,10 @@ def test_every_e_mail_links_to_the_page_it_is_about(
             "program_invitation_reminder": [r"/join/[^/#]+", r"/unsubscribe/[^/#]+"],
             # The one-click "still right", the availability page, and unsubscribing.
             "availability_nudge": [r"/review/[^/#]+", r"/portal/availability", r"/unsubscribe/[^/#]+"],
+            "tier_changed": [r"/portal"],
+            "advocate_paused": [r"/portal"],
+            "advocate_resumed": [r"/portal/availability"],
+            "advocate_retired": [r"/portal"],
         }
         messages = db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
         seen: dict[str, set[str]] = {}

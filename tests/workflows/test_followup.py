@@ -205,7 +205,8 @@ def test_the_cli_runs_every_due_job_once_and_says_what_it_did(app, runner, calls
                                          f"reminded {CALLS} calls", "asked for feedback on 0 calls",
                                          "completed 0 calls",
                                          "nudged 0 advocates to review their availability",
-                                         "reminded 0 invitations to the program"]
+                                         "reminded 0 invitations to the program",
+                                         "suggested 0 tier changes"]
     assert "reminded 0 calls" in again.output
 
 
