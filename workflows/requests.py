@@ -16,7 +16,6 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import Select, false, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
@@ -44,7 +43,7 @@ from models import (
 )
 from models.engagements import LIVE_STATUSES
 from models.types import utcnow, zone_or_utc
-from workflows import errors, quota, submissions
+from workflows import errors, quota, settings, submissions
 from workflows.audit import add_event
 from workflows.engagements import cancel_engagement_step
 from workflows.introductions import introduce_step
@@ -480,7 +479,7 @@ def ask(request_id: int, advocate_id: int, *, by: Account | None, now: datetime 
             explanation=[{"label": r.label, "points": r.points} for r in candidate.reasons],
             status=AskStatus.PENDING,
             created_at=now,
-            expires_at=now + timedelta(hours=current_app.config["ASK_EXPIRY_HOURS"]),
+            expires_at=now + timedelta(hours=settings.value("ASK_EXPIRY_HOURS")),
         )
         db.session.add(new)
         try:
