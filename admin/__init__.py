@@ -39,6 +39,7 @@ guard(bp, default=STAFF)
 register_refusals(bp)
 
 from admin import (  # noqa: E402,F401  (registers the views on bp)
+    accounts,
     candidates,
     home,
     imports,
@@ -47,6 +48,7 @@ from admin import (  # noqa: E402,F401  (registers the views on bp)
     pool,
     redemptions,
     requests,
+    settings,
     tokens,
     written,
 )

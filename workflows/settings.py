@@ -101,6 +101,21 @@ def value(key: str) -> Any:
     return stored[key] if key in stored else current_app.config[key]
 
 
+def default(key: str) -> Any:
+    """The value config gives the setting, in force until an admin stores another."""
+    if key not in BY_KEY:
+        raise UnknownSetting(key)
+    return current_app.config[key]
+
+
+def groups() -> list[tuple[str, list[Definition]]]:
+    """The definitions by group, groups and settings in the order of ``DEFINITIONS``."""
+    found: dict[str, list[Definition]] = {}
+    for definition in DEFINITIONS:
+        found.setdefault(definition.group, []).append(definition)
+    return list(found.items())
+
+
 def values() -> dict[str, Any]:
     return {key: value(key) for key in BY_KEY}
 
