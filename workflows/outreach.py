@@ -366,7 +366,7 @@ def _mail(invitation: Invitation, email: str, name: str | None, company: str | N
             "name": name, "company": company, "inviter": inviter, "link": link(invitation),
             "days": LINK_MAX_AGE.days, "sent_on": invitation.sent_at,
             "entry_tier": entry.name if entry else None,
-            "calls_a_quarter": entry.quarterly_quota if entry else None,
+            "calls_a_quarter": first_calls(entry),
         },
         idempotency_key=key,
         # Its link signs the person in when they join: wiped once sent, so that nobody reading the
@@ -459,6 +459,19 @@ class Program:
     entry: Tier | None
     formats: list[Format]
     perks: list[Perk]
+
+    @property
+    def first_calls(self) -> int | None:
+        return first_calls(self.entry)
+
+
+def first_calls(entry: Tier | None) -> int | None:
+    """The calls a quarter someone joining starts with: the entry tier's quota, or the program's
+    default cap below it (``quota.starting_cap``)."""
+    if entry is None:
+        return None
+    cap = quota.starting_cap(entry.quarterly_quota)
+    return entry.quarterly_quota if cap is None else cap
 
 
 @dataclass(frozen=True)
