@@ -160,7 +160,8 @@ def clean(definition: Definition, raw: Any) -> Any:
 
 def update(changes: Mapping[str, Any], *, by: Account | None) -> list[str]:
     """Validate every change first, then store them all in one transaction (with one audit event)
-    or none. → the keys whose value changed. ``errors.Invalid`` holds a message per field."""
+    or none; a value equal to config's default is not stored (the setting follows config again).
+    → the keys whose value changed. ``errors.Invalid`` holds a message per field."""
     problems: dict[str, str] = {}
     cleaned: dict[str, Any] = {}
     for key, raw in changes.items():
@@ -180,10 +181,12 @@ def update(changes: Mapping[str, Any], *, by: Account | None) -> list[str]:
     with transaction():
         stored = {row.key: row for row in db.session.scalars(select(Setting).where(Setting.key.in_(cleaned)))}
         for key, new in cleaned.items():
-            before = stored[key].value if key in stored else current_app.config[key]
-            if new == before and key in stored:
-                continue
-            if key in stored:
+            fallback = current_app.config[key]
+            before = stored[key].value if key in stored else fallback
+            if new == fallback:  # back to the default: config's, should it change later
+                if key in stored:
+                    db.session.delete(stored[key])
+            elif key in stored:
                 stored[key].value = new
             else:
                 db.session.add(Setting(key=key, value=new))
