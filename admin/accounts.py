@@ -60,7 +60,9 @@ class NewAccountForm(OnceForm):
         render_kw={"type": "email", "maxlength": 254, "autocomplete": "off", "spellcheck": "false"},
     )
     # The workflow checks the role and the zone (one rule for the page and ``flask users create``).
-    role = SelectField("Role", choices=ROLE_CHOICES, default=Role.SALES.value, validate_choice=False)
+    # (its own id: the search form above has a "role" too)
+    role = SelectField("Role", choices=ROLE_CHOICES, default=Role.SALES.value, validate_choice=False,
+                       id="new-role")
     timezone = StringField(
         "Time zone",
         default="UTC",

@@ -144,7 +144,8 @@ def test_an_admin_adds_an_account_and_sending_the_form_twice_adds_one(app, signe
     http, admin = signed_in("admin")
     html = page(http, URL)
     assert '<label for="name">Name</label>' in html and '<label for="email">E-mail address</label>' in html
-    assert '<label for="role">Role</label>' in html and '<label for="timezone">Time zone</label>' in html
+    assert '<label for="new-role">Role</label>' in html and '<label for="timezone">Time zone</label>' in html
+    assert len(re.findall(r'\bid="([^"]+)"', html)) == len(set(re.findall(r'\bid="([^"]+)"', html)))
     data = {**new_account_form(html), "name": "Sam Seller", "email": "Sam@Vouch.Example",
             "role": "coordinator", "timezone": "berlin"}
 
@@ -173,8 +174,8 @@ def test_an_admin_adds_an_account_and_sending_the_form_twice_adds_one(app, signe
 
 @pytest.mark.parametrize(("change", "field", "message"), [
     ({"email": "not an address"}, "email", "is not a valid e-mail address"),
-    ({"role": "advocate"}, "role", "unknown role 'advocate': use one of sales, coordinator, admin"),
-    ({"role": "superuser"}, "role", "unknown role 'superuser'"),
+    ({"role": "advocate"}, "new-role", "unknown role 'advocate': use one of sales, coordinator, admin"),
+    ({"role": "superuser"}, "new-role", "unknown role 'superuser'"),
     ({"timezone": "Mars/Olympus"}, "timezone", "is not a time zone"),
     ({"name": ""}, "name", "Give the person's name."),
     ({"name": "x" * 121}, "name", "Keep the name to 120 characters or fewer."),
