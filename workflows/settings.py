@@ -14,6 +14,7 @@ from typing import Any
 
 from flask import current_app, g
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from models import Account, Setting, db
 from workflows import errors
@@ -177,9 +178,21 @@ def update(changes: Mapping[str, Any], *, by: Account | None) -> list[str]:
         first = next(iter(problems.values()))
         raise errors.Invalid(first if len(problems) == 1 else "Some settings need another look.",
                              errors=problems)
+    try:
+        changed = _store(cleaned, by)
+    except IntegrityError:  # another admin stored one of these keys first, a moment ago
+        changed = _store(cleaned, by)
+    forget_cached()
+    return changed
+
+
+def _store(cleaned: Mapping[str, Any], by: Account | None) -> list[str]:
+    """The checked values in one transaction, with one audit event; → the keys that changed."""
     changed: list[str] = []
     with transaction():
-        stored = {row.key: row for row in db.session.scalars(select(Setting).where(Setting.key.in_(cleaned)))}
+        stored = {row.key: row for row in db.session.scalars(
+            select(Setting).where(Setting.key.in_(cleaned)).with_for_update()
+            .execution_options(populate_existing=True))}
         for key, new in cleaned.items():
             fallback = current_app.config[key]
             before = stored[key].value if key in stored else fallback
@@ -195,6 +208,4 @@ def update(changes: Mapping[str, Any], *, by: Account | None) -> list[str]:
         if changed:
             add_event("settings.changed", actor=by, subject="program settings",
                       changes={key: cleaned[key] for key in changed})
-        forget_cached()
-    forget_cached()
     return changed

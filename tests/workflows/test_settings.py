@@ -6,10 +6,11 @@ so a saved change takes effect, in a long-running mail worker too."""
 from __future__ import annotations
 
 import re
+import threading
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from mail.worker import Worker
 from models import (
@@ -102,6 +103,33 @@ def test_a_change_is_audited_with_what_changed_and_saving_it_again_changes_nothi
         assert event.actor_id == admin.id and event.detail == {"changes": {"CALL_MINUTES": 45}}
         db.session.remove()
     assert stored(app)["CALL_MINUTES"] == 45
+
+
+def test_two_admins_saving_the_same_new_setting_at_once_both_succeed(app):
+    """The first stores the row; the second, whose insert meets it, stores its value over it."""
+    start = threading.Barrier(2)
+    failures: list[BaseException] = []
+
+    def save_now(minutes: int) -> None:
+        with app.app_context():
+            start.wait()
+            try:
+                settings.update({"CALL_MINUTES": minutes}, by=None)
+            except BaseException as exc:
+                failures.append(exc)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=save_now, args=(minutes,)) for minutes in (45, 60)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert failures == []
+    assert stored(app)["CALL_MINUTES"] in (45, 60)
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(AuditEvent)) == 2
+        db.session.remove()
 
 
 # --- the rules read them ---------------------------------------------------------------------
