@@ -23,6 +23,7 @@ from config import check_production_settings, config_for
 from extensions import csrf, limiter, migrate
 from models import Role, db
 from models.types import ID_MAX
+from workflows import settings
 from workflows.text import unstorable_fields
 
 
@@ -147,11 +148,13 @@ def configure_navigation(app: Flask) -> None:
 
 
 def configure_template_filters(app: Flask) -> None:
-    """Filters every template may use, the mail templates too."""
+    """Filters every template may use, the mail templates too, and ``setting("KEY")``: a program
+    setting in force (``workflows.settings``), never its config default."""
     app.add_template_filter(pages.clock, "clock")
     app.add_template_filter(pages.date_and_time, "date_time")
     app.add_template_filter(pages.advocate_status, "advocate_status")
     app.add_template_filter(pages.tier_name, "tier_name")
+    app.add_template_global(settings.value, "setting")
 
 
 def configure_error_handlers(app: Flask) -> None:

@@ -39,6 +39,7 @@ guard(bp, default=STAFF)
 register_refusals(bp)
 
 from admin import (  # noqa: E402,F401  (registers the views on bp)
+    accounts,
     advocate_management,
     candidates,
     home,
@@ -49,6 +50,7 @@ from admin import (  # noqa: E402,F401  (registers the views on bp)
     pool,
     redemptions,
     requests,
+    settings,
     tier_changes,
     tokens,
     written,

@@ -22,7 +22,6 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import current_app
 from sqlalchemy import select
 
 from demo import data
@@ -69,6 +68,7 @@ from models import (
 )
 from models._columns import name_key
 from models.types import utcnow
+from workflows import settings
 from workflows.audit import add_event
 from workflows.progress import Progress, ProgressCallback
 from workflows.timeline import record
@@ -159,7 +159,7 @@ def load_demo(on_progress: ProgressCallback | None = None) -> DemoSummary:
 
 @dataclass(frozen=True)
 class _Points:
-    """What each finished piece of work earns, from the configuration (DESIGN.md §5 "Points")."""
+    """What each finished piece of work earns, from the program settings (DESIGN.md §5 "Points")."""
 
     call_completed: int
     written_reference: int
@@ -168,12 +168,11 @@ class _Points:
 
     @classmethod
     def from_config(cls) -> _Points:
-        config = current_app.config
         return cls(
-            call_completed=config["POINTS_CALL_COMPLETED"],
-            written_reference=config["POINTS_WRITTEN_REFERENCE"],
-            good_feedback=config["POINTS_GOOD_FEEDBACK"],
-            case_study_or_event=config["POINTS_CASE_STUDY_OR_EVENT"],
+            call_completed=settings.value("POINTS_CALL_COMPLETED"),
+            written_reference=settings.value("POINTS_WRITTEN_REFERENCE"),
+            good_feedback=settings.value("POINTS_GOOD_FEEDBACK"),
+            case_study_or_event=settings.value("POINTS_CASE_STUDY_OR_EVENT"),
         )
 
 

@@ -7,6 +7,10 @@ mail a job writes goes out in the same round. Between rounds it waits
 ``MAIL_WORKER_POLL_SECONDS``. Asked to stop (SIGTERM, SIGINT: ``stop`` is set), it finishes the
 message in hand, gives back the claims on the rest of its batch and returns. An error in a round
 (the database away for a moment) is logged and the next round tries again.
+
+Each round (of jobs, of mail) runs in an app context of its own, so it reads the program
+settings afresh (``workflows.settings`` keeps them for one app context): a change an admin
+saves is in force from the next round, without restarting the worker.
 """
 
 from __future__ import annotations
@@ -101,7 +105,8 @@ class Worker:
 
     def _mail(self, run: WorkerRun, should_stop: Callable[[], bool]) -> None:
         try:
-            result = self.sender.drain(should_stop=should_stop)
+            with current_app.app_context():
+                result = self.sender.drain(should_stop=should_stop)
         except Exception:
             run.errors += 1
             log.exception("mail worker %s: sending failed this round", self.name)
@@ -116,7 +121,8 @@ class Worker:
         from workflows.jobs import run_due
 
         try:
-            counts = run_due()
+            with current_app.app_context():
+                counts = run_due()
         except Exception:
             run.errors += 1
             log.exception("mail worker %s: the periodic jobs failed this round", self.name)

@@ -20,18 +20,17 @@ from zoneinfo import ZoneInfo, available_timezones
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from matching.slots import DateRange, Interval, SlotRules, Window, free_slots
+from matching.slots import DateRange, Interval, Window, free_slots
 from models import Advocate, AdvocateStatus, Blackout, Engagement, Submission, WeeklyWindow, db
 from models.advocates import WEEKDAYS
 from models.engagements import CALENDAR_STATUSES
 from models.types import zone_or_utc
-from workflows import errors, submissions
+from workflows import errors, settings, submissions
+from workflows.slots import booking_rules
 from workflows.submissions import Once
 from workflows.transaction import transaction
 
 PREVIEW_DAYS = 14
-# Notice, buffer and call length are the booking defaults; only the horizon is shorter.
-PREVIEW_RULES = SlotRules(horizon_days=PREVIEW_DAYS)
 MIN_DAYS_BETWEEN_CALLS = (0, 90)
 MAX_CALLS_PER_DAY = (1, 5)
 REASON_MAX_LENGTH = 200
@@ -69,8 +68,10 @@ def parse_time_of_day(text: str) -> time:
     return time(hours, minutes)
 
 
-def check_window(weekday: int, starts: time, ends: time, others: Iterable[_Span] = ()) -> None:
-    """A window is one weekday, starts before it ends, fits a call and overlaps no other."""
+def check_window(weekday: int, starts: time, ends: time, others: Iterable[_Span] = (), *,
+                 call_minutes: int) -> None:
+    """A window is one weekday, starts before it ends, fits a call (``call_minutes``: the
+    ``CALL_MINUTES`` setting) and overlaps no other."""
     if weekday not in range(7):
         raise AvailabilityError("Pick a weekday from Monday to Sunday.", "weekday")
     if ends <= starts:
@@ -78,10 +79,10 @@ def check_window(weekday: int, starts: time, ends: time, others: Iterable[_Span]
             "The end must be after the start, on the same day (a window cannot run past midnight).",
             "ends",
         )
-    call = timedelta(minutes=PREVIEW_RULES.duration_minutes)
+    call = timedelta(minutes=call_minutes)
     if datetime.combine(date.min, ends) - datetime.combine(date.min, starts) < call:
         raise AvailabilityError(
-            f"Make the window at least {PREVIEW_RULES.duration_minutes} minutes long: "
+            f"Make the window at least {call_minutes} minutes long: "
             "a call takes that long.",
             "ends",
         )
@@ -210,7 +211,7 @@ def add_window(advocate_id: int, weekday: int, starts: time, ends: time, *,
     ``submissions.AlreadySubmitted`` and adds nothing."""
     with transaction(lock=advocate_id) as advocate:
         claimed = _claim(advocate, once)
-        check_window(weekday, starts, ends, advocate.windows)
+        check_window(weekday, starts, ends, advocate.windows, call_minutes=settings.value("CALL_MINUTES"))
         window = WeeklyWindow(weekday=weekday, starts=starts, ends=ends)
         advocate.windows.append(window)
         _created(claimed, window)
@@ -219,7 +220,8 @@ def add_window(advocate_id: int, weekday: int, starts: time, ends: time, *,
 def change_window(advocate_id: int, window_id: int, weekday: int, starts: time, ends: time) -> None:
     with transaction(lock=advocate_id) as advocate:
         window = _own(advocate.windows, window_id)
-        check_window(weekday, starts, ends, [w for w in advocate.windows if w is not window])
+        check_window(weekday, starts, ends, [w for w in advocate.windows if w is not window],
+                     call_minutes=settings.value("CALL_MINUTES"))
         window.weekday, window.starts, window.ends = weekday, starts, ends
 
 
@@ -347,7 +349,9 @@ def overview(advocate_id: int, *, now: datetime) -> Overview:
     )
     gap = advocate.min_days_between_calls
     busy = _busy(advocate_id, now, gap)
-    rules = replace(PREVIEW_RULES, max_per_day=advocate.max_calls_per_day, min_days_between_calls=gap)
+    # The booking rules as the admin set them; only the horizon is shorter.
+    rules = replace(booking_rules(), horizon_days=PREVIEW_DAYS, max_per_day=advocate.max_calls_per_day,
+                    min_days_between_calls=gap)
     closed = [DateRange(b.starts_on, b.ends_on) for b in blackouts]
     if advocate.snoozed_until is not None and advocate.snoozed_until >= today:
         closed.append(DateRange(today, advocate.snoozed_until))

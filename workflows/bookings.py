@@ -262,8 +262,8 @@ def cancel_booking(engagement_id: int, *, side: str, reason: str = "", by: Accou
     coordinator say why (``check_cancel_reason``). The place in the quarter is given back, both
     sides of a booked call get the cancellation with ``METHOD:CANCEL`` (the same UID, the
     sequence raised), and the request goes back to the coordinator's queue — or to the next
-    candidate, where the program says so (``ASK_NEXT_ON_CANCEL``). ``advocate_id``: the call
-    must be that advocate's (``NotFound`` otherwise, as for no call)."""
+    candidate, where the program says so (``ASK_NEXT_ON_CANCEL``, or the ``AUTO_ASK`` setting).
+    ``advocate_id``: the call must be that advocate's (``NotFound`` otherwise, as for no call)."""
     now = now or utcnow()
     owner = _advocate_of(engagement_id)
     if advocate_id is not None and owner != advocate_id:
@@ -278,6 +278,8 @@ def cancel_booking(engagement_id: int, *, side: str, reason: str = "", by: Accou
                   was_booked=was_booked)
     if request_id is not None and current_app.config["ASK_NEXT_ON_CANCEL"]:
         requests.ask_next_candidate(request_id, now=now)
+    elif request_id is not None:
+        requests.ask_automatically(request_id, now=now)
     return engagement
 
 

@@ -8,10 +8,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from flask import current_app
-
 from mail.outbox import enqueue
 from models import Account, Advocate, Engagement, ReferenceRequest
+from workflows import settings
 from workflows.links import Purpose
 from workflows.prospect_links import link
 from workflows.timeline import record
@@ -45,7 +44,7 @@ def introduce_step(engagement: Engagement, request: ReferenceRequest, advocate: 
             "format_name": request.format.name,
             "seller": seller,
             "link": link(engagement, Purpose.BOOK),
-            "minutes": current_app.config["CALL_MINUTES"],
+            "minutes": settings.value("CALL_MINUTES"),
         },
         idempotency_key=f"introduction:{engagement.id}:{resend}",
     )

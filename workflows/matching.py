@@ -19,7 +19,7 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from matching.engine import AdvocateProfile, MatchResult, RequestProfile, Weights, match
-from matching.slots import DateRange, Interval, SlotRules, Window
+from matching.slots import DateRange, Interval, Window
 from models import (
     Account,
     Advocate,
@@ -50,6 +50,7 @@ from models.catalogues import size_band_index
 from models.engagements import CALENDAR_STATUSES, COUNTED_STATUSES
 from models.types import utcnow
 from workflows.availability import MIN_DAYS_BETWEEN_CALLS
+from workflows.slots import booking_rules
 
 # A day more than the longest gap between calls an advocate may set.
 BUSY_LOOKBACK = timedelta(days=MIN_DAYS_BETWEEN_CALLS[1] + 1)
@@ -307,4 +308,4 @@ def rank(request: ReferenceRequest, now: datetime | None = None) -> MatchResult:
     now = now or utcnow()
     profile = request_profile(request)
     with _no_cyclic_gc():
-        return match(profile, load_pool(now), now=now, weights=weights(), slot_rules=SlotRules())
+        return match(profile, load_pool(now), now=now, weights=weights(), slot_rules=booking_rules())

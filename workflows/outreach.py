@@ -64,7 +64,7 @@ from models._columns import name_key
 from models.accounts import normalize_email
 from models.advocates import advocate_formats
 from models.types import ID_MAX, UTCDateTime, utcnow
-from workflows import errors, suppression, unsubscribe
+from workflows import errors, quota, suppression, unsubscribe
 from workflows.audit import add_event
 from workflows.links import InvalidToken, Purpose, external_url, load, sign
 from workflows.prospect_links import LinkRefused
@@ -366,7 +366,7 @@ def _mail(invitation: Invitation, email: str, name: str | None, company: str | N
             "name": name, "company": company, "inviter": inviter, "link": link(invitation),
             "days": LINK_MAX_AGE.days, "sent_on": invitation.sent_at,
             "entry_tier": entry.name if entry else None,
-            "calls_a_quarter": entry.quarterly_quota if entry else None,
+            "calls_a_quarter": first_calls(entry),
         },
         idempotency_key=key,
         # Its link signs the person in when they join: wiped once sent, so that nobody reading the
@@ -459,6 +459,19 @@ class Program:
     entry: Tier | None
     formats: list[Format]
     perks: list[Perk]
+
+    @property
+    def first_calls(self) -> int | None:
+        return first_calls(self.entry)
+
+
+def first_calls(entry: Tier | None) -> int | None:
+    """The calls a quarter someone joining starts with: the entry tier's quota, or the program's
+    default cap below it (``quota.starting_cap``)."""
+    if entry is None:
+        return None
+    cap = quota.starting_cap(entry.quarterly_quota)
+    return entry.quarterly_quota if cap is None else cap
 
 
 @dataclass(frozen=True)
@@ -564,8 +577,9 @@ def _answer(invitation: Invitation, now: datetime, **values) -> None:
 
 def accept(token_text: str, *, now: datetime | None = None) -> Account:
     """Join the program through the invitation: consent recorded, an active advocate at the entry
-    tier (created now for someone invited by address, whose suppression, if they had left, is
-    lifted), audited as joining and as a sign-in. → the account, for the view to sign in."""
+    tier with the program's default cap (``quota.starting_cap``), created now for someone
+    invited by address (whose suppression, if they had left, is lifted), audited as joining and
+    as a sign-in. → the account, for the view to sign in."""
     now = now or utcnow()
     invitation = read(token_text, now=now)
     invitation_id, advocate_id = invitation.id, invitation.advocate_id
@@ -580,6 +594,9 @@ def accept(token_text: str, *, now: datetime | None = None) -> Account:
         if advocate.tier_id is None:
             entry = entry_tier()
             advocate.tier_id = entry.id if entry else None
+        if advocate.quarterly_cap is None:
+            tier = db.session.get(Tier, advocate.tier_id) if advocate.tier_id is not None else None
+            advocate.quarterly_cap = quota.starting_cap(tier.quarterly_quota if tier else None)
         advocate.consent_at = now
         advocate.consent_source = CONSENT_SOURCE.format(day=now)
         account.last_sign_in_at = now

@@ -7,12 +7,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask import current_app
 from sqlalchemy import func, select
 
 from models import Advocate, PointsEntry, PointsReason, Tier, db
 from models.points import balance_query
 from models.types import utcnow
+from workflows import settings
 
 TIER_WINDOW = timedelta(days=365)
 # A prospect's rating from this up earns the advocate the feedback bonus (DESIGN.md §5 "Points").
@@ -123,7 +123,7 @@ def award_call(advocate_id: int, engagement_id: int, prospect_rating: int | None
     """What a completed call earns, in the current transaction: ``POINTS_CALL_COMPLETED``, and
     ``POINTS_GOOD_FEEDBACK`` when the prospect rated it well; each once per engagement (the
     ledger's source key). → the points added now (0 when the call had earned them already)."""
-    entry = award(advocate_id, current_app.config["POINTS_CALL_COMPLETED"], PointsReason.CALL_COMPLETED,
+    entry = award(advocate_id, settings.value("POINTS_CALL_COMPLETED"), PointsReason.CALL_COMPLETED,
                   source_type=ENGAGEMENT_SOURCE, source_id=engagement_id)
     earned = entry.delta if entry is not None else 0
     return earned + award_good_feedback(advocate_id, engagement_id, prospect_rating)
@@ -133,6 +133,6 @@ def award_good_feedback(advocate_id: int, engagement_id: int, prospect_rating: i
     """The bonus for a call the prospect rated well, once per engagement; → the points added now."""
     if not is_good_feedback(prospect_rating):
         return 0
-    entry = award(advocate_id, current_app.config["POINTS_GOOD_FEEDBACK"], PointsReason.PROSPECT_FEEDBACK,
+    entry = award(advocate_id, settings.value("POINTS_GOOD_FEEDBACK"), PointsReason.PROSPECT_FEEDBACK,
                   source_type=ENGAGEMENT_SOURCE, source_id=engagement_id)
     return entry.delta if entry is not None else 0

@@ -22,7 +22,17 @@ from models import Advocate, Engagement, db, quarter_of
 from models.engagements import COUNTED_STATUSES
 from models.locking import lock_advocate
 from models.types import utcnow
-from workflows import errors
+from workflows import errors, settings
+
+
+def starting_cap(tier_quota: int | None) -> int | None:
+    """The personal cap a new advocate starts with: the ``DEFAULT_QUARTERLY_CAP`` setting, lowered
+    to their tier's quota (a cap never exceeds it); None, the tier's full quota, while the
+    setting is empty."""
+    default = settings.value("DEFAULT_QUARTERLY_CAP")
+    if default is None or tier_quota is None:
+        return default
+    return min(default, tier_quota)
 
 
 class QuotaExceeded(errors.Conflict):

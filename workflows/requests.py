@@ -16,7 +16,6 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import Select, false, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
@@ -44,7 +43,7 @@ from models import (
 )
 from models.engagements import LIVE_STATUSES
 from models.types import utcnow, zone_or_utc
-from workflows import errors, quota, submissions
+from workflows import errors, quota, settings, submissions
 from workflows.audit import add_event
 from workflows.engagements import cancel_engagement_step
 from workflows.introductions import introduce_step
@@ -340,6 +339,9 @@ def accept_ask(ask_id: int, advocate_id: int, *, now: datetime | None = None) ->
             "Another advocate accepted this request a moment ago, so it no longer needs you. "
             "Nothing was changed."
         ) from None
+    except AskExpired:
+        ask_automatically(_request_of(ask_id), now=now)
+        raise
     return engagement
 
 
@@ -348,14 +350,20 @@ def decline_ask(
 ) -> Ask:
     """The advocate says no, with a reason and an optional note for the coordinator. When no
     other ask of the request is pending any more, the request goes back to "new" so the
-    coordinator sees it needs a next candidate."""
+    coordinator sees it needs a next candidate (or, where the program asks by itself, the next
+    candidate is asked: ``ask_automatically``)."""
     now = now or utcnow()
     note = (note or "").strip()
     check_decline(reason, note)
-    with transaction(lock=advocate_id) as advocate:
-        ask, request = _locked_ask(ask_id, advocate_id)
-        _refuse_if_overdue(ask, request, now, "declined")
-        decline_step(ask, request, advocate, now, reason=reason, note=note)
+    try:
+        with transaction(lock=advocate_id) as advocate:
+            ask, request = _locked_ask(ask_id, advocate_id)
+            _refuse_if_overdue(ask, request, now, "declined")
+            decline_step(ask, request, advocate, now, reason=reason, note=note)
+    except AskExpired:
+        ask_automatically(_request_of(ask_id), now=now)
+        raise
+    ask_automatically(ask.request_id, now=now)
     return ask
 
 
@@ -367,7 +375,8 @@ def submit_request(data: RequestInput, *, by: Account, now: datetime | None = No
     """Save a request checked by ``request_input.parse_request``, as ``by``'s: status "new",
     use cases and competitors reused when known (compared case-insensitively) and created when
     first used, "submitted" on the timeline, the audit log, and an e-mail to each coordinator who
-    wants one. One commit.
+    wants one. One commit; then, where the program asks by itself, the best eligible advocate is
+    asked (``ask_automatically``, a transaction of its own).
 
     ``once``: the form's submission key or the API's ``Idempotency-Key``; the same key again
     raises ``submissions.AlreadySubmitted`` naming the request it created."""
@@ -410,6 +419,7 @@ def submit_request(data: RequestInput, *, by: Account, now: datetime | None = No
         record(request.id, "submitted", by, now, format=format_code)
         add_event("request.submitted", actor=by, subject=f"request:{request.id}", format=format_code)
         _tell_coordinators(request, by)
+    ask_automatically(request.id, now=now)
     return request
 
 
@@ -480,7 +490,7 @@ def ask(request_id: int, advocate_id: int, *, by: Account | None, now: datetime 
             explanation=[{"label": r.label, "points": r.points} for r in candidate.reasons],
             status=AskStatus.PENDING,
             created_at=now,
-            expires_at=now + timedelta(hours=current_app.config["ASK_EXPIRY_HOURS"]),
+            expires_at=now + timedelta(hours=settings.value("ASK_EXPIRY_HOURS")),
         )
         db.session.add(new)
         try:
@@ -503,12 +513,13 @@ def ask(request_id: int, advocate_id: int, *, by: Account | None, now: datetime 
 
 
 def ask_next_candidate(request_id: int, *, now: datetime | None = None) -> Ask | None:
-    """Ask the best eligible advocate for a request that needs one (after a call was cancelled,
-    where the program says so); None when nobody is eligible, and the request stays in the
+    """Ask the best eligible advocate for a request that needs one: "new", nobody asked and
+    waiting (after a call was cancelled, where the program says so, or whenever it asks by
+    itself: ``ask_automatically``); None when nobody is eligible, and the request stays in the
     coordinator's queue."""
     now = now or utcnow()
-    request = db.session.get(ReferenceRequest, request_id)
-    if request is None or request.status not in ASKABLE:
+    request = db.session.get(ReferenceRequest, request_id, populate_existing=True)
+    if request is None or request.status is not RequestStatus.NEW:
         return None
     candidates = rank(request, now=now).candidates
     db.session.rollback()  # end the read: asking is a transaction of its own
@@ -517,7 +528,18 @@ def ask_next_candidate(request_id: int, *, now: datetime | None = None) -> Ask |
             return ask(request_id, candidate.advocate_id, by=None, now=now)
         except (NotEligible, AlreadyAsked):
             continue
+        except IllegalTransition:  # asked for, taken or called off meanwhile
+            return None
     return None
+
+
+def ask_automatically(request_id: int, *, now: datetime | None = None) -> Ask | None:
+    """Where the program asks by itself (the ``AUTO_ASK`` setting, DESIGN.md §2 step 3): the best
+    eligible advocate for a request that arrived, or whose last ask was declined or expired.
+    None when the setting is off or nobody is eligible: the request waits for a coordinator."""
+    if not settings.value("AUTO_ASK"):
+        return None
+    return ask_next_candidate(request_id, now=now)
 
 
 def withdraw_ask(ask_id: int, *, by: Account, now: datetime | None = None) -> Ask:
@@ -551,7 +573,8 @@ def expire_overdue_asks(now: datetime | None = None) -> int:
     One transaction per request, under the row locks of the asked advocates (in id order) and
     then the request's; each ask is re-read under the locks, so runs that overlap, or repeat,
     expire each ask once (idempotent). A request left with no pending ask goes back to "new"
-    (the coordinator asks the next candidate); each advocate gets a short notice."""
+    (the coordinator asks the next candidate, or the program does: ``ask_automatically``); each
+    advocate gets a short notice."""
     now = now or utcnow()
     due: dict[int, set[int]] = defaultdict(set)
     for request_id, advocate_id in db.session.execute(
@@ -573,6 +596,7 @@ def expire_overdue_asks(now: datetime | None = None) -> int:
                     expired += 1
         except errors.NotFound:  # the request or the advocate was deleted meanwhile
             continue
+        ask_automatically(request_id, now=now)
     return expired
 
 
@@ -737,6 +761,10 @@ def _locked_ask(ask_id: int, advocate_id: int) -> tuple[Ask, ReferenceRequest]:
     request = lock_request(request_id)
     ask = next(a for a in request.asks if a.id == ask_id)
     return ask, request
+
+
+def _request_of(ask_id: int) -> int:
+    return db.session.scalar(select(Ask.request_id).where(Ask.id == ask_id))
 
 
 def _refuse_if_overdue(ask: Ask, request: ReferenceRequest, now: datetime, wanted: str) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 
 from flask import current_app, g
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from models import Account, Setting, db
 from workflows import errors
@@ -101,6 +102,21 @@ def value(key: str) -> Any:
     return stored[key] if key in stored else current_app.config[key]
 
 
+def default(key: str) -> Any:
+    """The value config gives the setting, in force until an admin stores another."""
+    if key not in BY_KEY:
+        raise UnknownSetting(key)
+    return current_app.config[key]
+
+
+def groups() -> list[tuple[str, list[Definition]]]:
+    """The definitions by group, groups and settings in the order of ``DEFINITIONS``."""
+    found: dict[str, list[Definition]] = {}
+    for definition in DEFINITIONS:
+        found.setdefault(definition.group, []).append(definition)
+    return list(found.items())
+
+
 def values() -> dict[str, Any]:
     return {key: value(key) for key in BY_KEY}
 
@@ -145,7 +161,8 @@ def clean(definition: Definition, raw: Any) -> Any:
 
 def update(changes: Mapping[str, Any], *, by: Account | None) -> list[str]:
     """Validate every change first, then store them all in one transaction (with one audit event)
-    or none. → the keys whose value changed. ``errors.Invalid`` holds a message per field."""
+    or none; a value equal to config's default is not stored (the setting follows config again).
+    → the keys whose value changed. ``errors.Invalid`` holds a message per field."""
     problems: dict[str, str] = {}
     cleaned: dict[str, Any] = {}
     for key, raw in changes.items():
@@ -161,14 +178,28 @@ def update(changes: Mapping[str, Any], *, by: Account | None) -> list[str]:
         first = next(iter(problems.values()))
         raise errors.Invalid(first if len(problems) == 1 else "Some settings need another look.",
                              errors=problems)
+    try:
+        changed = _store(cleaned, by)
+    except IntegrityError:  # another admin stored one of these keys first, a moment ago
+        changed = _store(cleaned, by)
+    forget_cached()
+    return changed
+
+
+def _store(cleaned: Mapping[str, Any], by: Account | None) -> list[str]:
+    """The checked values in one transaction, with one audit event; → the keys that changed."""
     changed: list[str] = []
     with transaction():
-        stored = {row.key: row for row in db.session.scalars(select(Setting).where(Setting.key.in_(cleaned)))}
+        stored = {row.key: row for row in db.session.scalars(
+            select(Setting).where(Setting.key.in_(cleaned)).with_for_update()
+            .execution_options(populate_existing=True))}
         for key, new in cleaned.items():
-            before = stored[key].value if key in stored else current_app.config[key]
-            if new == before and key in stored:
-                continue
-            if key in stored:
+            fallback = current_app.config[key]
+            before = stored[key].value if key in stored else fallback
+            if new == fallback:  # back to the default: config's, should it change later
+                if key in stored:
+                    db.session.delete(stored[key])
+            elif key in stored:
                 stored[key].value = new
             else:
                 db.session.add(Setting(key=key, value=new))
@@ -177,6 +208,4 @@ def update(changes: Mapping[str, Any], *, by: Account | None) -> list[str]:
         if changed:
             add_event("settings.changed", actor=by, subject="program settings",
                       changes={key: cleaned[key] for key in changed})
-        forget_cached()
-    forget_cached()
     return changed

@@ -13,23 +13,22 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from flask import current_app
 from sqlalchemy import select
 
 from matching.slots import DateRange, Interval, SlotRules, Window, free_slots
 from models import Advocate, Blackout, Engagement, WeeklyWindow, db
 from models.engagements import CALENDAR_STATUSES
 from models.types import zone_or_utc
+from workflows import settings
 
 
 def booking_rules() -> SlotRules:
-    """The program's slot rules (config; an admin setting may override them)."""
-    config = current_app.config
+    """The program's slot rules, as the admin set them (``workflows.settings``)."""
     return SlotRules(
-        duration_minutes=config["CALL_MINUTES"],
-        buffer_minutes=config["BOOKING_BUFFER_MINUTES"],
-        notice=timedelta(hours=config["BOOKING_NOTICE_HOURS"]),
-        horizon_days=config["BOOKING_HORIZON_DAYS"],
+        duration_minutes=settings.value("CALL_MINUTES"),
+        buffer_minutes=settings.value("BOOKING_BUFFER_MINUTES"),
+        notice=timedelta(hours=settings.value("BOOKING_NOTICE_HOURS")),
+        horizon_days=settings.value("BOOKING_HORIZON_DAYS"),
     )
 
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import case, select, update
-from sqlalchemy.orm import joinedload
+from sqlalchemy import case, func, or_, select, update
+from sqlalchemy.orm import contains_eager, joinedload
 
 from models import Account, ApiToken, Role, db
 from models.accounts import normalize_email
@@ -168,13 +168,41 @@ def authenticate(secret: str | None) -> Account | None:
 # --- reading ---------------------------------------------------------------------------------
 
 
-def visible_tokens(viewer: Account) -> list[ApiToken]:
-    """The tokens ``viewer`` may see on the tokens page: their own, or everybody's for an admin;
-    working ones first, newest first, each with its owner loaded (one query)."""
-    query = select(ApiToken).options(joinedload(ApiToken.account))
-    if viewer.role != Role.ADMIN:
-        query = query.where(ApiToken.account_id == viewer.id)
-    query = query.order_by(
+def _working_first(query):
+    return query.order_by(
         case((ApiToken.revoked_at.is_(None), 0), else_=1), ApiToken.created_at.desc(), ApiToken.id.desc()
     )
-    return list(db.session.scalars(query))
+
+
+def visible_tokens(viewer: Account) -> list[ApiToken]:
+    """The tokens on ``viewer``'s own tokens page: theirs, whatever their role (an admin sees
+    everybody's on ``every_token``'s page); working ones first, newest first, each with its
+    owner loaded (one query)."""
+    query = select(ApiToken).options(joinedload(ApiToken.account)).where(ApiToken.account_id == viewer.id)
+    return list(db.session.scalars(_working_first(query)))
+
+
+PAGE_SIZE = 50
+STATES = ("working", "revoked")
+
+
+def every_token(*, owner: str = "", state: str = "", page: int = 1) -> tuple[list[ApiToken], int]:
+    """The tokens of every account, for an admin: one page of them (working first, newest first)
+    with their owners, and how many there are; ``owner``: text in the owner's name or address;
+    ``state``: "working" or "revoked" (else both). Two queries."""
+    conditions = []
+    owner = " ".join((owner or "").split()).casefold()
+    if owner:
+        conditions.append(or_(func.lower(Account.name).contains(owner, autoescape=True),
+                              Account.email.contains(owner, autoescape=True)))
+    if state == "working":
+        conditions.append(ApiToken.revoked_at.is_(None))
+    elif state == "revoked":
+        conditions.append(ApiToken.revoked_at.is_not(None))
+    query = (select(ApiToken).join(Account, Account.id == ApiToken.account_id)
+             .options(contains_eager(ApiToken.account)).where(*conditions))
+    rows = list(db.session.scalars(_working_first(query).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)))
+    total = db.session.scalar(
+        select(func.count(ApiToken.id)).join(Account, Account.id == ApiToken.account_id).where(*conditions)
+    )
+    return rows, total

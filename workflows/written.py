@@ -18,7 +18,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -36,7 +35,7 @@ from models import (
     db,
 )
 from models.types import utcnow
-from workflows import errors, outcome_links, points, requests
+from workflows import errors, outcome_links, points, requests, settings
 from workflows.audit import add_event
 from workflows.engagements import move_engagement
 from workflows.introductions import public_profile
@@ -220,7 +219,7 @@ def approve_answers(request_id: int, *, by: Account, now: datetime | None = None
         move_engagement(engagement, EngagementStatus.COMPLETED, now)
         engagement.answers_approved_at = now
         requests.move_request(request, RequestStatus.COMPLETED, now)
-        earned = current_app.config["POINTS_WRITTEN_REFERENCE"]
+        earned = settings.value("POINTS_WRITTEN_REFERENCE")
         entry = points.award(advocate.id, earned, PointsReason.WRITTEN_REFERENCE,
                              source_type="engagement", source_id=engagement.id,
                              note=f"Written reference for {request.prospect_company}"[:200], by_id=by.id)

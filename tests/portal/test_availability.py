@@ -642,9 +642,9 @@ def test_two_tabs_adding_overlapping_windows_at_once_save_one(app, make_advocate
 
 def test_rules_as_plain_functions():
     monday_nine_to_twelve = WeeklyWindow(weekday=MON, starts=time(9), ends=time(12))
-    flow.check_window(TUE, time(9), time(12), [monday_nine_to_twelve])
+    flow.check_window(TUE, time(9), time(12), [monday_nine_to_twelve], call_minutes=30)
     with pytest.raises(flow.AvailabilityError) as refusal:
-        flow.check_window(MON, time(11), time(13), [monday_nine_to_twelve])
+        flow.check_window(MON, time(11), time(13), [monday_nine_to_twelve], call_minutes=30)
     assert refusal.value.field == "starts"
     assert flow.parse_time_of_day("07:05") == time(7, 5)
     assert flow.parse_time_of_day("23:59:00") == time(23, 59)

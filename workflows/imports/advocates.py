@@ -41,7 +41,7 @@ from models import (
 )
 from models._columns import name_key
 from models.advocates import advocate_formats, advocate_use_cases
-from workflows import suppression
+from workflows import quota, suppression
 from workflows.availability import AvailabilityError, resolve_time_zone
 from workflows.imports.cells import (
     COMPANY_MAX_LENGTH,
@@ -318,7 +318,8 @@ class AdvocatesImport:
 
     def scalars(self, row: AdvocateRow, current: Current | None) -> dict[str, Any]:
         """What the advocate's own columns become. A candidate or invited advocate becomes active;
-        a paused or retired one keeps their status; consent given earlier is kept."""
+        a paused or retired one keeps their status; consent given earlier is kept. A new advocate
+        without a cap in the file starts with the program's default cap (``quota.starting_cap``)."""
         status = AdvocateStatus.ACTIVE if current is None else current.scalars["status"]
         if status in (AdvocateStatus.CANDIDATE, AdvocateStatus.INVITED):
             status = AdvocateStatus.ACTIVE
@@ -326,11 +327,14 @@ class AdvocatesImport:
         consent_source = current.scalars["consent_source"] if current else ""
         if status is AdvocateStatus.ACTIVE and consent_at is None:
             consent_at, consent_source = self.now, self.consent_source
+        cap = row.quarterly_cap
+        if cap is None and current is None:  # a new advocate: the program's default cap
+            cap = quota.starting_cap(row.tier.quarterly_quota)
         return {
             "company_id": self.company_ids[row.company_key],
             "tier_id": row.tier.id,
             "job_level_code": row.job_level_code,
-            "quarterly_cap": row.quarterly_cap,
+            "quarterly_cap": cap,
             "status": status,
             "consent_at": consent_at,
             "consent_source": consent_source,

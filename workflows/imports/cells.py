@@ -16,7 +16,7 @@ from email_validator import EmailNotValidError, validate_email
 from models._columns import name_key
 from models.accounts import normalize_email
 from models.advocates import WEEKDAYS
-from workflows import profiles
+from workflows import profiles, settings
 from workflows.availability import AvailabilityError, check_window, parse_time_of_day
 from workflows.imports.report import Problem
 
@@ -166,7 +166,9 @@ class Span(NamedTuple):
 
 def windows(cells: Cells, column: str = "weekly_windows") -> list[Span]:
     """``Mon 09:00-12:00; Wed 14:00-17:00`` (also ``Mon-Fri 09:00-12:00``), checked by the
-    availability page's own rules: a known weekday, end after start, long enough, no overlap."""
+    availability page's own rules: a known weekday, end after start, long enough for a call (the
+    ``CALL_MINUTES`` setting), no overlap."""
+    call_minutes = settings.value("CALL_MINUTES")
     spans: list[Span] = []
     for part in profiles.split_list(cells[column], LIST_SEPARATORS):
         found = _WINDOW.fullmatch(part)
@@ -187,7 +189,7 @@ def windows(cells: Cells, column: str = "weekly_windows") -> list[Span]:
         try:
             starts, ends = parse_time_of_day(found["starts"]), parse_time_of_day(found["ends"])
             for weekday in range(first, last + 1):
-                check_window(weekday, starts, ends, spans)
+                check_window(weekday, starts, ends, spans, call_minutes=call_minutes)
                 spans.append(Span(weekday, starts, ends))
         except AvailabilityError as refusal:
             cells.error(column, f"“{short(part)}”: {refusal}")
