@@ -145,7 +145,9 @@ def clean(definition: Definition, raw: Any) -> Any:
         if definition.optional:
             return None
         raise errors.Invalid(f"{definition.label}: enter a number.", definition.key)
-    if isinstance(raw, bool) or not text.lstrip("-").isdigit() or len(text) > 9:
+    digits = text.removeprefix("-")
+    # ASCII digits only: "²" and "٣" pass str.isdigit, yet int() refuses the first.
+    if isinstance(raw, bool) or not (digits.isascii() and digits.isdigit()) or len(text) > 9:
         raise errors.Invalid(f"{definition.label}: enter a whole number.", definition.key)
     number = int(text)
     if definition.choices and number not in definition.choices:

@@ -126,6 +126,10 @@ def test_unticking_a_box_turns_it_off_and_emptying_the_cap_restores_the_tier_quo
     ({"BOOKING_NOTICE_HOURS": ""}, "BOOKING_NOTICE_HOURS", "Minimum notice: enter a number."),
     ({"BOOKING_BUFFER_MINUTES": "1e3"}, "BOOKING_BUFFER_MINUTES",
      "Buffer around calls: enter a whole number."),
+    # Digits to str.isdigit, not to int(): "²" would be a ValueError past the check.
+    ({"POINTS_GOOD_FEEDBACK": "²"}, "POINTS_GOOD_FEEDBACK",
+     "A call the prospect rated 4 or 5: enter a whole number."),
+    ({"ASK_EXPIRY_HOURS": "٣"}, "ASK_EXPIRY_HOURS", "Time to answer an ask: enter a whole number."),
 ])
 def test_a_refused_value_is_shown_beside_its_field_and_nothing_is_saved(app, signed_in, changes, field,
                                                                          message):
