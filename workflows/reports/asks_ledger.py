@@ -47,8 +47,8 @@ LEDGER_COLUMNS = (
 COMPANY_COLUMNS = (
     Column("company", "Customer company"),
     Column("asks", "Asks", numeric=True),
-    Column("advocates", "Advocates asked", numeric=True),
-    Column("requesters", "Asked by (people in sales)", numeric=True),
+    Column("advocates", "Advocates", numeric=True),
+    Column("requesters", "Sales people", numeric=True),
     Column("accepted", "Accepted", numeric=True),
     Column("declined", "Declined", numeric=True),
     Column("expired", "Expired", numeric=True),
@@ -206,8 +206,8 @@ def build(filters: ReportFilters, page: int = 1) -> Report:
         notes=(
             "An ask is one advocate asked for one request. Asked is when the ask was sent; answered is "
             "when the advocate accepted or declined it (an expired or withdrawn ask has no answer).",
-            "Requested by is the person in sales whose request it was: several of them asking the same "
-            "company is the fatigue to look for.",
+            "Requested by is the person in sales whose request it was; Sales people counts them per "
+            "company: several of them asking the same company is the fatigue to look for.",
             "Industry and region are those of the customer's company; tier is the advocate's.",
         ),
         table=company_table,

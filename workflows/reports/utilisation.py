@@ -40,6 +40,15 @@ CHART_BARS = 12
 RISK_ASKS = 3
 RISK_SHARE = Fraction(1, 2)  # declined or expired, of the asks in the range
 
+# The page's table, narrow enough to stand beside the chart; the CSV has every number apart.
+PAGE_COLUMNS = (
+    Column("advocate", "Advocate"),
+    Column("calls", "Calls this quarter", numeric=True),
+    Column("asks", "Asks in range", numeric=True),
+    Column("declined_pct", "Declined %", numeric=True),
+    Column("expired_pct", "Expired %", numeric=True),
+    Column("risk", "Burnout risk"),
+)
 COLUMNS = (
     Column("advocate", "Advocate"),
     Column("company", "Company"),
@@ -94,7 +103,8 @@ class UseRow:
         if self.at_limit:
             reasons.append("at the limit" if self.calls == self.limit else "over the limit")
         if self.worn:
-            reasons.append("often asked, often declining or letting asks expire")
+            share = (self.declined + self.expired) / self.asks
+            reasons.append(f"asked {self.asks}×, {share:.0%} declined or expired")
         return "; ".join(reasons)
 
 
@@ -174,11 +184,25 @@ def totals(filters: ReportFilters, quarter: str) -> tuple[int, int]:
     return int(found[0]), int(found[1])
 
 
+def page_table_of(found: list[UseRow], title: str, **extra) -> Table:
+    """The page's narrower table: the advocate with their company, calls as "used of limit"."""
+    return Table(
+        title=title,
+        columns=PAGE_COLUMNS,
+        rows=[(f"{r.name} · {r.company}" if r.company else r.name, f"{r.calls} of {r.limit}", r.asks,
+               _percent(r.declined_share), _percent(r.expired_share), r.risk or "no") for r in found],
+        row_flags={i: "burnout risk" for i, r in enumerate(found) if r.risk},
+        empty="Nobody was asked in this range, and no call is counted this quarter.",
+        **extra,
+    )
+
+
 def _percent(share: float) -> float:
     return round(share * 100, 1)
 
 
 def table_of(found: list[UseRow], title: str, **extra) -> Table:
+    """Every number in its own column (the CSV)."""
     return Table(
         title=title,
         columns=COLUMNS,
@@ -205,7 +229,7 @@ def build(filters: ReportFilters, page: int = 1) -> Report:
     found = rows(filters, quarter, PAGE_SIZE, paging.offset)
     top = found[:CHART_BARS] if page == 1 else rows(filters, quarter, CHART_BARS)
     shown = f"{paging.offset + 1}–{paging.offset + len(found)} of {total}" if found else f"0 of {total}"
-    table = table_of(
+    table = page_table_of(
         found,
         f"Advocates asked from {filters.date_from:%d %b %Y} to {filters.date_to:%d %b %Y}, "
         f"or with calls in {label}",
