@@ -166,13 +166,28 @@ def _base(filters: ReportFilters, quarter: str):
     return joined, columns, order, at_risk
 
 
-def rows(filters: ReportFilters, quarter: str, limit: int | None = None, offset: int = 0) -> list[UseRow]:
-    """The most asked first (one query)."""
-    joined, columns, order, _risk = _base(filters, quarter)
-    query = joined(select(*(c.label(k) for k, c in columns.items()))).order_by(*order).offset(offset)
+def listing(filters: ReportFilters, quarter: str, limit: int | None = None,
+            offset: int = 0) -> tuple[list[UseRow], int, int]:
+    """The most asked first, and the advocates listed and at burnout risk in all pages (window
+    counts over the whole list, in the same query; 0 and 0 when the page is empty)."""
+    joined, columns, order, at_risk = _base(filters, quarter)
+    query = (
+        joined(select(*(c.label(k) for k, c in columns.items()),
+                      func.count().over().label("listed"),
+                      func.sum(case((at_risk, 1), else_=0)).over().label("at_risk")))
+        .order_by(*order)
+        .offset(offset)
+    )
     if limit is not None:
         query = query.limit(limit)
-    return [UseRow(**row._mapping) for row in db.session.execute(query)]
+    found = db.session.execute(query).all()
+    rows = [UseRow(**{k: row._mapping[k] for k in columns}) for row in found]
+    return rows, (int(found[0].listed) if found else 0), (int(found[0].at_risk) if found else 0)
+
+
+def rows(filters: ReportFilters, quarter: str, limit: int | None = None, offset: int = 0) -> list[UseRow]:
+    """The most asked first (one query)."""
+    return listing(filters, quarter, limit, offset)[0]
 
 
 def totals(filters: ReportFilters, quarter: str) -> tuple[int, int]:
@@ -224,10 +239,11 @@ def table_of(found: list[UseRow], title: str, **extra) -> Table:
 def build(filters: ReportFilters, page: int = 1) -> Report:
     quarter = quota.current_quarter()
     label = quota.QuarterUse(quarter, 0, 0).label
-    total, at_risk = totals(filters, quarter)
+    # The first page, or the chart's top when another page is asked for: with the totals.
+    first, total, at_risk = listing(filters, quarter, PAGE_SIZE if page == 1 else CHART_BARS)
     paging = Paging(page, PAGE_SIZE, total)
-    found = rows(filters, quarter, PAGE_SIZE, paging.offset)
-    top = found[:CHART_BARS] if page == 1 else rows(filters, quarter, CHART_BARS)
+    found = first if page == 1 else rows(filters, quarter, PAGE_SIZE, paging.offset)
+    top = first[:CHART_BARS]
     shown = f"{paging.offset + 1}–{paging.offset + len(found)} of {total}" if found else f"0 of {total}"
     table = page_table_of(
         found,
