@@ -49,6 +49,7 @@ from admin import (  # noqa: E402,F401  (registers the views on bp)
     perks,
     pool,
     redemptions,
+    reports,
     requests,
     settings,
     tier_changes,
