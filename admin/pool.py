@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from flask import abort, render_template, request
-from sqlalchemy import and_, case, exists, func, or_, select
+from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import contains_eager, joinedload, selectinload
 from wtforms import BooleanField, Form, SearchField, SelectChoice, SelectField
 from wtforms.validators import Length
@@ -33,7 +33,6 @@ from models import (
     AdvocateStatus,
     AdvocateTopic,
     Company,
-    Engagement,
     Format,
     Industry,
     Tier,
@@ -42,7 +41,6 @@ from models import (
     db,
 )
 from models.advocates import WEEKDAYS, advocate_formats
-from models.engagements import COUNTED_STATUSES
 from models.types import ID_MAX, utcnow
 from pages import ADVOCATE_STATUS_WORDS, date_and_time, int_arg, viewer_zone
 from workflows import advocate_management as management
@@ -99,34 +97,15 @@ class PoolRow:
         return self.use.left > 0
 
 
-def quarter_limit():
-    """min(tier quota, personal cap) in SQL; 0 without a tier, like ``Advocate.quarterly_limit``."""
-    return case(
-        (Tier.quarterly_quota.is_(None), 0),
-        (and_(Advocate.quarterly_cap.is_not(None), Advocate.quarterly_cap < Tier.quarterly_quota),
-         Advocate.quarterly_cap),
-        else_=Tier.quarterly_quota,
-    )
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def search(form: PoolFilters, quarter: str, today: date, page: int) -> tuple[list[PoolRow], int]:
     """The advocates the filters pick, by name, one page of them: two queries (rows, total)."""
-    used_rows = (
-        select(Engagement.advocate_id, func.count(Engagement.id).label("used"))
-        .where(Engagement.quarter == quarter, Engagement.status.in_(COUNTED_STATUSES))
-        .group_by(Engagement.advocate_id)
-        .subquery()
-    )
+    used_rows = quota.quarter_use_subquery(quarter)
     used = func.coalesce(used_rows.c.used, 0)
     conditions = []
     if form.q.data and form.q.data.strip():
-        pattern = f"%{_escape_like(form.q.data.strip().casefold())}%"
-        conditions.append(or_(func.lower(Account.name).like(pattern, escape="\\"),
-                              func.lower(Company.name).like(pattern, escape="\\")))
+        wanted = form.q.data.strip().casefold()
+        conditions.append(or_(func.lower(Account.name).contains(wanted, autoescape=True),
+                              func.lower(Company.name).contains(wanted, autoescape=True)))
     if form.industry.data:
         conditions.append(Company.industry_id == int(form.industry.data))
     if form.topic.data:
@@ -149,7 +128,7 @@ def search(form: PoolFilters, quarter: str, today: date, page: int) -> tuple[lis
             Advocate.status == AdvocateStatus.ACTIVE,
             Advocate.consent_at.is_not(None),
             or_(Advocate.snoozed_until.is_(None), Advocate.snoozed_until < today),
-            used < quarter_limit(),
+            used < quota.quota_limit(),
         ]
 
     def joined(query):

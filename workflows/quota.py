@@ -15,10 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
-from models import Advocate, Engagement, db, quarter_of
+from models import Advocate, Engagement, Tier, db, quarter_of
 from models.engagements import COUNTED_STATUSES
 from models.locking import lock_advocate
 from models.types import utcnow
@@ -131,3 +131,28 @@ def claim_place(advocate_id: int, quarter: str, session: Session | None = None) 
     use = QuarterUse(quarter, usage(advocate_id, quarter, session), advocate.quarterly_limit)
     check_place_left(use, advocate)
     return advocate
+
+
+# --- the same rule in SQL, for lists and reports over many advocates -------------------------
+
+
+def quota_limit():
+    """The quarter's limit of an advocate in SQL, over ``Advocate`` outer-joined to ``Tier``:
+    min(tier quota, personal cap), 0 without a tier (``models.advocates.quarterly_limit``)."""
+    return case(
+        (Tier.quarterly_quota.is_(None), 0),
+        (and_(Advocate.quarterly_cap.is_not(None), Advocate.quarterly_cap < Tier.quarterly_quota),
+         Advocate.quarterly_cap),
+        else_=Tier.quarterly_quota,
+    )
+
+
+def quarter_use_subquery(quarter: str):
+    """(advocate_id, used): the engagements that take a place in ``quarter``, per advocate
+    (``usage``); outer-join it and read ``coalesce(used, 0)``."""
+    return (
+        select(Engagement.advocate_id, func.count(Engagement.id).label("used"))
+        .where(Engagement.quarter == quarter, Engagement.status.in_(COUNTED_STATUSES))
+        .group_by(Engagement.advocate_id)
+        .subquery("quarter_use")
+    )

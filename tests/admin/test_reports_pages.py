@@ -28,13 +28,12 @@ from tests.reports_data import (
     utilisation_data,
 )
 from workflows import quota
+from workflows.quota import quarter_use_subquery, quota_limit
 from workflows.reports import (
     REPORTS,
     ReportFilters,
     asks_ledger,
     coverage,
-    quarter_use_subquery,
-    quota_limit,
     utilisation,
 )
 

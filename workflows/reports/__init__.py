@@ -61,8 +61,8 @@ The API a report module uses (one module per report, ``workflows/reports/<slug>.
 ``counted(number, one, many=None)``: "1 ask", "3 asks", for the words on a page.
 
 Queries are aggregates (GROUP BY) with a number of statements that does not grow with the
-data; lists are paged. Shared SQL for the quota rule: ``quota_limit()`` and
-``quarter_use_subquery(quarter)``, the same rule as ``workflows.quota`` (tested against it).
+data; lists are paged. The quota rule in SQL is ``workflows.quota``'s ``quota_limit()`` and
+``quarter_use_subquery(quarter)`` (tested against its per-advocate reading).
 """
 
 from __future__ import annotations
@@ -75,11 +75,10 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import case, select
 
-from models import Advocate, Engagement, Industry, Region, Tier, db
+from models import Industry, Region, Tier, db
 from models.catalogues import SIZE_BANDS
-from models.engagements import COUNTED_STATUSES
 from models.types import ID_MAX, utcnow
 
 DEFAULT_DAYS = 90
@@ -445,28 +444,6 @@ def counted(number: int, one: str, many: str | None = None) -> str:
 
 
 # --- SQL shared by the reports -------------------------------------------------------------------
-
-
-def quota_limit():
-    """The quarter's limit of an advocate in SQL, over ``Advocate`` outer-joined to ``Tier``:
-    min(tier quota, personal cap), 0 without a tier (``models.advocates.quarterly_limit``)."""
-    return case(
-        (Tier.quarterly_quota.is_(None), 0),
-        (and_(Advocate.quarterly_cap.is_not(None), Advocate.quarterly_cap < Tier.quarterly_quota),
-         Advocate.quarterly_cap),
-        else_=Tier.quarterly_quota,
-    )
-
-
-def quarter_use_subquery(quarter: str):
-    """(advocate_id, used): the engagements that take a place in ``quarter``, per advocate
-    (``workflows.quota.usage``); outer-join it and read ``coalesce(used, 0)``."""
-    return (
-        select(Engagement.advocate_id, func.count(Engagement.id).label("used"))
-        .where(Engagement.quarter == quarter, Engagement.status.in_(COUNTED_STATUSES))
-        .group_by(Engagement.advocate_id)
-        .subquery("quarter_use")
-    )
 
 
 def size_band_case(employees):

@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from models import Advocate, AdvocateStatus, Company, Industry, Tier, db
 from models.catalogues import SIZE_BANDS
 from workflows import quota
+from workflows.quota import quarter_use_subquery, quota_limit
 from workflows.reports import (
     Column,
     Grid,
@@ -24,8 +25,6 @@ from workflows.reports import (
     ReportFilters,
     Table,
     counted,
-    quarter_use_subquery,
-    quota_limit,
     register,
     size_band_case,
 )

@@ -21,6 +21,7 @@ from sqlalchemy import and_, case, func, or_, select
 
 from models import Account, Advocate, Ask, AskStatus, Company, Tier, db
 from workflows import quota
+from workflows.quota import quarter_use_subquery, quota_limit
 from workflows.reports import (
     Bar,
     Chart,
@@ -30,8 +31,6 @@ from workflows.reports import (
     ReportFilters,
     Table,
     counted,
-    quarter_use_subquery,
-    quota_limit,
     register,
 )
 
