@@ -1,0 +1,172 @@
+"""The funnel: how many requests were asked for, accepted, booked and completed, how long each
+step took (median hours) and how that changes month by month (the "time to fulfil").
+
+Definitions, stated on the page too:
+
+- the requests are those created in the date range, the prospect in the industry and region
+  chosen; with a tier chosen, those that asked at least one advocate of that tier;
+- asked: at least one advocate was asked; accepted: an advocate accepted; booked: the call was
+  booked (a written reference: the answers were submitted); completed: the reference took place;
+- the steps' times: request → first ask; each ask → its acceptance; each acceptance → the booking
+  (the answers, for a written reference); each booking → the call's start (the answers'
+  approval, for a written reference); and request → completed, the time to fulfil. Each is the
+  median of whole hours over every such step, grouped by the month the request came in.
+
+Two queries whatever the size: the counts by month, and the medians (``measures.median_seconds``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+
+from sqlalchemy import and_, case, exists, func, literal, or_, select, union_all
+
+from models import Advocate, Ask, AskStatus, Engagement, EngagementStatus, ReferenceRequest, db
+from workflows.reports.measures import median_seconds, month_of, seconds_between
+
+STEPS = ("requests", "asked", "accepted", "booked", "completed")
+STEP_LABELS = {
+    "requests": "Requests",
+    "asked": "Asked",
+    "accepted": "Accepted",
+    "booked": "Booked",
+    "completed": "Completed",
+}
+# (key, label) of each measured time, in the order of the flow.
+TIMES = (
+    ("to_ask", "Request → first ask"),
+    ("to_accept", "Ask → accepted"),
+    ("to_book", "Accepted → booked"),
+    ("to_call", "Booked → call"),
+    ("to_fulfil", "Request → completed"),
+)
+# An engagement that reached its booking: booked (even if cancelled or missed later), or, for a
+# written reference, answered.
+_BOOKED_STATES = (EngagementStatus.BOOKED, EngagementStatus.COMPLETED, EngagementStatus.NO_SHOW)
+
+
+@dataclass(frozen=True)
+class Month:
+    month: str  # 2026-04
+    requests: int
+    completed: int
+    hours: dict[str, float | None]  # TIMES key → median hours
+
+
+@dataclass(frozen=True)
+class Funnel:
+    counts: dict[str, int]  # STEPS key → requests that reached it
+    hours: dict[str, float | None]  # TIMES key → median hours over the whole range
+    months: list[Month] = field(default_factory=list)
+
+    def share(self, step: str) -> float | None:
+        """The share of the requests that reached ``step``."""
+        total = self.counts["requests"]
+        return self.counts[step] / total if total else None
+
+
+def bounds(start: date | None, end: date | None) -> tuple[datetime | None, datetime | None]:
+    """The moments a date range covers, both days whole: from start's midnight (UTC) up to,
+    not including, the midnight after end."""
+    since = datetime.combine(start, time(), tzinfo=UTC) if start else None
+    until = datetime.combine(end + timedelta(days=1), time(), tzinfo=UTC) if end else None
+    return since, until
+
+
+def request_conditions(filters) -> list:
+    """The requests a report covers: created in the range, the prospect's industry and region;
+    with a tier, those that asked an advocate of that tier."""
+    since, until = bounds(filters.start, filters.end)
+    conditions = []
+    if since is not None:
+        conditions.append(ReferenceRequest.created_at >= since)
+    if until is not None:
+        conditions.append(ReferenceRequest.created_at < until)
+    if filters.industry_id is not None:
+        conditions.append(ReferenceRequest.industry_id == filters.industry_id)
+    if filters.region_id is not None:
+        conditions.append(ReferenceRequest.region_id == filters.region_id)
+    if filters.tier_id is not None:
+        conditions.append(
+            exists()
+            .where(Ask.request_id == ReferenceRequest.id, Ask.advocate_id == Advocate.id,
+                   Advocate.tier_id == filters.tier_id)
+        )
+    return conditions
+
+
+def funnel(filters) -> Funnel:
+    conditions = request_conditions(filters)
+    counts_by_month = _counts_by_month(conditions)
+    medians = median_seconds(_durations(conditions).subquery(), db.engine.dialect.name)
+
+    def hours(key: str, month: str | None) -> float | None:
+        seconds = medians.get((key, month))
+        return None if seconds is None else round(seconds / 3600, 1)
+
+    counts = {step: sum(row[step] for row in counts_by_month.values()) for step in STEPS}
+    months = [
+        Month(month=month, requests=row["requests"], completed=row["completed"],
+              hours={key: hours(key, month) for key, _label in TIMES})
+        for month, row in sorted(counts_by_month.items())
+    ]
+    return Funnel(counts=counts, hours={key: hours(key, None) for key, _label in TIMES}, months=months)
+
+
+def _counts_by_month(conditions) -> dict[str, dict[str, int]]:
+    request_id = ReferenceRequest.id
+    reached = {
+        "asked": exists().where(Ask.request_id == request_id),
+        "accepted": exists().where(Ask.request_id == request_id, Ask.status == AskStatus.ACCEPTED),
+        "booked": exists().where(
+            Engagement.request_id == request_id,
+            or_(Engagement.booked_at.is_not(None), Engagement.answers_submitted_at.is_not(None),
+                Engagement.status.in_(_BOOKED_STATES)),
+        ),
+        "completed": exists().where(
+            Engagement.request_id == request_id, Engagement.status == EngagementStatus.COMPLETED
+        ),
+    }
+    month = month_of(ReferenceRequest.created_at).label("month")
+    query = (
+        select(month, func.count().label("requests"),
+               *(func.sum(case((test, 1), else_=0)).label(step) for step, test in reached.items()))
+        .where(*conditions)
+        .group_by(month)
+    )
+    return {
+        row.month: {step: int(getattr(row, step) or 0) for step in STEPS}
+        for row in db.session.execute(query)
+    }
+
+
+def _durations(conditions):
+    """Every measured step of the requests covered, as (step, month of the request, seconds)."""
+    covered = select(ReferenceRequest.id, ReferenceRequest.created_at,
+                     month_of(ReferenceRequest.created_at).label("month")).where(*conditions).subquery()
+    first_ask = (
+        select(Ask.request_id, func.min(Ask.created_at).label("at")).group_by(Ask.request_id).subquery()
+    )
+    booked_at = func.coalesce(Engagement.booked_at, Engagement.answers_submitted_at)
+    held_at = case((Engagement.starts_at.is_not(None), Engagement.starts_at), else_=Engagement.completed_at)
+    completed = Engagement.status == EngagementStatus.COMPLETED
+
+    def step(key: str, earlier, later):
+        return select(literal(key).label("step"), covered.c.month,
+                      seconds_between(earlier, later).label("seconds"))
+
+    to_ask = step("to_ask", covered.c.created_at, first_ask.c.at).join_from(
+        covered, first_ask, first_ask.c.request_id == covered.c.id)
+    to_accept = step("to_accept", Ask.created_at, Ask.responded_at).join_from(
+        covered, Ask, Ask.request_id == covered.c.id).where(
+        Ask.status == AskStatus.ACCEPTED, Ask.responded_at.is_not(None))
+    to_book = step("to_book", Engagement.created_at, booked_at).join_from(
+        covered, Engagement, Engagement.request_id == covered.c.id).where(booked_at.is_not(None))
+    to_call = step("to_call", booked_at, held_at).join_from(
+        covered, Engagement, Engagement.request_id == covered.c.id).where(
+        completed, booked_at.is_not(None), held_at.is_not(None))
+    to_fulfil = step("to_fulfil", covered.c.created_at, held_at).join_from(
+        covered, Engagement, Engagement.request_id == covered.c.id).where(
+        and_(completed, held_at.is_not(None)))
+    return union_all(to_ask, to_accept, to_book, to_call, to_fulfil)
