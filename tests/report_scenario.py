@@ -54,6 +54,30 @@ def at(month: int, day: int, hour: float = 0) -> datetime:
 
 
 @dataclass
+class Filters:
+    start: date | None = None
+    end: date | None = None
+    industry_id: int | None = None
+    region_id: int | None = None
+    tier_id: int | None = None
+
+
+def run(app, report, **filters):
+    """``report(filters)`` in an app context; ``industry``, ``region`` and ``tier`` by name."""
+    from models import Tier
+
+    with app.app_context():
+        for key, model in {"industry": Industry, "region": Region, "tier": Tier}.items():
+            if key in filters:
+                name = filters.pop(key)
+                filters[f"{key}_id"] = db.session.scalar(select(model.id).where(model.name == name))
+        extra = {key: filters.pop(key) for key in ("page", "per_page") if key in filters}
+        result = report(Filters(**filters), **extra)
+        db.session.remove()
+    return result
+
+
+@dataclass
 class Scenario:
     advocates: dict[str, Advocate]
     requests: dict[str, int]
@@ -61,7 +85,8 @@ class Scenario:
 
 def build(app, make_advocate, make_request, make_ask) -> Scenario:
     advocates = {
-        "Ada": _advocate(app, make_advocate, "Ada Lovelace", "Premier", "Northwind", "Technology", 120, "Europe"),
+        "Ada": _advocate(app, make_advocate, "Ada Lovelace", "Premier", "Northwind", "Technology", 120,
+                         "Europe"),
         "Ben": _advocate(app, make_advocate, "Ben Okafor", "Active", "Globex", "Healthcare", 3000,
                          "North America"),
         "Cy": _advocate(app, make_advocate, "Cy Young", "Active", "Initech", "Healthcare", 800, "Europe"),

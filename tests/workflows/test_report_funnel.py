@@ -2,24 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
 
 import pytest
-from sqlalchemy import select
 
-from models import Industry, Region, Tier, db
 from tests import report_scenario
 from workflows.reports.funnel import funnel
-
-
-@dataclass
-class Filters:
-    start: date | None = None
-    end: date | None = None
-    industry_id: int | None = None
-    region_id: int | None = None
-    tier_id: int | None = None
 
 
 @pytest.fixture()
@@ -28,14 +16,7 @@ def scenario(app, make_advocate, make_request, make_ask):
 
 
 def run(app, **filters):
-    with app.app_context():
-        names = {"industry": Industry, "region": Region, "tier": Tier}
-        for key, model in names.items():
-            if key in filters:
-                filters[f"{key}_id"] = db.session.scalar(select(model.id).where(model.name == filters.pop(key)))
-        result = funnel(Filters(**filters))
-        db.session.remove()
-    return result
+    return report_scenario.run(app, funnel, **filters)
 
 
 def test_counts_and_median_hours_of_each_step(app, scenario):

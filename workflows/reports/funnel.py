@@ -18,12 +18,11 @@ Two queries whatever the size: the counts by month, and the medians (``measures.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import and_, case, exists, func, literal, or_, select, union_all
 
 from models import Advocate, Ask, AskStatus, Engagement, EngagementStatus, ReferenceRequest, db
-from workflows.reports.measures import median_seconds, month_of, seconds_between
+from workflows.reports.measures import bounds, median_seconds, month_of, seconds_between
 
 STEPS = ("requests", "asked", "accepted", "booked", "completed")
 STEP_LABELS = {
@@ -66,17 +65,9 @@ class Funnel:
         return self.counts[step] / total if total else None
 
 
-def bounds(start: date | None, end: date | None) -> tuple[datetime | None, datetime | None]:
-    """The moments a date range covers, both days whole: from start's midnight (UTC) up to,
-    not including, the midnight after end."""
-    since = datetime.combine(start, time(), tzinfo=UTC) if start else None
-    until = datetime.combine(end + timedelta(days=1), time(), tzinfo=UTC) if end else None
-    return since, until
-
-
-def request_conditions(filters) -> list:
+def request_conditions(filters, *, by_tier: bool = True) -> list:
     """The requests a report covers: created in the range, the prospect's industry and region;
-    with a tier, those that asked an advocate of that tier."""
+    with a tier (unless ``by_tier`` is false), those that asked an advocate of that tier."""
     since, until = bounds(filters.start, filters.end)
     conditions = []
     if since is not None:
@@ -87,7 +78,7 @@ def request_conditions(filters) -> list:
         conditions.append(ReferenceRequest.industry_id == filters.industry_id)
     if filters.region_id is not None:
         conditions.append(ReferenceRequest.region_id == filters.region_id)
-    if filters.tier_id is not None:
+    if by_tier and filters.tier_id is not None:
         conditions.append(
             exists()
             .where(Ask.request_id == ReferenceRequest.id, Ask.advocate_id == Advocate.id,

@@ -5,6 +5,8 @@ picked with window functions and averaged)."""
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, time, timedelta
+
 from sqlalchemy import Float, String, case
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
@@ -61,6 +63,14 @@ def size_band_of(employees):
         condition = employees >= low if high is None else employees.between(low, high)
         whens.append((condition, label))
     return case(*whens, else_=None)
+
+
+def bounds(start: date | None, end: date | None) -> tuple[datetime | None, datetime | None]:
+    """The moments a date range covers, both days whole: from start's midnight (UTC) up to,
+    not including, the midnight after end."""
+    since = datetime.combine(start, time(), tzinfo=UTC) if start else None
+    until = datetime.combine(end + timedelta(days=1), time(), tzinfo=UTC) if end else None
+    return since, until
 
 
 SIZE_BAND_ORDER = {label: position for position, (label, _low, _high) in enumerate(SIZE_BANDS)}

@@ -1,0 +1,187 @@
+"""Satisfaction: the ratings (1–5) both sides gave after a reference, and whether it helped the
+prospect's decision, by advocate and by segment, each average beside the number of answers it
+is made of (one answer is an anecdote, not an average).
+
+Definitions, stated on the page too:
+
+- the answers are the feedback given in the date range, with a rating (a side that said the
+  call did not take place gave none);
+- the segment, and the industry and region filters, are those of the advocate's company; the
+  tier is the advocate's;
+- "helped the decision" is the share of prospects who said yes among those who said yes or no
+  ("not sure" is left out).
+
+Two queries whatever the size: the totals with every segment (industry, size band, region),
+and the page of advocates with their count (a third past the last page, to count them).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import case, func, literal, select, true, union_all
+
+from models import Account, Advocate, Company, Engagement, Feedback, FeedbackSide, Industry, Region, Tier, db
+from workflows.reports.measures import SIZE_BAND_ORDER, bounds, size_band_of
+
+ADVOCATES_PER_PAGE = 50
+DIMENSIONS = (("industry", "Industry"), ("size", "Size"), ("region", "Region"))
+NOT_RECORDED = "Not recorded"
+
+
+@dataclass(frozen=True)
+class Ratings:
+    """One group's answers: each side's average and how many answers it is made of."""
+
+    prospect_answers: int
+    prospect_total: int
+    advocate_answers: int
+    advocate_total: int
+    helped_yes: int
+    helped_answers: int
+
+    @property
+    def prospect_average(self) -> float | None:
+        return round(self.prospect_total / self.prospect_answers, 2) if self.prospect_answers else None
+
+    @property
+    def advocate_average(self) -> float | None:
+        return round(self.advocate_total / self.advocate_answers, 2) if self.advocate_answers else None
+
+    @property
+    def helped_share(self) -> float | None:
+        return self.helped_yes / self.helped_answers if self.helped_answers else None
+
+
+@dataclass(frozen=True)
+class SegmentRow:
+    dimension: str  # industry, size, region
+    segment: str
+    ratings: Ratings
+
+
+@dataclass(frozen=True)
+class AdvocateRow:
+    advocate_id: int
+    name: str
+    company: str
+    tier: str
+    ratings: Ratings
+
+
+@dataclass(frozen=True)
+class Satisfaction:
+    overall: Ratings
+    segments: list[SegmentRow]
+    advocates: list[AdvocateRow]  # one page of them
+    advocates_total: int
+    page: int
+
+    def by(self, dimension: str) -> list[SegmentRow]:
+        return [row for row in self.segments if row.dimension == dimension]
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.advocates_total // ADVOCATES_PER_PAGE))
+
+
+def _measures():
+    """The aggregates every group is measured by, in ``Ratings``' field order."""
+    prospect = Feedback.side == FeedbackSide.PROSPECT
+    advocate = Feedback.side == FeedbackSide.ADVOCATE
+
+    def when(condition, value):
+        return case((condition, value), else_=None)
+
+    return (
+        func.count(when(prospect, Feedback.rating)).label("prospect_answers"),
+        func.coalesce(func.sum(when(prospect, Feedback.rating)), 0).label("prospect_total"),
+        func.count(when(advocate, Feedback.rating)).label("advocate_answers"),
+        func.coalesce(func.sum(when(advocate, Feedback.rating)), 0).label("advocate_total"),
+        func.count(when(prospect & (Feedback.helped_decision == true()), 1)).label("helped_yes"),
+        func.count(when(prospect, Feedback.helped_decision)).label("helped_answers"),
+    )
+
+
+def _ratings(row) -> Ratings:
+    return Ratings(*(int(value or 0) for value in row[-6:]))
+
+
+def _answers(query, filters):
+    """``query`` over the rated feedback in range, joined to its advocate and their company."""
+    since, until = bounds(filters.start, filters.end)
+    query = (
+        query.select_from(Feedback)
+        .join(Engagement, Engagement.id == Feedback.engagement_id)
+        .join(Advocate, Advocate.id == Engagement.advocate_id)
+        .outerjoin(Company, Company.id == Advocate.company_id)
+        .where(Feedback.rating.is_not(None))
+    )
+    if since is not None:
+        query = query.where(Feedback.created_at >= since)
+    if until is not None:
+        query = query.where(Feedback.created_at < until)
+    if filters.industry_id is not None:
+        query = query.where(Company.industry_id == filters.industry_id)
+    if filters.region_id is not None:
+        query = query.where(Company.region_id == filters.region_id)
+    if filters.tier_id is not None:
+        query = query.where(Advocate.tier_id == filters.tier_id)
+    return query
+
+
+def satisfaction(filters, *, page: int = 1, per_page: int = ADVOCATES_PER_PAGE) -> Satisfaction:
+    overall, segments = _segments(filters)
+    advocates, total = _advocates(filters, page=page, per_page=per_page)
+    return Satisfaction(overall=overall, segments=segments, advocates=advocates, advocates_total=total,
+                        page=page)
+
+
+def _segments(filters) -> tuple[Ratings, list[SegmentRow]]:
+    band = size_band_of(Company.employees)
+    grouped = {
+        "industry": (Industry.name, lambda q: q.outerjoin(Industry, Industry.id == Company.industry_id)),
+        "size": (band, lambda q: q),
+        "region": (Region.name, lambda q: q.outerjoin(Region, Region.id == Company.region_id)),
+    }
+    parts = [_answers(select(literal("all").label("dimension"), literal("").label("segment"), *_measures()),
+                      filters)]
+    for dimension, (column, join) in grouped.items():
+        query = _answers(select(literal(dimension).label("dimension"), column.label("segment"), *_measures()),
+                         filters)
+        parts.append(join(query).group_by(column))
+    overall = Ratings(0, 0, 0, 0, 0, 0)
+    rows = []
+    for row in db.session.execute(union_all(*parts)):
+        if row.dimension == "all":
+            overall = _ratings(row)
+        else:
+            rows.append(SegmentRow(row.dimension, row.segment or NOT_RECORDED, _ratings(row)))
+    order = {name: position for position, (name, _label) in enumerate(DIMENSIONS)}
+    rows.sort(key=lambda r: (order[r.dimension], r.segment == NOT_RECORDED,
+                             SIZE_BAND_ORDER.get(r.segment, 0) if r.dimension == "size" else 0, r.segment))
+    return overall, rows
+
+
+def _advocates(filters, *, page: int, per_page: int) -> tuple[list[AdvocateRow], int]:
+    """A page of advocates, most answers first, with how many advocates there are in all."""
+    measures = _measures()
+    answers = measures[0] + measures[2]
+    query = (
+        _answers(select(Advocate.id, Account.name, Company.name.label("company"), Tier.name.label("tier"),
+                        func.count().over().label("advocates"), *measures), filters)
+        .join(Account, Account.id == Advocate.account_id)
+        .outerjoin(Tier, Tier.id == Advocate.tier_id)
+        .group_by(Advocate.id, Account.name, Company.name, Tier.name)
+        .order_by(answers.desc(), Account.name, Advocate.id)
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    )
+    rows, total = [], 0
+    for row in db.session.execute(query):
+        total = row.advocates
+        rows.append(AdvocateRow(row.id, row.name, row.company or "", row.tier or "No tier", _ratings(row)))
+    if not rows and page > 1:  # past the last page: how many there are, for the page links
+        counted = _answers(select(func.count(func.distinct(Advocate.id))), filters)
+        total = db.session.scalar(counted) or 0
+    return rows, total
