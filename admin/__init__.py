@@ -46,6 +46,7 @@ from admin import (  # noqa: E402,F401  (registers the views on bp)
     outbox,
     pool,
     redemptions,
+    reports,
     requests,
     tokens,
     written,
