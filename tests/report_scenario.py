@@ -45,21 +45,14 @@ from models import (
     db,
     quarter_of,
 )
+from workflows.reports import ReportFilters
 
 MARCH_TO_APRIL = (date(2026, 3, 1), date(2026, 4, 30))
+EVERYTHING = (date(2000, 1, 1), date(2999, 12, 31))
 
 
 def at(month: int, day: int, hour: float = 0) -> datetime:
     return datetime(2026, month, day, tzinfo=UTC) + timedelta(hours=hour)
-
-
-@dataclass
-class Filters:
-    start: date | None = None
-    end: date | None = None
-    industry_id: int | None = None
-    region_id: int | None = None
-    tier_id: int | None = None
 
 
 def run(app, report, **filters):
@@ -72,7 +65,8 @@ def run(app, report, **filters):
                 name = filters.pop(key)
                 filters[f"{key}_id"] = db.session.scalar(select(model.id).where(model.name == name))
         extra = {key: filters.pop(key) for key in ("page", "per_page") if key in filters}
-        result = report(Filters(**filters), **extra)
+        start, end = filters.pop("start", EVERYTHING[0]), filters.pop("end", EVERYTHING[1])
+        result = report(ReportFilters(start, end, **filters), **extra)
         db.session.remove()
     return result
 

@@ -43,9 +43,9 @@ def test_by_segment_of_the_advocates_company(app, scenario):
         ("Technology", (5.0, 1, 4.0, 1, 1, 1)),
     ]
     assert [(row.segment, numbers(row.ratings)) for row in result.by("size")] == [
-        ("51–200", (5.0, 1, 4.0, 1, 1, 1)),
-        ("201–1000", (4.0, 1, None, 0, 0, 0)),
-        ("1001–5000", (2.0, 1, 3.0, 1, 0, 1)),
+        ("51–200 employees", (5.0, 1, 4.0, 1, 1, 1)),
+        ("201–1000 employees", (4.0, 1, None, 0, 0, 0)),
+        ("1001–5000 employees", (2.0, 1, 3.0, 1, 0, 1)),
     ]
     assert [(row.segment, numbers(row.ratings)) for row in result.by("region")] == [
         ("Europe", (4.5, 2, 4.0, 1, 1, 1)),

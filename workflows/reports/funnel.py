@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import and_, case, exists, func, literal, or_, select, union_all
 
 from models import Advocate, Ask, AskStatus, Engagement, EngagementStatus, ReferenceRequest, db
-from workflows.reports.measures import bounds, median_seconds, month_of, seconds_between
+from workflows.reports import ReportFilters
+from workflows.reports.measures import median_seconds, month_of, seconds_between
 
 STEPS = ("requests", "asked", "accepted", "booked", "completed")
 STEP_LABELS = {
@@ -65,15 +66,10 @@ class Funnel:
         return self.counts[step] / total if total else None
 
 
-def request_conditions(filters, *, by_tier: bool = True) -> list:
+def request_conditions(filters: ReportFilters, *, by_tier: bool = True) -> list:
     """The requests a report covers: created in the range, the prospect's industry and region;
     with a tier (unless ``by_tier`` is false), those that asked an advocate of that tier."""
-    since, until = bounds(filters.start, filters.end)
-    conditions = []
-    if since is not None:
-        conditions.append(ReferenceRequest.created_at >= since)
-    if until is not None:
-        conditions.append(ReferenceRequest.created_at < until)
+    conditions = [ReferenceRequest.created_at >= filters.start, ReferenceRequest.created_at < filters.end]
     if filters.industry_id is not None:
         conditions.append(ReferenceRequest.industry_id == filters.industry_id)
     if filters.region_id is not None:
@@ -87,7 +83,7 @@ def request_conditions(filters, *, by_tier: bool = True) -> list:
     return conditions
 
 
-def funnel(filters) -> Funnel:
+def funnel(filters: ReportFilters) -> Funnel:
     conditions = request_conditions(filters)
     counts_by_month = _counts_by_month(conditions)
     medians = median_seconds(_durations(conditions).subquery(), db.engine.dialect.name)

@@ -1,17 +1,13 @@
-"""SQL pieces the reports share, written once for both databases: the whole seconds between two
-moments, the calendar month (UTC) of a moment, the size band of a head count, and the median of
-a set of durations (PostgreSQL's ``percentile_cont``; SQLite has none, so the middle rows are
-picked with window functions and averaged)."""
+"""SQL pieces the time-based reports share, written once for both databases: the whole seconds
+between two moments, the calendar month (UTC) of a moment, and the median of a set of durations
+(PostgreSQL's ``percentile_cont``; SQLite has none, so the middle rows are picked with window
+functions and averaged)."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
-
-from sqlalchemy import Float, String, case
+from sqlalchemy import Float, String
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
-
-from models.catalogues import SIZE_BANDS
 
 
 class seconds_between(FunctionElement):  # noqa: N801  (reads as the SQL function it is)
@@ -53,27 +49,6 @@ def _month_pg(element, compiler, **kw):
 def _month_sqlite(element, compiler, **kw):
     (moment,) = (compiler.process(arg, **kw) for arg in element.clauses)
     return f"strftime('%Y-%m', {moment})"
-
-
-def size_band_of(employees):
-    """The size band label (``models.catalogues.SIZE_BANDS``) of a head count column; NULL when
-    it is unknown."""
-    whens = []
-    for label, low, high in SIZE_BANDS:
-        condition = employees >= low if high is None else employees.between(low, high)
-        whens.append((condition, label))
-    return case(*whens, else_=None)
-
-
-def bounds(start: date | None, end: date | None) -> tuple[datetime | None, datetime | None]:
-    """The moments a date range covers, both days whole: from start's midnight (UTC) up to,
-    not including, the midnight after end."""
-    since = datetime.combine(start, time(), tzinfo=UTC) if start else None
-    until = datetime.combine(end + timedelta(days=1), time(), tzinfo=UTC) if end else None
-    return since, until
-
-
-SIZE_BAND_ORDER = {label: position for position, (label, _low, _high) in enumerate(SIZE_BANDS)}
 
 
 def median_seconds(source, dialect: str) -> dict[tuple[str, str | None], float]:

@@ -19,10 +19,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import case, func, literal, select, true, union_all
+from sqlalchemy import String, case, cast, func, literal, select, true, union_all
 
 from models import Account, Advocate, Company, Engagement, Feedback, FeedbackSide, Industry, Region, Tier, db
-from workflows.reports.measures import SIZE_BAND_ORDER, bounds, size_band_of
+from models.catalogues import SIZE_BANDS
+from workflows.reports import ReportFilters, size_band_case
 
 ADVOCATES_PER_PAGE = 50
 DIMENSIONS = (("industry", "Industry"), ("size", "Size"), ("region", "Region"))
@@ -85,6 +86,24 @@ class Satisfaction:
         return max(1, -(-self.advocates_total // ADVOCATES_PER_PAGE))
 
 
+def segment_name(dimension: str, value: str | None) -> str:
+    """A segment's name: the industry or region, the size band's label (the query gives its
+    index in ``SIZE_BANDS``, as text)."""
+    if value is None:
+        return NOT_RECORDED
+    return f"{SIZE_BANDS[int(value)][0]} employees" if dimension == "size" else value
+
+
+_DIMENSION_ORDER = {name: position for position, (name, _label) in enumerate(DIMENSIONS)}
+_BAND_ORDER = {f"{label} employees": position for position, (label, _low, _high) in enumerate(SIZE_BANDS)}
+
+
+def segment_order(row) -> tuple:
+    """Industries and regions by name, sizes smallest first, "Not recorded" last of each."""
+    return (_DIMENSION_ORDER[row.dimension], row.segment == NOT_RECORDED, _BAND_ORDER.get(row.segment, 0),
+            row.segment)
+
+
 def _measures():
     """The aggregates every group is measured by, in ``Ratings``' field order."""
     prospect = Feedback.side == FeedbackSide.PROSPECT
@@ -107,9 +126,8 @@ def _ratings(row) -> Ratings:
     return Ratings(*(int(value or 0) for value in row[-6:]))
 
 
-def _answers(query, filters):
+def _answers(query, filters: ReportFilters):
     """``query`` over the rated feedback in range, joined to its advocate and their company."""
-    since, until = bounds(filters.start, filters.end)
     query = (
         query.select_from(Feedback)
         .join(Engagement, Engagement.id == Feedback.engagement_id)
@@ -117,10 +135,7 @@ def _answers(query, filters):
         .outerjoin(Company, Company.id == Advocate.company_id)
         .where(Feedback.rating.is_not(None))
     )
-    if since is not None:
-        query = query.where(Feedback.created_at >= since)
-    if until is not None:
-        query = query.where(Feedback.created_at < until)
+    query = query.where(Feedback.created_at >= filters.start, Feedback.created_at < filters.end)
     if filters.industry_id is not None:
         query = query.where(Company.industry_id == filters.industry_id)
     if filters.region_id is not None:
@@ -130,15 +145,16 @@ def _answers(query, filters):
     return query
 
 
-def satisfaction(filters, *, page: int = 1, per_page: int = ADVOCATES_PER_PAGE) -> Satisfaction:
+def satisfaction(filters: ReportFilters, *, page: int = 1,
+                 per_page: int = ADVOCATES_PER_PAGE) -> Satisfaction:
     overall, segments = _segments(filters)
     advocates, total = _advocates(filters, page=page, per_page=per_page)
     return Satisfaction(overall=overall, segments=segments, advocates=advocates, advocates_total=total,
                         page=page)
 
 
-def _segments(filters) -> tuple[Ratings, list[SegmentRow]]:
-    band = size_band_of(Company.employees)
+def _segments(filters: ReportFilters) -> tuple[Ratings, list[SegmentRow]]:
+    band = cast(size_band_case(Company.employees), String)  # text, like the other segments
     grouped = {
         "industry": (Industry.name, lambda q: q.outerjoin(Industry, Industry.id == Company.industry_id)),
         "size": (band, lambda q: q),
@@ -156,14 +172,12 @@ def _segments(filters) -> tuple[Ratings, list[SegmentRow]]:
         if row.dimension == "all":
             overall = _ratings(row)
         else:
-            rows.append(SegmentRow(row.dimension, row.segment or NOT_RECORDED, _ratings(row)))
-    order = {name: position for position, (name, _label) in enumerate(DIMENSIONS)}
-    rows.sort(key=lambda r: (order[r.dimension], r.segment == NOT_RECORDED,
-                             SIZE_BAND_ORDER.get(r.segment, 0) if r.dimension == "size" else 0, r.segment))
+            rows.append(SegmentRow(row.dimension, segment_name(row.dimension, row.segment), _ratings(row)))
+    rows.sort(key=segment_order)
     return overall, rows
 
 
-def _advocates(filters, *, page: int, per_page: int) -> tuple[list[AdvocateRow], int]:
+def _advocates(filters: ReportFilters, *, page: int, per_page: int) -> tuple[list[AdvocateRow], int]:
     """A page of advocates, most answers first, with how many advocates there are in all."""
     measures = _measures()
     answers = measures[0] + measures[2]
