@@ -183,3 +183,46 @@ def _engagement(app, advocate, request, ask, status, *, created, booked=None, st
 def _feedback(engagement, side, rating, helped, created) -> Feedback:
     return Feedback(engagement_id=engagement.id, side=FeedbackSide(side), call_happened=True, rating=rating,
                     helped_decision=helped, comment="", created_at=created)
+
+
+def many(app, n: int, *, first: datetime | None = None, tag: str = "") -> None:
+    """``n`` completed references, each its own advocate (companies across industries, regions and
+    sizes), request, accepted ask, call and both sides' feedback; for counting queries as the
+    data grows."""
+    from models import Account, Ask, AskStatus, ReferenceRequest, Role, Tier
+
+    first = first or at(3, 2, 9)
+    with app.app_context():
+        industries = db.session.scalars(select(Industry.id).order_by(Industry.id)).all()
+        regions = db.session.scalars(select(Region.id).order_by(Region.id)).all()
+        tiers = db.session.scalars(select(Tier.id).order_by(Tier.id)).all()
+        for i in range(n):
+            created = first + timedelta(days=i % 50, hours=i % 7)
+            account = Account(email=f"many{tag}{i}@example.com", name=f"Many {tag}{i}", role=Role.ADVOCATE)
+            company = Company(name=f"Many Co {tag}{i}", employees=10 + 400 * i,
+                              region_id=regions[i % len(regions)],
+                              industry_id=industries[i % len(industries)])
+            advocate = Advocate(account=account, company=company, tier_id=tiers[i % len(tiers)],
+                                status="active", consent_at=created, consent_source="test")
+            request = ReferenceRequest(prospect_company=f"Prospect {i}", format_code="call",
+                                       industry_id=industries[(i + 1) % len(industries)],
+                                       region_id=regions[(i + 1) % len(regions)], employees=30 + 300 * i,
+                                       amount=Decimal(1000 + i), outcome=("won", "lost", "open")[i % 3],
+                                       created_at=created)
+            ask = Ask(request=request, advocate=advocate, status=AskStatus.ACCEPTED, created_at=created,
+                      responded_at=created + timedelta(hours=2), expires_at=created + timedelta(hours=48))
+            starts = created + timedelta(days=3)
+            engagement = Engagement(
+                request=request, ask=ask, advocate=advocate, format_code="call",
+                status=EngagementStatus.COMPLETED, starts_at=starts, ends_at=starts + timedelta(minutes=30),
+                quarter=quarter_of(starts), created_at=created + timedelta(hours=2),
+                booked_at=created + timedelta(hours=20), completed_at=starts + timedelta(hours=1),
+            )
+            db.session.add_all([advocate, request, ask, engagement])
+            db.session.flush()
+            db.session.add_all([
+                _feedback(engagement, "prospect", 1 + i % 5, i % 2 == 0, starts + timedelta(hours=2)),
+                _feedback(engagement, "advocate", 1 + (i + 2) % 5, None, starts + timedelta(hours=3)),
+            ])
+        db.session.commit()
+        db.session.remove()

@@ -464,4 +464,9 @@ def size_band_case(employees):
     return case((employees.is_(None), None), (employees < 1, None), *whens, else_=None)
 
 
-from workflows.reports import coverage  # noqa: E402,F401  (register the reports)
+from workflows.reports import (  # noqa: E402,F401
+    coverage,  # noqa: E402,F401  (register the reports)
+    funnel,
+    influence,
+    satisfaction,
+)

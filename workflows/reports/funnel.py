@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import and_, case, exists, func, literal, or_, select, union_all
 
 from models import Advocate, Ask, AskStatus, Engagement, EngagementStatus, ReferenceRequest, db
-from workflows.reports import ReportFilters
+from workflows.reports import Bar, Chart, Column, Report, ReportFilters, Table, register
 from workflows.reports.measures import median_seconds, month_of, seconds_between
 
 STEPS = ("requests", "asked", "accepted", "booked", "completed")
@@ -157,3 +157,85 @@ def _durations(conditions):
         covered, Engagement, Engagement.request_id == covered.c.id).where(
         and_(completed, held_at.is_not(None)))
     return union_all(to_ask, to_accept, to_book, to_call, to_fulfil)
+
+
+# --- the page ----------------------------------------------------------------------------------
+
+# The step's time, measured on the way to each step.
+_TIME_TO = {"asked": "to_ask", "accepted": "to_accept", "booked": "to_book", "completed": "to_call"}
+_TIME_LABELS = dict(TIMES)
+
+
+def _percent(share: float | None) -> float | None:
+    return None if share is None else round(share * 100, 1)
+
+
+def _hours_words(hours: float | None) -> str:
+    return "no time measured" if hours is None else f"median {hours:g} h"
+
+
+@register(
+    "funnel",
+    "Funnel and time to fulfil",
+    "Requests → asked → accepted → booked → completed, the median hours of each step, and how they "
+    "change month by month.",
+    order=30,
+)
+def build(filters: ReportFilters, page: int = 1) -> Report:
+    found = funnel(filters)
+    total = found.counts["requests"]
+    rows, bars = [], []
+    for step in STEPS:
+        count, share = found.counts[step], _percent(found.share(step))
+        key = _TIME_TO.get(step)
+        hours = found.hours[key] if key else None
+        rows.append((STEP_LABELS[step], count, share, _TIME_LABELS[key] if key else "", hours))
+        note = f"{count}" + (f" · {share:g}%" if share is not None and step != "requests" else "")
+        if key:
+            note += f" · {_hours_words(hours)}"
+        bars.append(Bar(STEP_LABELS[step], count, note=note))
+    fulfil = found.hours["to_fulfil"]
+    if total:
+        summary = (f"Of {total} request{'' if total == 1 else 's'}, "
+                   + ", ".join(f"{found.counts[s]} {STEP_LABELS[s].lower()}" for s in STEPS[1:])
+                   + ". " + "; ".join(f"{_TIME_LABELS[_TIME_TO[s]]}: {_hours_words(found.hours[_TIME_TO[s]])}"
+                                      for s in STEPS[1:])
+                   + f"; request → completed (time to fulfil): {_hours_words(fulfil)}.")
+    else:
+        summary = "No requests came in between these dates."
+    table = Table(
+        title="Each step: the requests that reached it and how long it took",
+        columns=[Column("step", "Step"), Column("requests", "Requests", numeric=True),
+                 Column("share", "Share of requests (%)", numeric=True), Column("measured", "Time measured"),
+                 Column("hours", "Median hours", numeric=True)],
+        rows=rows if total else [],
+        empty="No requests came in between these dates.",
+    )
+    months = Table(
+        title="Month by month (of the request): requests, completed, and the median hours of each step",
+        columns=[Column("month", "Month"), Column("requests", "Requests", numeric=True),
+                 Column("completed", "Completed", numeric=True),
+                 *(Column(key, f"{label} (h)", numeric=True) for key, label in TIMES)],
+        rows=[(m.month, m.requests, m.completed, *(m.hours[key] for key, _label in TIMES))
+              for m in found.months],
+        empty="No requests came in between these dates.",
+    )
+    return Report(
+        title="Funnel and time to fulfil",
+        intro=(f"Time to fulfil (request → completed), median: {fulfil:g} h." if fulfil is not None else ""),
+        table=table,
+        chart=Chart(title="Requests reaching each step", summary=summary, bars=bars if total else [],
+                    unit="requests"),
+        more_tables=(months,),
+        notes=(
+            "Requests: those created between the dates, the prospect in the industry and region chosen; with "
+            "a tier chosen, those that asked at least one advocate of that tier.",
+            "Asked: at least one advocate was asked. Accepted: an advocate accepted. Booked: the call was "
+            "booked (for a written reference: the answers were submitted). Completed: the reference took "
+            "place (a call held, written answers approved).",
+            "Times are medians in hours over every step taken: request → first ask; each ask → its "
+            "acceptance; each acceptance → the booking (or the answers); each booking → the call's start (or "
+            "the answers' approval); request → completed is the time to fulfil.",
+            "Month by month groups each request, and every step of it, by the month it came in (UTC).",
+        ),
+    )

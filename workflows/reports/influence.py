@@ -34,7 +34,7 @@ from models import (
     RequestOutcome,
     db,
 )
-from workflows.reports import ReportFilters, size_band_case
+from workflows.reports import Bar, Chart, Column, Report, ReportFilters, Table, register, size_band_case
 from workflows.reports.funnel import request_conditions
 from workflows.reports.satisfaction import segment_name, segment_order
 
@@ -137,3 +137,86 @@ def influence(filters: ReportFilters) -> Influence:
 def _amount(cents) -> Decimal:
     return (Decimal(int(cents or 0)) / 100).quantize(CENTS)
 
+
+
+# --- the page ----------------------------------------------------------------------------------
+
+_DIMENSION_LABELS = {"all": "All", "industry": "Industry", "size": "Size", "region": "Region"}
+WITH, WITHOUT = "With a completed reference", "Without"
+
+
+def _rate(outcomes: Outcomes) -> float | None:
+    return None if outcomes.win_rate is None else round(outcomes.win_rate * 100, 1)
+
+
+def _rate_words(outcomes: Outcomes) -> str:
+    rate = _rate(outcomes)
+    decided = outcomes.won + outcomes.lost
+    if rate is None:
+        return "no outcome recorded yet"
+    return f"{rate:g}% won ({outcomes.won} of {decided} decided)"
+
+
+@register(
+    "influence",
+    "Influence on deals",
+    "Win rate and pipeline of opportunities with a completed reference against those without, from the "
+    "outcomes sales recorded, by the prospect's segment.",
+    order=50,
+)
+def build(filters: ReportFilters, page: int = 1) -> Report:
+    found = influence(filters)
+    everything = [found.overall, *found.segments]
+    rows = []
+    for row in everything:
+        by, segment = _DIMENSION_LABELS[row.dimension], row.segment or "All opportunities"
+        for group, outcomes in ((WITH, row.with_reference), (WITHOUT, row.without)):
+            rows.append((by, segment, group, outcomes.opportunities, outcomes.won, outcomes.lost,
+                         outcomes.open, _rate(outcomes), outcomes.pipeline, outcomes.won_amount))
+    overall = found.overall
+    counted = overall.with_reference.opportunities + overall.without.opportunities
+    bars = []
+    for row in [overall, *found.by("industry")]:
+        name = "All" if row.dimension == "all" else row.segment
+        for group, outcomes in ((WITH.lower(), row.with_reference), ("without", row.without)):
+            if outcomes.win_rate is not None:
+                bars.append(Bar(f"{name}, {group}", _rate(outcomes), note=_rate_words(outcomes)))
+    if counted:
+        summary = (f"With a completed reference: {_rate_words(overall.with_reference)}, pipeline "
+                   f"{overall.with_reference.pipeline:,.2f}. Without: {_rate_words(overall.without)}, "
+                   f"pipeline {overall.without.pipeline:,.2f}.")
+        if len(bars) > 2:
+            summary += " By industry: " + "; ".join(f"{b.label} {b.note}" for b in bars[2:]) + "."
+    else:
+        summary = "No opportunities came in between these dates."
+    table = Table(
+        title="Opportunities with and without a completed reference",
+        columns=[Column("by", "By"), Column("segment", "Segment"), Column("reference", "Reference"),
+                 Column("opportunities", "Opportunities", numeric=True), Column("won", "Won", numeric=True),
+                 Column("lost", "Lost", numeric=True), Column("open", "Open", numeric=True),
+                 Column("win_rate", "Win rate (%)", numeric=True),
+                 Column("pipeline", "Pipeline amount", numeric=True),
+                 Column("won_amount", "Won amount", numeric=True)],
+        rows=rows if counted else [],
+        empty="No opportunities came in between these dates.",
+    )
+    return Report(
+        title="Influence on deals",
+        table=table,
+        chart=Chart(title="Win rate with and without a completed reference", summary=summary, bars=bars,
+                    unit="% won", max_value=100),
+        notes=(
+            "Opportunities: the requests created between the dates, the prospect in the industry and region "
+            "chosen; segments (industry, size, region) are the prospect's.",
+            "With a completed reference: a reference for it took place (a call held, or written answers "
+            "approved). Without: none did (never asked, declined, cancelled, or not held yet). With a tier "
+            "chosen, only references by advocates of that tier count as with, and opportunities whose "
+            "reference came from another tier are left out.",
+            "Win rate = won ÷ (won + lost), from the outcomes sales recorded; open opportunities count in "
+            "the pipeline only.",
+            "Pipeline amount: the amounts of all the group's opportunities, won, lost and open (an amount "
+            "not recorded counts as nothing). Won amount: those won.",
+            "A difference in win rate is a correlation, not proof: references tend to be asked for the deals "
+            "most likely to close.",
+        ),
+    )

@@ -23,7 +23,17 @@ from sqlalchemy import String, case, cast, func, literal, select, true, union_al
 
 from models import Account, Advocate, Company, Engagement, Feedback, FeedbackSide, Industry, Region, Tier, db
 from models.catalogues import SIZE_BANDS
-from workflows.reports import ReportFilters, size_band_case
+from workflows.reports import (
+    Bar,
+    Chart,
+    Column,
+    Paging,
+    Report,
+    ReportFilters,
+    Table,
+    register,
+    size_band_case,
+)
 
 ADVOCATES_PER_PAGE = 50
 DIMENSIONS = (("industry", "Industry"), ("size", "Size"), ("region", "Region"))
@@ -199,3 +209,93 @@ def _advocates(filters: ReportFilters, *, page: int, per_page: int) -> tuple[lis
         counted = _answers(select(func.count(func.distinct(Advocate.id))), filters)
         total = db.session.scalar(counted) or 0
     return rows, total
+
+
+# --- the page ----------------------------------------------------------------------------------
+
+_DIMENSION_LABELS = dict(DIMENSIONS)
+_RATING_COLUMNS = (
+    Column("prospect_average", "Prospects' average (1–5)", numeric=True),
+    Column("prospect_answers", "Prospects' answers", numeric=True),
+    Column("advocate_average", "Advocates' average (1–5)", numeric=True),
+    Column("advocate_answers", "Advocates' answers", numeric=True),
+    Column("helped", "Helped the decision (%)", numeric=True),
+    Column("helped_answers", "Of prospects answering", numeric=True),
+)
+
+
+def _cells(ratings: Ratings) -> tuple:
+    helped = None if ratings.helped_share is None else round(ratings.helped_share * 100, 1)
+    return (ratings.prospect_average, ratings.prospect_answers, ratings.advocate_average,
+            ratings.advocate_answers, helped, ratings.helped_answers)
+
+
+def _one_place(value: float | None) -> str:
+    """An average as the table shows it: one decimal, none for a whole number."""
+    return f"{value:.1f}".removesuffix(".0")
+
+
+def _answers_words(count: int) -> str:
+    return f"{count} answer{'' if count == 1 else 's'}"
+
+
+@register(
+    "satisfaction",
+    "Satisfaction",
+    "How prospects and advocates rated their references, by advocate and by segment, with the number "
+    "of answers behind each average.",
+    order=40,
+)
+def build(filters: ReportFilters, page: int = 1) -> Report:
+    found = satisfaction(filters, page=page)
+    overall = found.overall
+    segments = Table(
+        title="Ratings by segment of the advocate's company",
+        columns=[Column("by", "By"), Column("segment", "Segment"), *_RATING_COLUMNS],
+        rows=[("All", "All advocates", *_cells(overall)),
+              *((_DIMENSION_LABELS[row.dimension], row.segment, *_cells(row.ratings))
+                for row in found.segments)] if overall.prospect_answers + overall.advocate_answers else [],
+        empty="No feedback with a rating was given between these dates.",
+    )
+    industries = [row for row in found.by("industry") if row.ratings.prospect_answers]
+    bars = [Bar(row.segment, row.ratings.prospect_average or 0,
+                note=f"{_one_place(row.ratings.prospect_average)} from "
+                     f"{_answers_words(row.ratings.prospect_answers)}")
+            for row in industries]
+    if overall.prospect_answers:
+        summary = (f"Prospects' average rating {_one_place(overall.prospect_average)} of 5 from "
+                   f"{_answers_words(overall.prospect_answers)}; by industry of the advocate's company: "
+                   + "; ".join(bar.label + " " + bar.note for bar in bars) + ".")
+    else:
+        summary = "No prospect rated a reference between these dates."
+    if overall.advocate_answers:
+        summary += (f" Advocates' average {_one_place(overall.advocate_average)} of 5 from "
+                    f"{_answers_words(overall.advocate_answers)}.")
+    advocates = Table(
+        title="By advocate, most answers first",
+        columns=[Column("advocate", "Advocate"), Column("company", "Company"), Column("tier", "Tier"),
+                 *_RATING_COLUMNS],
+        rows=[(row.name, row.company, row.tier, *_cells(row.ratings)) for row in found.advocates],
+        total_rows=found.advocates_total,
+        note=(f"{found.advocates_total} advocate{'' if found.advocates_total == 1 else 's'} with answers; "
+              f"{ADVOCATES_PER_PAGE} a page." if found.advocates_total > ADVOCATES_PER_PAGE else ""),
+        empty="No advocate has rated feedback between these dates." if page == 1
+        else "No more advocates: this page is past the last one.",
+    )
+    return Report(
+        title="Satisfaction",
+        table=segments,
+        chart=Chart(title="Prospects' average rating by industry of the advocate's company", summary=summary,
+                    bars=bars, unit="of 5", max_value=5),
+        more_tables=(advocates,),
+        paging=Paging(page, ADVOCATES_PER_PAGE, found.advocates_total),
+        notes=(
+            "Answers: the feedback given between the dates that has a rating from 1 (poor) to 5 "
+            "(excellent); a side that said the call did not take place gave none.",
+            "Segment, industry and region are the advocate's company's; the tier is the advocate's.",
+            "Helped the decision: the prospects who said yes, out of those who said yes or no (not sure is "
+            "left out).",
+            "Each average stands beside the number of answers it is made of: an average of one or two "
+            "answers is an anecdote.",
+        ),
+    )
