@@ -54,7 +54,10 @@ The API a report module uses (one module per report, ``workflows/reports/<slug>.
     filters the report uses (a subset of ``ALL_FILTERS``: "dates", "industry", "region",
     "tier"); the form shows only those. A report whose CSV is not its page's ``table`` (the
     asks ledger exports every ask, not one page) registers an exporter with
-    ``@spec.exporter``: ``export(filters) -> Table``.
+    ``@spec.exporter``: ``export(filters) -> Table``, and may set ``spec.csv_label`` (the
+    link's words).
+
+``counted(number, one, many=None)``: "1 ask", "3 asks", for the words on a page.
 
 Queries are aggregates (GROUP BY) with a number of statements that does not grow with the
 data; lists are paged. Shared SQL for the quota rule: ``quota_limit()`` and
@@ -388,6 +391,8 @@ class ReportSpec:
     filters: tuple[str, ...] = ALL_FILTERS
     order: int = 100
     export: Export | None = None
+    # The CSV link's words: what the file holds.
+    csv_label: str = "Download the table (CSV)"
 
     def exporter(self, export: Export) -> Export:
         self.export = export
@@ -430,6 +435,11 @@ def listed() -> list[ReportSpec]:
     return sorted(REPORTS.values(), key=lambda s: (s.order, s.title))
 
 
+def counted(number: int, one: str, many: str | None = None) -> str:
+    """``counted(1, "ask")`` → "1 ask", ``counted(3, "company", "companies")`` → "3 companies"."""
+    return f"{number} {one if number == 1 else (many or one + 's')}"
+
+
 # --- SQL shared by the reports -------------------------------------------------------------------
 
 
@@ -464,9 +474,11 @@ def size_band_case(employees):
     return case((employees.is_(None), None), (employees < 1, None), *whens, else_=None)
 
 
-from workflows.reports import (  # noqa: E402,F401
-    coverage,  # noqa: E402,F401  (register the reports)
+from workflows.reports import (  # noqa: E402,F401  (register the reports)
+    asks_ledger,
+    coverage,
     funnel,
     influence,
     satisfaction,
+    utilisation,
 )

@@ -23,6 +23,7 @@ from workflows.reports import (
     Report,
     ReportFilters,
     Table,
+    counted,
     quarter_use_subquery,
     quota_limit,
     register,
@@ -100,7 +101,7 @@ def build(filters: ReportFilters, page: int = 1) -> Report:
     gaps = len(marks)
     cells = sum(1 for industry_id, _ in rows_keys if industry_id is not None) * len(SIZE_BANDS)
     available = sum(totals)
-    summary = (f"{available} advocate{'' if available == 1 else 's'} with a call left in {label}; "
+    summary = (f"{counted(available, 'advocate')} with a call left in {label}; "
                f"{gaps} of {cells} industry and size combinations have none.")
     gap_list = [f"{rows_keys[r][1]}, {bands[c - 1][1]} employees" for r, c in sorted(marks)]
     if gap_list:
