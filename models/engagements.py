@@ -89,6 +89,8 @@ class Engagement(db.Model):
             postgresql_where=Column("status") != "cancelled",
         ),
         Index("ix_engagements_advocate_quarter", "advocate_id", "quarter", "status"),
+        # A request's engagements by status: did a reference for it take place (the reports).
+        Index("ix_engagements_request_status", "request_id", "status"),
         # PostgreSQL also refuses calls of any length that overlap for the same advocate.
         ExcludeConstraint(
             (Column("advocate_id"), "="),

@@ -131,10 +131,7 @@ def _counts_by_month(conditions) -> dict[str, dict[str, int]]:
 def _durations(conditions):
     """Every measured step of the requests covered, as (step, month of the request, seconds)."""
     covered = select(ReferenceRequest.id, ReferenceRequest.created_at,
-                     month_of(ReferenceRequest.created_at).label("month")).where(*conditions).subquery()
-    first_ask = (
-        select(Ask.request_id, func.min(Ask.created_at).label("at")).group_by(Ask.request_id).subquery()
-    )
+                     month_of(ReferenceRequest.created_at).label("month")).where(*conditions).cte("covered")
     booked_at = func.coalesce(Engagement.booked_at, Engagement.answers_submitted_at)
     held_at = case((Engagement.starts_at.is_not(None), Engagement.starts_at), else_=Engagement.completed_at)
     completed = Engagement.status == EngagementStatus.COMPLETED
@@ -143,8 +140,9 @@ def _durations(conditions):
         return select(literal(key).label("step"), covered.c.month,
                       seconds_between(earlier, later).label("seconds"))
 
-    to_ask = step("to_ask", covered.c.created_at, first_ask.c.at).join_from(
-        covered, first_ask, first_ask.c.request_id == covered.c.id)
+    to_ask = step("to_ask", covered.c.created_at, func.min(Ask.created_at)).join_from(
+        covered, Ask, Ask.request_id == covered.c.id).group_by(
+        covered.c.id, covered.c.month, covered.c.created_at)
     to_accept = step("to_accept", Ask.created_at, Ask.responded_at).join_from(
         covered, Ask, Ask.request_id == covered.c.id).where(
         Ask.status == AskStatus.ACCEPTED, Ask.responded_at.is_not(None))

@@ -88,34 +88,41 @@ def influence(filters: ReportFilters) -> Influence:
                                        Advocate.tier_id == filters.tier_id)
         # A reference from another tier is neither "with this tier's" nor "without any".
         conditions = [*request_conditions(filters, by_tier=False), has_reference | not_(any_reference)]
-    flag = case((has_reference, 1), else_=0).label("with_reference")
-    cents = func.coalesce(cast(func.round(ReferenceRequest.amount * 100), BigInteger), 0)
-    won = ReferenceRequest.outcome == RequestOutcome.WON
-
-    def measures():
-        return (
-            func.count().label("opportunities"),
-            func.sum(case((won, 1), else_=0)).label("won"),
-            func.sum(case((ReferenceRequest.outcome == RequestOutcome.LOST, 1), else_=0)).label("lost"),
-            func.sum(case((ReferenceRequest.outcome == RequestOutcome.OPEN, 1), else_=0)).label("open"),
-            func.sum(cents).label("pipeline"),
-            func.sum(case((won, cents), else_=0)).label("won_amount"),
+    # Each opportunity once, its reference looked up once; then grouped by every segment.
+    covered = (
+        select(
+            ReferenceRequest.industry_id, ReferenceRequest.region_id,
+            cast(size_band_case(ReferenceRequest.employees), String).label("band"),
+            ReferenceRequest.outcome,
+            func.coalesce(cast(func.round(ReferenceRequest.amount * 100), BigInteger), 0).label("cents"),
+            case((has_reference, 1), else_=0).label("with_reference"),
         )
-
-    band = cast(size_band_case(ReferenceRequest.employees), String)
+        .where(*conditions)
+        .cte("opportunities")
+    )
+    o = covered.c
+    won = o.outcome == RequestOutcome.WON
+    measures = (
+        func.count().label("opportunities"),
+        func.sum(case((won, 1), else_=0)).label("won"),
+        func.sum(case((o.outcome == RequestOutcome.LOST, 1), else_=0)).label("lost"),
+        func.sum(case((o.outcome == RequestOutcome.OPEN, 1), else_=0)).label("open"),
+        func.sum(o.cents).label("pipeline"),
+        func.sum(case((won, o.cents), else_=0)).label("won_amount"),
+    )
     grouped = {
         "all": (literal(""), None),
-        "industry": (Industry.name, (Industry, Industry.id == ReferenceRequest.industry_id)),
-        "size": (band, None),
-        "region": (Region.name, (Region, Region.id == ReferenceRequest.region_id)),
+        "industry": (Industry.name, (Industry, Industry.id == o.industry_id)),
+        "size": (o.band, None),
+        "region": (Region.name, (Region, Region.id == o.region_id)),
     }
     parts = []
     for dimension, (column, join) in grouped.items():
-        query = select(literal(dimension).label("dimension"), column.label("segment"), flag, *measures())
-        query = query.select_from(ReferenceRequest)
+        query = select(literal(dimension).label("dimension"), column.label("segment"), o.with_reference,
+                       *measures).select_from(covered)
         if join is not None:
             query = query.outerjoin(*join)
-        parts.append(query.where(*conditions).group_by(column, flag))
+        parts.append(query.group_by(column, o.with_reference))
 
     found: dict[tuple[str, str], dict[bool, Outcomes]] = {}
     for row in db.session.execute(union_all(*parts)):
@@ -136,7 +143,6 @@ def influence(filters: ReportFilters) -> Influence:
 
 def _amount(cents) -> Decimal:
     return (Decimal(int(cents or 0)) / 100).quantize(CENTS)
-
 
 
 # --- the page ----------------------------------------------------------------------------------

@@ -1,9 +1,11 @@
 """SQL pieces the time-based reports share, written once for both databases: the whole seconds
 between two moments, the calendar month (UTC) of a moment, and the median of a set of durations
-(PostgreSQL's ``percentile_cont``; SQLite has none, so the middle rows are picked with window
-functions and averaged)."""
+(PostgreSQL's ``percentile_cont``; SQLite has none, so the durations come as plain tuples in one
+query and the middle of each group is picked here)."""
 
 from __future__ import annotations
+
+from collections import defaultdict
 
 from sqlalchemy import Float, String
 from sqlalchemy.ext.compiler import compiles
@@ -55,7 +57,7 @@ def median_seconds(source, dialect: str) -> dict[tuple[str, str | None], float]:
     """The median of ``source.c.seconds`` for each ``(step, month)`` and each ``step`` over every
     month (keyed ``(step, None)``), in one query. ``source`` is a subquery with the columns
     ``step``, ``month`` and ``seconds``."""
-    from sqlalchemy import func, or_, select, tuple_
+    from sqlalchemy import func, select, tuple_
 
     from models import db
 
@@ -65,22 +67,21 @@ def median_seconds(source, dialect: str) -> dict[tuple[str, str | None], float]:
             func.grouping_sets(tuple_(step, month), tuple_(step))
         )
         return {(s, m): float(value) for s, m, value in db.session.execute(query)}
-    ranked = select(
-        step, month, seconds,
-        func.row_number().over(partition_by=(step, month), order_by=seconds).label("rn"),
-        func.count().over(partition_by=(step, month)).label("n"),
-        func.row_number().over(partition_by=step, order_by=seconds).label("rn_all"),
-        func.count().over(partition_by=step).label("n_all"),
-    ).subquery()
-    r = ranked.c
-    middle = select(r.step, r.month, r.seconds, r.rn, r.n, r.rn_all, r.n_all).where(
-        or_(r.rn.in_([(r.n + 1) // 2, (r.n + 2) // 2]),
-            r.rn_all.in_([(r.n_all + 1) // 2, (r.n_all + 2) // 2]))
-    )
-    picked: dict[tuple[str, str | None], list[float]] = {}
-    for s, m, value, rn, n, rn_all, n_all in db.session.execute(middle):
-        if rn in ((n + 1) // 2, (n + 2) // 2):
-            picked.setdefault((s, m), []).append(float(value))
-        if rn_all in ((n_all + 1) // 2, (n_all + 2) // 2):
-            picked.setdefault((s, None), []).append(float(value))
-    return {key: sum(values) / len(values) for key, values in picked.items()}
+    # SQLite: the durations as plain tuples in one query, grouped and sorted here (Python sorts
+    # a group faster than SQLite orders the whole set).
+    by_month: dict[tuple[str, str | None], list[float]] = defaultdict(list)
+    for s, m, value in db.session.execute(select(step, month, seconds)):
+        by_month[(s, m)].append(value)
+    by_step: dict[tuple[str, str | None], list[float]] = defaultdict(list)
+    for (s, _m), values in by_month.items():
+        values.sort()
+        by_step[(s, None)].extend(values)
+    return {key: _middle(values if key[1] is not None else sorted(values))
+            for key, values in (*by_month.items(), *by_step.items())}
+
+
+def _middle(ordered: list[float]) -> float:
+    """The median of sorted values: the middle one, or the mean of the middle two (as
+    ``percentile_cont(0.5)`` interpolates)."""
+    half = len(ordered) // 2
+    return float(ordered[half]) if len(ordered) % 2 else (ordered[half - 1] + ordered[half]) / 2

@@ -114,21 +114,23 @@ def segment_order(row) -> tuple:
             row.segment)
 
 
-def _measures():
-    """The aggregates every group is measured by, in ``Ratings``' field order."""
-    prospect = Feedback.side == FeedbackSide.PROSPECT
-    advocate = Feedback.side == FeedbackSide.ADVOCATE
+def _measures(answers):
+    """The aggregates every group is measured by, over the ``answers`` CTE, in ``Ratings``' field
+    order."""
+    prospect = answers.c.side == FeedbackSide.PROSPECT
+    advocate = answers.c.side == FeedbackSide.ADVOCATE
+    rating = answers.c.rating
 
     def when(condition, value):
         return case((condition, value), else_=None)
 
     return (
-        func.count(when(prospect, Feedback.rating)).label("prospect_answers"),
-        func.coalesce(func.sum(when(prospect, Feedback.rating)), 0).label("prospect_total"),
-        func.count(when(advocate, Feedback.rating)).label("advocate_answers"),
-        func.coalesce(func.sum(when(advocate, Feedback.rating)), 0).label("advocate_total"),
-        func.count(when(prospect & (Feedback.helped_decision == true()), 1)).label("helped_yes"),
-        func.count(when(prospect, Feedback.helped_decision)).label("helped_answers"),
+        func.count(when(prospect, rating)).label("prospect_answers"),
+        func.coalesce(func.sum(when(prospect, rating)), 0).label("prospect_total"),
+        func.count(when(advocate, rating)).label("advocate_answers"),
+        func.coalesce(func.sum(when(advocate, rating)), 0).label("advocate_total"),
+        func.count(when(prospect & (answers.c.helped == true()), 1)).label("helped_yes"),
+        func.count(when(prospect, answers.c.helped)).label("helped_answers"),
     )
 
 
@@ -136,23 +138,27 @@ def _ratings(row) -> Ratings:
     return Ratings(*(int(value or 0) for value in row[-6:]))
 
 
-def _answers(query, filters: ReportFilters):
-    """``query`` over the rated feedback in range, joined to its advocate and their company."""
+def _answers(filters: ReportFilters):
+    """The rated feedback in range, each answer once with its advocate and their company's
+    segment (a CTE: every grouping reads it)."""
     query = (
-        query.select_from(Feedback)
+        select(Feedback.side, Feedback.rating, Feedback.helped_decision.label("helped"),
+               Engagement.advocate_id, Company.industry_id, Company.region_id,
+               cast(size_band_case(Company.employees), String).label("band"))  # text, like the others
+        .select_from(Feedback)
         .join(Engagement, Engagement.id == Feedback.engagement_id)
         .join(Advocate, Advocate.id == Engagement.advocate_id)
         .outerjoin(Company, Company.id == Advocate.company_id)
-        .where(Feedback.rating.is_not(None))
+        .where(Feedback.rating.is_not(None), Feedback.created_at >= filters.start,
+               Feedback.created_at < filters.end)
     )
-    query = query.where(Feedback.created_at >= filters.start, Feedback.created_at < filters.end)
     if filters.industry_id is not None:
         query = query.where(Company.industry_id == filters.industry_id)
     if filters.region_id is not None:
         query = query.where(Company.region_id == filters.region_id)
     if filters.tier_id is not None:
         query = query.where(Advocate.tier_id == filters.tier_id)
-    return query
+    return query.cte("answers")
 
 
 def satisfaction(filters: ReportFilters, *, page: int = 1,
@@ -164,18 +170,21 @@ def satisfaction(filters: ReportFilters, *, page: int = 1,
 
 
 def _segments(filters: ReportFilters) -> tuple[Ratings, list[SegmentRow]]:
-    band = cast(size_band_case(Company.employees), String)  # text, like the other segments
+    answers = _answers(filters)
+    a = answers.c
     grouped = {
-        "industry": (Industry.name, lambda q: q.outerjoin(Industry, Industry.id == Company.industry_id)),
-        "size": (band, lambda q: q),
-        "region": (Region.name, lambda q: q.outerjoin(Region, Region.id == Company.region_id)),
+        "all": (literal(""), None),
+        "industry": (Industry.name, (Industry, Industry.id == a.industry_id)),
+        "size": (a.band, None),
+        "region": (Region.name, (Region, Region.id == a.region_id)),
     }
-    parts = [_answers(select(literal("all").label("dimension"), literal("").label("segment"), *_measures()),
-                      filters)]
+    parts = []
     for dimension, (column, join) in grouped.items():
-        query = _answers(select(literal(dimension).label("dimension"), column.label("segment"), *_measures()),
-                         filters)
-        parts.append(join(query).group_by(column))
+        query = select(literal(dimension).label("dimension"), column.label("segment"), *_measures(answers))
+        query = query.select_from(answers)
+        if join is not None:
+            query = query.outerjoin(*join)
+        parts.append(query if dimension == "all" else query.group_by(column))
     overall = Ratings(0, 0, 0, 0, 0, 0)
     rows = []
     for row in db.session.execute(union_all(*parts)):
@@ -188,16 +197,26 @@ def _segments(filters: ReportFilters) -> tuple[Ratings, list[SegmentRow]]:
 
 
 def _advocates(filters: ReportFilters, *, page: int, per_page: int) -> tuple[list[AdvocateRow], int]:
-    """A page of advocates, most answers first, with how many advocates there are in all."""
-    measures = _measures()
-    answers = measures[0] + measures[2]
+    """A page of advocates, most answers first (then by name), with how many there are in all:
+    the answers grouped by advocate first, the names joined to those groups."""
+    answers = _answers(filters)
+    measures = _measures(answers)
+    grouped = (
+        select(answers.c.advocate_id, (measures[0] + measures[2]).label("answers"), *measures)
+        .group_by(answers.c.advocate_id)
+        .subquery("by_advocate")
+    )
+    g = grouped.c
     query = (
-        _answers(select(Advocate.id, Account.name, Company.name.label("company"), Tier.name.label("tier"),
-                        func.count().over().label("advocates"), *measures), filters)
+        select(Advocate.id, Account.name, Company.name.label("company"), Tier.name.label("tier"),
+               func.count().over().label("advocates"), g.prospect_answers, g.prospect_total,
+               g.advocate_answers, g.advocate_total, g.helped_yes, g.helped_answers)
+        .select_from(grouped)
+        .join(Advocate, Advocate.id == g.advocate_id)
         .join(Account, Account.id == Advocate.account_id)
+        .outerjoin(Company, Company.id == Advocate.company_id)
         .outerjoin(Tier, Tier.id == Advocate.tier_id)
-        .group_by(Advocate.id, Account.name, Company.name, Tier.name)
-        .order_by(answers.desc(), Account.name, Advocate.id)
+        .order_by(g.answers.desc(), Account.name, Advocate.id)
         .limit(per_page)
         .offset((page - 1) * per_page)
     )
@@ -206,8 +225,7 @@ def _advocates(filters: ReportFilters, *, page: int, per_page: int) -> tuple[lis
         total = row.advocates
         rows.append(AdvocateRow(row.id, row.name, row.company or "", row.tier or "No tier", _ratings(row)))
     if not rows and page > 1:  # past the last page: how many there are, for the page links
-        counted = _answers(select(func.count(func.distinct(Advocate.id))), filters)
-        total = db.session.scalar(counted) or 0
+        total = db.session.scalar(select(func.count()).select_from(grouped)) or 0
     return rows, total
 
 
