@@ -202,7 +202,8 @@ def build(rng: random.Random, now: datetime) -> int:
             created, format_code="written" if written else "call",
             status={"completed": "completed", "booked": "scheduled", "awaiting_booking": "matched",
                     "cancelled": "cancelled", "no_show": "scheduled"}[status],
-            outcome=outcome, first_asked_at=created + hours(0.5, 1), matched_at=accepted_at,
+            outcome=outcome, first_asked_at=created + timedelta(hours=1) if declined else asked_at,
+            matched_at=accepted_at,
             scheduled_at=booked_at, completed_at=completed_at,
         )
         for number, other in enumerate(others(advocate, declined)):
@@ -271,9 +272,8 @@ def floors(dialect: str) -> dict[str, list[str]]:
             "WHEN {e} <= 1000 THEN 2 WHEN {e} <= 5000 THEN 3 ELSE 4 END")
     durations = " UNION ALL ".join([
         f"SELECT 'to_ask' AS step, {month} AS month, "
-        f"{seconds.format(a='r.created_at', b='min(a.created_at)')} AS seconds "
-        "FROM requests r JOIN asks a ON a.request_id = r.id "
-        "WHERE r.created_at >= :start AND r.created_at < :end GROUP BY r.id, r.created_at",
+        f"{seconds.format(a='r.created_at', b='r.first_asked_at')} AS seconds FROM requests r "
+        "WHERE r.created_at >= :start AND r.created_at < :end AND r.first_asked_at IS NOT NULL",
         f"SELECT 'to_accept', {month}, {seconds.format(a='a.created_at', b='a.responded_at')} "
         "FROM requests r "
         "JOIN asks a ON a.request_id = r.id WHERE r.created_at >= :start AND r.created_at < :end "

@@ -41,6 +41,7 @@ from models import (
     Feedback,
     FeedbackSide,
     Industry,
+    ReferenceRequest,
     Region,
     db,
     quarter_of,
@@ -92,6 +93,11 @@ def build(app, make_advocate, make_request, make_ask) -> Scenario:
                             amount=None if amount is None else Decimal(amount), outcome=outcome, **fields)
 
     def ask(advocate, req, created, status, answered=None):
+        with app.app_context():  # the request stamps its first ask, as workflows.requests.ask does
+            row = db.session.get(ReferenceRequest, req.id)
+            row.first_asked_at = row.first_asked_at or created
+            db.session.commit()
+            db.session.remove()
         return make_ask(advocate, req, status=status, created_at=created, responded_at=answered,
                         expires_at=created + timedelta(hours=48))
 
@@ -189,7 +195,7 @@ def many(app, n: int, *, first: datetime | None = None, tag: str = "") -> None:
     """``n`` completed references, each its own advocate (companies across industries, regions and
     sizes), request, accepted ask, call and both sides' feedback; for counting queries as the
     data grows."""
-    from models import Account, Ask, AskStatus, ReferenceRequest, Role, Tier
+    from models import Account, Ask, AskStatus, Role, Tier
 
     first = first or at(3, 2, 9)
     with app.app_context():
@@ -208,7 +214,7 @@ def many(app, n: int, *, first: datetime | None = None, tag: str = "") -> None:
                                        industry_id=industries[(i + 1) % len(industries)],
                                        region_id=regions[(i + 1) % len(regions)], employees=30 + 300 * i,
                                        amount=Decimal(1000 + i), outcome=("won", "lost", "open")[i % 3],
-                                       created_at=created)
+                                       created_at=created, first_asked_at=created)
             ask = Ask(request=request, advocate=advocate, status=AskStatus.ACCEPTED, created_at=created,
                       responded_at=created + timedelta(hours=2), expires_at=created + timedelta(hours=48))
             starts = created + timedelta(days=3)

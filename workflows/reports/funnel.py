@@ -7,10 +7,11 @@ Definitions, stated on the page too:
   chosen; with a tier chosen, those that asked at least one advocate of that tier;
 - asked: at least one advocate was asked; accepted: an advocate accepted; booked: the call was
   booked (a written reference: the answers were submitted); completed: the reference took place;
-- the steps' times: request → first ask; each ask → its acceptance; each acceptance → the booking
-  (the answers, for a written reference); each booking → the call's start (the answers'
-  approval, for a written reference); and request → completed, the time to fulfil. Each is the
-  median of whole hours over every such step, grouped by the month the request came in.
+- the steps' times: request → first ask (the request's own stamp); each ask → its acceptance;
+  each acceptance → the booking (the answers, for a written reference); each booking → the
+  call's start (the answers' approval, for a written reference); and request → completed, the
+  time to fulfil. Each is the median, in hours, of every such step measured in whole seconds,
+  over the range and by the month the request came in.
 
 Two queries whatever the size: the counts by month, and the medians (``measures.median_seconds``).
 """
@@ -130,7 +131,7 @@ def _counts_by_month(conditions) -> dict[str, dict[str, int]]:
 
 def _durations(conditions):
     """Every measured step of the requests covered, as (step, month of the request, seconds)."""
-    covered = select(ReferenceRequest.id, ReferenceRequest.created_at,
+    covered = select(ReferenceRequest.id, ReferenceRequest.created_at, ReferenceRequest.first_asked_at,
                      month_of(ReferenceRequest.created_at).label("month")).where(*conditions).cte("covered")
     booked_at = func.coalesce(Engagement.booked_at, Engagement.answers_submitted_at)
     held_at = case((Engagement.starts_at.is_not(None), Engagement.starts_at), else_=Engagement.completed_at)
@@ -140,9 +141,9 @@ def _durations(conditions):
         return select(literal(key).label("step"), covered.c.month,
                       seconds_between(earlier, later).label("seconds"))
 
-    to_ask = step("to_ask", covered.c.created_at, func.min(Ask.created_at)).join_from(
-        covered, Ask, Ask.request_id == covered.c.id).group_by(
-        covered.c.id, covered.c.month, covered.c.created_at)
+    # The request stamps its first ask (workflows.requests.ask): no need to look through its asks.
+    to_ask = step("to_ask", covered.c.created_at, covered.c.first_asked_at).select_from(covered).where(
+        covered.c.first_asked_at.is_not(None))
     to_accept = step("to_accept", Ask.created_at, Ask.responded_at).join_from(
         covered, Ask, Ask.request_id == covered.c.id).where(
         Ask.status == AskStatus.ACCEPTED, Ask.responded_at.is_not(None))
