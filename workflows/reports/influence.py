@@ -181,18 +181,23 @@ def build(filters: ReportFilters, page: int = 1) -> Report:
                          outcomes.open, _rate(outcomes), outcomes.pipeline, outcomes.won_amount))
     overall = found.overall
     counted = overall.with_reference.opportunities + overall.without.opportunities
-    bars = []
+    bars, by_industry = [], []
     for row in [overall, *found.by("industry")]:
         name = "All" if row.dimension == "all" else row.segment
-        for group, outcomes in ((WITH.lower(), row.with_reference), ("without", row.without)):
-            if outcomes.win_rate is not None:
-                bars.append(Bar(f"{name}, {group}", _rate(outcomes), note=_rate_words(outcomes)))
+        for group, outcomes in (("with", row.with_reference), ("without", row.without)):
+            if outcomes.win_rate is None:
+                continue
+            decided = outcomes.won + outcomes.lost
+            bars.append(Bar(f"{name}: {group}", _rate(outcomes),
+                            note=f"{_rate(outcomes):g}%, {outcomes.won} of {decided} won"))
+            if row.dimension != "all":
+                by_industry.append(f"{name} {group} a reference: {_rate_words(outcomes)}")
     if counted:
         summary = (f"With a completed reference: {_rate_words(overall.with_reference)}, pipeline "
                    f"{overall.with_reference.pipeline:,.2f}. Without: {_rate_words(overall.without)}, "
                    f"pipeline {overall.without.pipeline:,.2f}.")
-        if len(bars) > 2:
-            summary += " By industry: " + "; ".join(f"{b.label} {b.note}" for b in bars[2:]) + "."
+        if by_industry:
+            summary += " By industry: " + "; ".join(by_industry) + "."
     else:
         summary = "No opportunities came in between these dates."
     table = Table(
