@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import func, select
 
 from models import Advocate, AdvocateStatus, Industry, Region, Role, Tier, db
+from models.catalogues import SIZE_BANDS
 from tests.helpers import page, text
 from tests.reports_data import (
     FROM,
@@ -74,7 +75,7 @@ def test_coverage_counts_active_advocates_with_a_call_left_by_industry_and_size(
     coverage_data(app, make_advocate, make_engagement)
     html = page(coordinator, "/admin/reports/coverage")
     rows = {row[0]: row[1:] for row in table_rows(html, "table-coverage")}
-    # Columns: 1–50, 51–200, 201–1000, 1001–5000, 5000+, size not recorded, total.
+    # Columns: 1–50, 51–200, 201–1000, 1001–5000, 5000+, size unknown, total.
     assert rows["Healthcare"] == ["1", "0 gap", "1", "0 gap", "0 gap", "1", "3"]
     assert rows["Retail"] == ["0 gap", "0 gap", "0 gap", "0 gap", "1", "0", "1"]
     assert rows["Not recorded"] == ["0", "0", "0", "1", "0", "0", "1"]  # no industry: no gaps
@@ -86,6 +87,10 @@ def test_coverage_counts_active_advocates_with_a_call_left_by_industry_and_size(
     assert "5 advocates with a call left in" in text(html)
     assert "67 of 70 industry and size combinations have none" in text(html)
     assert html.count('class="cell gap"') == 67
+    assert "Gaps: Education (all sizes); Energy (all sizes);" in text(html)
+    assert "Healthcare (51–200, 1001–5000, 5000+); Insurance (all sizes)" in text(html)
+    assert "Retail (1–50, 51–200, 201–1000, 1001–5000); Technology (all sizes)" in text(html)
+    assert len(coverage.GRID_LABELS) == len(SIZE_BANDS)
 
 
 def test_coverage_filters_by_industry_region_and_tier(app, coordinator, make_advocate, make_engagement):
@@ -140,14 +145,12 @@ def test_the_coverage_rule_in_sql_is_the_quota_rule(app, make_advocate, make_eng
 
 
 UTILISATION = [
-    # advocate, company, tier, calls, limit, asks, accepted, declined, expired, declined %, expired %, risk
-    ["Bea burnout risk", "Bea Works", "Occasional", "0", "2", "4", "1", "2", "1", "50", "25",
-     "often asked, often declining or letting asks expire"],
-    ["Cal burnout risk", "Cal Works", "Occasional", "0", "2", "4", "0", "1", "1", "25", "25",
-     "often asked, often declining or letting asks expire"],
-    ["Dan", "Dan Works", "Premier", "1", "6", "3", "2", "1", "0", "33.3", "0", "no"],
-    ["Abe burnout risk", "Abe Works", "Active", "4", "4", "2", "1", "0", "0", "0", "0", "at the limit"],
-    ["Eve", "Eve Works", "Active", "1", "4", "0", "0", "0", "0", "0", "0", "no"],
+    # advocate · company, calls of limit, asks, declined %, expired %, burnout risk
+    ["Bea · Bea Works burnout risk", "0 of 2", "4", "50", "25", "asked 4×, 75% declined or expired"],
+    ["Cal · Cal Works burnout risk", "0 of 2", "4", "25", "25", "asked 4×, 50% declined or expired"],
+    ["Dan · Dan Works", "1 of 6", "3", "33.3", "0", "no"],
+    ["Abe · Abe Works burnout risk", "4 of 4", "2", "0", "0", "at the limit"],
+    ["Eve · Eve Works", "1 of 4", "0", "0", "0", "no"],
 ]
 
 
@@ -172,8 +175,9 @@ def test_utilisation_lists_the_most_asked_with_their_calls_rates_and_risk(
         f"{k}={v}" for k, v in RANGE.items())))
     assert rows[0][:6] == ["Advocate", "Company", "Tier", "Calls this quarter", "Limit", "Asks in range"]
     assert [r[0] for r in rows[1:]] == ["Bea", "Cal", "Dan", "Abe", "Eve"]
-    assert rows[1][3:] == ["0", "2", "4", "1", "2", "1", "50.0", "25.0",
-                           "often asked, often declining or letting asks expire"]
+    assert rows[1][1:] == ["Bea Works", "Occasional", "0", "2", "4", "1", "2", "1", "50.0", "25.0",
+                           "asked 4×, 75% declined or expired"]
+    assert rows[4][1:] == ["Abe Works", "Active", "4", "4", "2", "1", "0", "0", "0.0", "0.0", "at the limit"]
 
 
 def test_utilisation_filters_narrow_the_list(app, coordinator, make_advocate, make_request, make_ask,
@@ -181,17 +185,17 @@ def test_utilisation_filters_narrow_the_list(app, coordinator, make_advocate, ma
     utilisation_data(app, make_advocate, make_request, make_ask, make_engagement)
     healthcare = id_of(app, Industry, "Healthcare")
     html = page(coordinator, f"/admin/reports/utilisation?industry={healthcare}")
-    assert [r[0] for r in table_rows(html, "table-utilisation")] == ["Bea burnout risk", "Dan"]
+    assert [r[0] for r in table_rows(html, "table-utilisation")] == ["Bea · Bea Works burnout risk",
+                                                                     "Dan · Dan Works"]
     occasional = id_of(app, Tier, "Occasional")
     html = page(coordinator, f"/admin/reports/utilisation?tier={occasional}")
-    assert [r[0] for r in table_rows(html, "table-utilisation")] == ["Bea burnout risk", "Cal burnout risk"]
+    assert [r[0].split(" · ")[0] for r in table_rows(html, "table-utilisation")] == ["Bea", "Cal"]
     # A range that holds only the old asks: Bea's and Fay's declines; Abe, Dan, Eve by their calls.
     old = (TODAY - timedelta(days=60)).isoformat()
     html = page(coordinator, f"/admin/reports/utilisation?from={old}&to={old}")
     rows = table_rows(html, "table-utilisation")
-    assert [(r[0], r[5], r[7]) for r in rows] == [
-        ("Bea", "1", "1"), ("Fay", "1", "1"), ("Abe burnout risk", "0", "0"), ("Dan", "0", "0"),
-        ("Eve", "0", "0"),
+    assert [(r[0].split(" · ")[0], r[2], r[3]) for r in rows] == [
+        ("Bea", "1", "100"), ("Fay", "1", "100"), ("Abe", "0", "0"), ("Dan", "0", "0"), ("Eve", "0", "0"),
     ]
 
 
@@ -211,10 +215,10 @@ def test_utilisation_pages_the_list_and_charts_the_top(app, coordinator, make_ad
     monkeypatch.setattr(utilisation, "PAGE_SIZE", 2)
     query = "&".join(f"{k}={v}" for k, v in RANGE.items())
     first = page(coordinator, f"/admin/reports/utilisation?{query}")
-    assert [r[0] for r in table_rows(first, "table-utilisation")] == ["Bea burnout risk", "Cal burnout risk"]
+    assert [r[0].split(" · ")[0] for r in table_rows(first, "table-utilisation")] == ["Bea", "Cal"]
     assert "Page 1 of 3" in text(first) and 'rel="next"' in first
     third = page(coordinator, f"/admin/reports/utilisation?{query}&page=3")
-    assert [r[0] for r in table_rows(third, "table-utilisation")] == ["Eve"]
+    assert [r[0] for r in table_rows(third, "table-utilisation")] == ["Eve · Eve Works"]
     assert "5–5 of 5" in text(third)
     assert third.count('<g class="bar') == 5  # the chart is of the top, whatever the page
     beyond = page(coordinator, f"/admin/reports/utilisation?{query}&page=9")

@@ -28,7 +28,8 @@ The API a report module uses (one module per report, ``workflows/reports/<slug>.
     ``rows`` is a list of tuples, one value per column (numbers, text, dates, datetimes, None).
     ``marks`` maps a cell ``(row index, column index)`` to a short word the page shows beside
     its value (the coverage report marks its gaps ``"gap"``); ``row_flags`` maps a row index to
-    a word for the whole row (``"burnout risk"``). ``note`` says what is left out (a page of
+    a word for the whole row (``"burnout risk"``); ``matrix=True`` keeps a grid of numbers a
+    grid on a phone (other tables become one card per row there). ``note`` says what is left out (a page of
     many, a cap). ``total_rows`` is the number of rows in all pages when ``rows`` is one page.
     ``csv()`` (the whole text) and ``csv_lines()`` (a generator, for streaming) write it with
     formulas neutralised (``safe_cell``).
@@ -272,6 +273,9 @@ class Table:
     total_rows: int | None = None
     # The column (0 = the first) that names each row: a header cell of its row.
     row_header: int | None = 0
+    # A matrix (rows × columns of numbers, like coverage's) stays a grid on a phone, scrolling
+    # sideways in its box; other tables turn each row into a card there.
+    matrix: bool = False
 
     def csv_lines(self) -> Iterator[str]:
         buffer = io.StringIO()

@@ -9,7 +9,7 @@ filtered asks), newest first within a company, ``PAGE_SIZE`` a page. Beside the 
 asks per company (the ``COMPANIES_SHOWN`` most asked). The CSV has every line of the filtered
 ledger, in one query.
 
-Queries: one for the totals, one for the companies, one for the page of lines.
+Queries: one for the companies (with the totals), one for the page of lines.
 """
 
 from __future__ import annotations
@@ -47,8 +47,8 @@ LEDGER_COLUMNS = (
 COMPANY_COLUMNS = (
     Column("company", "Customer company"),
     Column("asks", "Asks", numeric=True),
-    Column("advocates", "Advocates asked", numeric=True),
-    Column("requesters", "Asked by (people in sales)", numeric=True),
+    Column("advocates", "Advocates", numeric=True),
+    Column("requesters", "Sales people", numeric=True),
     Column("accepted", "Accepted", numeric=True),
     Column("declined", "Declined", numeric=True),
     Column("expired", "Expired", numeric=True),
@@ -71,75 +71,139 @@ def _conditions(filters: ReportFilters) -> list:
     return found
 
 
-def _from_asks(query, filters: ReportFilters):
+def _from_asks(query, filters: ReportFilters, *, company: bool = True):
+    """``query`` over the filtered asks and their advocates (and companies: needed by the
+    industry and region filters, or when ``company``)."""
+    query = query.select_from(Ask).join(Advocate, Advocate.id == Ask.advocate_id)
+    if company or filters.industry_id is not None or filters.region_id is not None:
+        query = query.outerjoin(Company, Company.id == Advocate.company_id)
+    return query.where(*_conditions(filters))
+
+
+def _company_key(company_id):
+    """A company's id, 0 for the advocates of no company: the key the asks are grouped by (an
+    equality a hash join can use, where NULLs would not meet)."""
+    return func.coalesce(company_id, 0)
+
+
+def _advocate_conditions(filters: ReportFilters) -> list:
+    """The filters other than the range: of the advocate (tier) and their company."""
+    return _conditions(filters)[2:]
+
+
+def _with_company(query, filters: ReportFilters):
+    if filters.industry_id is not None or filters.region_id is not None:
+        query = query.outerjoin(Company, Company.id == Advocate.company_id)
+    return query
+
+
+def _per_company(filters: ReportFilters):
+    """(company_key, asks): the filtered asks counted per customer company. Counted per
+    advocate first (one pass over the asks in the range), then summed over the advocates: far
+    cheaper than grouping every ask by its advocate's company, on SQLite above all."""
+    per_advocate = (
+        select(Ask.advocate_id, func.count(Ask.id).label("asks"))
+        .where(*_conditions(filters)[:2])
+        .group_by(Ask.advocate_id)
+        .subquery("per_advocate")
+    )
+    key = _company_key(Advocate.company_id)
+    query = select(key.label("company_key"), func.sum(per_advocate.c.asks).label("asks")) \
+        .select_from(per_advocate).join(Advocate, Advocate.id == per_advocate.c.advocate_id)
     return (
-        query.select_from(Ask)
-        .join(Advocate, Advocate.id == Ask.advocate_id)
-        .outerjoin(Company, Company.id == Advocate.company_id)
-        .where(*_conditions(filters))
+        _with_company(query, filters)
+        .where(*_advocate_conditions(filters))
+        .group_by(key)
+        .subquery("per_company")
     )
 
 
-def _by_company() -> tuple:
-    """Companies by name, case aside, the asks of no company last (on every database)."""
-    return (case((Company.id.is_(None), 1), else_=0), func.lower(Company.name), Company.id)
+def _company_order(asks, key, name_key) -> tuple:
+    """The most asked first, then by name (``Company.name_key``: case and spaces aside), the
+    asks of no company last."""
+    return (asks.desc(), case((key == 0, 1), else_=0), name_key, key)
 
 
-def totals(filters: ReportFilters) -> tuple[int, int]:
-    """(asks, customer companies asked) in the filtered range; asks of advocates without a
-    company count as one more "company"."""
-    company_key = func.coalesce(Company.id, 0)
-    asks, companies = db.session.execute(
-        _from_asks(select(func.count(Ask.id), func.count(distinct(company_key))), filters)
-    ).one()
-    return int(asks), int(companies)
-
-
-def companies(filters: ReportFilters, limit: int | None = COMPANIES_SHOWN) -> list[tuple]:
-    """Per customer company, the most asked first: (name, asks, advocates, requesters,
-    accepted, declined, expired, pending)."""
-    asks = func.count(Ask.id)
-    query = (
-        _from_asks(
-            select(
-                Company.name, asks, func.count(distinct(Ask.advocate_id)),
-                func.count(distinct(ReferenceRequest.requested_by_id)),
-                _count(AskStatus.ACCEPTED), _count(AskStatus.DECLINED), _count(AskStatus.EXPIRED),
-                _count(AskStatus.PENDING),
-            ),
-            filters,
-        )
-        .join(ReferenceRequest, ReferenceRequest.id == Ask.request_id)
-        .group_by(Company.id, Company.name)
-        .order_by(asks.desc(), *_by_company())
+def companies(filters: ReportFilters, limit: int | None = COMPANIES_SHOWN) -> tuple[list[tuple], int, int]:
+    """The companies asked, the most asked first: rows (name, asks, advocates, people in sales,
+    accepted, declined, expired, pending), then the number of companies and of asks in all
+    (one query: the distinct counts are taken over the asks of the listed companies only)."""
+    per_company = _per_company(filters)
+    top = (
+        select(per_company.c.company_key, per_company.c.asks, Company.name.label("name"),
+               Company.name_key.label("name_key"),
+               func.count().over().label("companies"), func.sum(per_company.c.asks).over().label("all_asks"))
+        .select_from(per_company)
+        .outerjoin(Company, Company.id == per_company.c.company_key)
+        .order_by(*_company_order(per_company.c.asks, per_company.c.company_key, Company.name_key))
     )
     if limit is not None:
-        query = query.limit(limit)
-    return [(name or NO_COMPANY, *(int(n) for n in numbers)) for name, *numbers in db.session.execute(query)]
+        top = top.limit(limit)
+    top = top.subquery("top_companies")
+    key = _company_key(Advocate.company_id)
+    stats = (
+        _from_asks(
+            select(
+                key.label("company_key"),
+                func.count(distinct(Ask.advocate_id)).label("advocates"),
+                func.count(distinct(ReferenceRequest.requested_by_id)).label("requesters"),
+                _count(AskStatus.ACCEPTED).label("accepted"), _count(AskStatus.DECLINED).label("declined"),
+                _count(AskStatus.EXPIRED).label("expired"), _count(AskStatus.PENDING).label("pending"),
+            ),
+            filters,
+            company=False,
+        )
+        .join(ReferenceRequest, ReferenceRequest.id == Ask.request_id)
+        .where(key.in_(select(top.c.company_key)))
+        .group_by(key)
+        .subquery("company_stats")
+    )
+    query = (
+        select(top.c.name, top.c.asks, stats.c.advocates, stats.c.requesters, stats.c.accepted,
+               stats.c.declined, stats.c.expired, stats.c.pending, top.c.companies, top.c.all_asks)
+        .select_from(top)
+        .join(stats, stats.c.company_key == top.c.company_key)
+        .order_by(*_company_order(top.c.asks, top.c.company_key, top.c.name_key))
+    )
+    found = db.session.execute(query).all()
+    if not found:
+        return [], 0, 0
+    rows = [(name or NO_COMPANY, *(int(n) for n in numbers)) for name, *numbers, _c, _a in found]
+    return rows, int(found[0][-2]), int(found[0][-1])
 
 
 def ledger(filters: ReportFilters, limit: int | None = None, offset: int = 0) -> list[tuple]:
-    """The lines of the ledger in ``LEDGER_COLUMNS`` order (one query)."""
-    seller = aliased(Account)
-    customer = aliased(Account)
-    company_asks = func.count(Ask.id).over(partition_by=Advocate.company_id)
-    query = (
-        _from_asks(
-            select(
-                Ask.created_at, Company.name, company_asks.label("company_asks"), customer.name,
-                ReferenceRequest.id, ReferenceRequest.prospect_company, seller.name, Ask.status,
-                Ask.responded_at,
-            ),
-            filters,
-        )
-        .join(customer, customer.id == Advocate.account_id)
-        .join(ReferenceRequest, ReferenceRequest.id == Ask.request_id)
-        .outerjoin(seller, seller.id == ReferenceRequest.requested_by_id)
-        .order_by(company_asks.desc(), *_by_company(), Ask.created_at.desc(), Ask.id.desc())
+    """The lines of the ledger in ``LEDGER_COLUMNS`` order (one query): the page's asks are
+    picked and ordered over the asks, their companies and the per-company counts alone; names,
+    requests and people in sales are joined to that page only."""
+    per_company = _per_company(filters)
+    key = _company_key(Advocate.company_id)
+    page = (
+        _from_asks(select(Ask.id.label("ask_id"), Ask.created_at, key.label("company_key"),
+                          Company.name.label("company"), Company.name_key.label("name_key"),
+                          per_company.c.asks.label("company_asks")), filters)
+        .join(per_company, per_company.c.company_key == key)
+        .order_by(*_company_order(per_company.c.asks, key, Company.name_key),
+                  Ask.created_at.desc(), Ask.id.desc())
         .offset(offset)
     )
     if limit is not None:
-        query = query.limit(limit)
+        page = page.limit(limit)
+    page = page.subquery("ledger_page")
+    seller = aliased(Account)
+    customer = aliased(Account)
+    query = (
+        select(page.c.created_at, page.c.company, page.c.company_asks, customer.name, ReferenceRequest.id,
+               ReferenceRequest.prospect_company, seller.name, Ask.status, Ask.responded_at)
+        .select_from(page)
+        .join(Ask, Ask.id == page.c.ask_id)
+        .join(Advocate, Advocate.id == Ask.advocate_id)
+        .join(customer, customer.id == Advocate.account_id)
+        .join(ReferenceRequest, ReferenceRequest.id == Ask.request_id)
+        .outerjoin(seller, seller.id == ReferenceRequest.requested_by_id)
+        .order_by(*_company_order(page.c.company_asks, page.c.company_key, page.c.name_key),
+                  page.c.created_at.desc(), page.c.ask_id.desc())
+    )
     return [
         (asked_at, company or NO_COMPANY, int(count), advocate, f"#{request_id}", prospect, seller_name,
          STATUS_WORDS[AskStatus(status)], answered_at)
@@ -160,10 +224,9 @@ def _range(filters: ReportFilters) -> str:
     order=60,
 )
 def build(filters: ReportFilters, page: int = 1) -> Report:
-    total, company_count = totals(filters)
+    per_company, company_count, total = companies(filters)
     paging = Paging(page, PAGE_SIZE, total)
-    per_company = companies(filters)
-    lines = ledger(filters, PAGE_SIZE, paging.offset)
+    lines = ledger(filters, PAGE_SIZE, paging.offset) if total else []
     top = per_company[:CHART_BARS]
     asked = counted(company_count, "customer company", "customer companies")
     headline = f"{counted(total, 'ask')} of {asked} {_range(filters)}."
@@ -206,8 +269,8 @@ def build(filters: ReportFilters, page: int = 1) -> Report:
         notes=(
             "An ask is one advocate asked for one request. Asked is when the ask was sent; answered is "
             "when the advocate accepted or declined it (an expired or withdrawn ask has no answer).",
-            "Requested by is the person in sales whose request it was: several of them asking the same "
-            "company is the fatigue to look for.",
+            "Requested by is the person in sales whose request it was; Sales people counts them per "
+            "company: several of them asking the same company is the fatigue to look for.",
             "Industry and region are those of the customer's company; tier is the advocate's.",
         ),
         table=company_table,

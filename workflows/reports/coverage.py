@@ -31,6 +31,8 @@ from workflows.reports import (
 )
 
 NOT_RECORDED = "Not recorded"
+# The size bands as the grid's narrow columns write them.
+GRID_LABELS = ("1–50", "51–200", "201–1k", "1k–5k", "5k+")
 
 
 def available_counts(filters: ReportFilters, quarter: str) -> dict[tuple[int | None, int | None], int]:
@@ -81,44 +83,48 @@ def build(filters: ReportFilters, page: int = 1) -> Report:
         bands.append((None, NOT_RECORDED))
 
     columns = [Column("industry", "Industry"),
-               *(Column(f"band_{i}", f"{name} employees" if i is not None else "Size not recorded",
-                        numeric=True) for i, name in bands),
+               *(Column(f"band_{i}", name if i is not None else "Size unknown", numeric=True)
+                 for i, name in bands),
                Column("total", "Total", numeric=True)]
     rows: list[tuple] = []
     marks: dict[tuple[int, int], str] = {}
     values: list[list[int]] = []
+    gaps_by_industry: list[str] = []
     for r, (industry_id, name) in enumerate(rows_keys):
         cells = [counts.get((industry_id, band), 0) for band, _ in bands]
         values.append(cells)
+        missing = []
         for c, count in enumerate(cells):
             # Only the sizes of the catalogue are gaps; "not recorded" is no segment to recruit in.
             if count == 0 and bands[c][0] is not None and industry_id is not None:
                 marks[(r, c + 1)] = "gap"
+                missing.append(bands[c][1])
+        if missing:
+            sizes = "all sizes" if len(missing) == len(SIZE_BANDS) else ", ".join(missing)
+            gaps_by_industry.append(f"{name} ({sizes})")
         rows.append((name, *cells, sum(cells)))
     totals = [sum(v[c] for v in values) for c in range(len(bands))]
     rows.append(("All industries", *totals, sum(totals)))
 
-    gaps = len(marks)
     cells = sum(1 for industry_id, _ in rows_keys if industry_id is not None) * len(SIZE_BANDS)
     available = sum(totals)
     summary = (f"{counted(available, 'advocate')} with a call left in {label}; "
-               f"{gaps} of {cells} industry and size combinations have none.")
-    gap_list = [f"{rows_keys[r][1]}, {bands[c - 1][1]} employees" for r, c in sorted(marks)]
-    if gap_list:
-        more = "; and more (see the table)." if len(gap_list) > 12 else "."
-        summary += " Gaps: " + "; ".join(gap_list[:12]) + more
+               f"{len(marks)} of {cells} industry and size combinations have none.")
+    if gaps_by_industry:
+        summary += " Gaps: " + "; ".join(gaps_by_industry) + "."
     table = Table(
-        title=f"Advocates with a call left in {label}, by industry and company size",
+        title=f"Advocates with a call left in {label}, by industry and company size (employees)",
         columns=columns,
         rows=rows,
         marks=marks,
         empty="There are no industries in the catalogue yet.",
+        matrix=True,
     )
     grid = Grid(
         title=f"Coverage in {label}: industry × company size",
         summary=summary,
         row_labels=[name for _, name in rows_keys],
-        column_labels=[name for _, name in bands],
+        column_labels=[GRID_LABELS[i] if i is not None else "Unknown" for i, _ in bands],
         values=values,
         gaps=frozenset((r, c - 1) for r, c in marks),
         unit="advocates",

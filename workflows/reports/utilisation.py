@@ -40,6 +40,15 @@ CHART_BARS = 12
 RISK_ASKS = 3
 RISK_SHARE = Fraction(1, 2)  # declined or expired, of the asks in the range
 
+# The page's table, narrow enough to stand beside the chart; the CSV has every number apart.
+PAGE_COLUMNS = (
+    Column("advocate", "Advocate"),
+    Column("calls", "Calls this quarter", numeric=True),
+    Column("asks", "Asks in range", numeric=True),
+    Column("declined_pct", "Declined %", numeric=True),
+    Column("expired_pct", "Expired %", numeric=True),
+    Column("risk", "Burnout risk"),
+)
 COLUMNS = (
     Column("advocate", "Advocate"),
     Column("company", "Company"),
@@ -94,7 +103,8 @@ class UseRow:
         if self.at_limit:
             reasons.append("at the limit" if self.calls == self.limit else "over the limit")
         if self.worn:
-            reasons.append("often asked, often declining or letting asks expire")
+            share = (self.declined + self.expired) / self.asks
+            reasons.append(f"asked {self.asks}×, {share:.0%} declined or expired")
         return "; ".join(reasons)
 
 
@@ -156,13 +166,28 @@ def _base(filters: ReportFilters, quarter: str):
     return joined, columns, order, at_risk
 
 
-def rows(filters: ReportFilters, quarter: str, limit: int | None = None, offset: int = 0) -> list[UseRow]:
-    """The most asked first (one query)."""
-    joined, columns, order, _risk = _base(filters, quarter)
-    query = joined(select(*(c.label(k) for k, c in columns.items()))).order_by(*order).offset(offset)
+def listing(filters: ReportFilters, quarter: str, limit: int | None = None,
+            offset: int = 0) -> tuple[list[UseRow], int, int]:
+    """The most asked first, and the advocates listed and at burnout risk in all pages (window
+    counts over the whole list, in the same query; 0 and 0 when the page is empty)."""
+    joined, columns, order, at_risk = _base(filters, quarter)
+    query = (
+        joined(select(*(c.label(k) for k, c in columns.items()),
+                      func.count().over().label("listed"),
+                      func.sum(case((at_risk, 1), else_=0)).over().label("at_risk")))
+        .order_by(*order)
+        .offset(offset)
+    )
     if limit is not None:
         query = query.limit(limit)
-    return [UseRow(**row._mapping) for row in db.session.execute(query)]
+    found = db.session.execute(query).all()
+    rows = [UseRow(**{k: row._mapping[k] for k in columns}) for row in found]
+    return rows, (int(found[0].listed) if found else 0), (int(found[0].at_risk) if found else 0)
+
+
+def rows(filters: ReportFilters, quarter: str, limit: int | None = None, offset: int = 0) -> list[UseRow]:
+    """The most asked first (one query)."""
+    return listing(filters, quarter, limit, offset)[0]
 
 
 def totals(filters: ReportFilters, quarter: str) -> tuple[int, int]:
@@ -174,11 +199,25 @@ def totals(filters: ReportFilters, quarter: str) -> tuple[int, int]:
     return int(found[0]), int(found[1])
 
 
+def page_table_of(found: list[UseRow], title: str, **extra) -> Table:
+    """The page's narrower table: the advocate with their company, calls as "used of limit"."""
+    return Table(
+        title=title,
+        columns=PAGE_COLUMNS,
+        rows=[(f"{r.name} · {r.company}" if r.company else r.name, f"{r.calls} of {r.limit}", r.asks,
+               _percent(r.declined_share), _percent(r.expired_share), r.risk or "no") for r in found],
+        row_flags={i: "burnout risk" for i, r in enumerate(found) if r.risk},
+        empty="Nobody was asked in this range, and no call is counted this quarter.",
+        **extra,
+    )
+
+
 def _percent(share: float) -> float:
     return round(share * 100, 1)
 
 
 def table_of(found: list[UseRow], title: str, **extra) -> Table:
+    """Every number in its own column (the CSV)."""
     return Table(
         title=title,
         columns=COLUMNS,
@@ -200,12 +239,13 @@ def table_of(found: list[UseRow], title: str, **extra) -> Table:
 def build(filters: ReportFilters, page: int = 1) -> Report:
     quarter = quota.current_quarter()
     label = quota.QuarterUse(quarter, 0, 0).label
-    total, at_risk = totals(filters, quarter)
+    # The first page, or the chart's top when another page is asked for: with the totals.
+    first, total, at_risk = listing(filters, quarter, PAGE_SIZE if page == 1 else CHART_BARS)
     paging = Paging(page, PAGE_SIZE, total)
-    found = rows(filters, quarter, PAGE_SIZE, paging.offset)
-    top = found[:CHART_BARS] if page == 1 else rows(filters, quarter, CHART_BARS)
+    found = first if page == 1 else rows(filters, quarter, PAGE_SIZE, paging.offset)
+    top = first[:CHART_BARS]
     shown = f"{paging.offset + 1}–{paging.offset + len(found)} of {total}" if found else f"0 of {total}"
-    table = table_of(
+    table = page_table_of(
         found,
         f"Advocates asked from {filters.date_from:%d %b %Y} to {filters.date_to:%d %b %Y}, "
         f"or with calls in {label}",
