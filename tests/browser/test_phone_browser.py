@@ -82,8 +82,8 @@ def test_a_coordinator_on_a_phone_reads_stacked_tables_and_cancels_a_request_by_
 
     sign_in(page, coordinator, smtp, deliver)
     assert_navigation_on_screen(page)
-    visit_every_section(page, ["Dashboard", "Requests", "Advocates", "Candidates", "Redemptions", "Import",
-                               "API tokens"])
+    visit_every_section(page, ["Dashboard", "Requests", "Advocates", "Candidates", "Redemptions", "Reports",
+                               "Import", "API tokens"])
 
     page.get_by_role("navigation", name="Sections").get_by_role("link", name="Advocates").click()
     pool = page.locator("table.pool")
