@@ -388,7 +388,7 @@ class Floor:
             plain = url.replace("postgresql+psycopg://", "postgresql://").split("?", 1)[0]
             self.connection = psycopg.connect(plain, autocommit=True)
             if schema:
-                self.connection.execute(f"SET search_path TO {schema}, public")
+                self.connection.execute(f"SET search_path TO {schema}")
         else:
             import sqlite3
 
@@ -538,7 +538,7 @@ def main() -> None:
             connection.execute(text(f"CREATE SCHEMA {SCHEMA}"))
         separator = "&" if "?" in url else "?"
         try:
-            bench(f"{url}{separator}options=-csearch_path%3D{SCHEMA},public", "postgresql", SCHEMA)
+            bench(f"{url}{separator}options=-csearch_path%3D{SCHEMA}", "postgresql", SCHEMA)
         finally:
             with admin.begin() as connection:
                 connection.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
