@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, case, exists, func, literal, or_, select, union_all
+from sqlalchemy import case, exists, func, literal, or_, select, union_all
 
 from models import Advocate, Ask, AskStatus, Engagement, EngagementStatus, ReferenceRequest, db
 from workflows.reports import Bar, Chart, Column, Report, ReportFilters, Table, register
@@ -147,14 +147,21 @@ def _durations(conditions):
     to_accept = step("to_accept", Ask.created_at, Ask.responded_at).join_from(
         covered, Ask, Ask.request_id == covered.c.id).where(
         Ask.status == AskStatus.ACCEPTED, Ask.responded_at.is_not(None))
-    to_book = step("to_book", Engagement.created_at, booked_at).join_from(
-        covered, Engagement, Engagement.request_id == covered.c.id).where(booked_at.is_not(None))
-    to_call = step("to_call", booked_at, held_at).join_from(
-        covered, Engagement, Engagement.request_id == covered.c.id).where(
-        completed, booked_at.is_not(None), held_at.is_not(None))
-    to_fulfil = step("to_fulfil", covered.c.created_at, held_at).join_from(
-        covered, Engagement, Engagement.request_id == covered.c.id).where(
-        and_(completed, held_at.is_not(None)))
+    # Each engagement read once, its three times measured together (NULL where a step is not reached).
+    engaged = (
+        select(covered.c.month,
+               seconds_between(Engagement.created_at, booked_at).label("to_book"),
+               case((completed, seconds_between(booked_at, held_at)), else_=None).label("to_call"),
+               case((completed, seconds_between(covered.c.created_at, held_at)),
+                    else_=None).label("to_fulfil"))
+        .join_from(covered, Engagement, Engagement.request_id == covered.c.id)
+        .cte("engaged")
+    )
+    to_book, to_call, to_fulfil = (
+        select(literal(key).label("step"), engaged.c.month, engaged.c[key].label("seconds"))
+        .where(engaged.c[key].is_not(None))
+        for key in ("to_book", "to_call", "to_fulfil")
+    )
     return union_all(to_ask, to_accept, to_book, to_call, to_fulfil)
 
 
