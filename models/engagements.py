@@ -89,6 +89,8 @@ class Engagement(db.Model):
             postgresql_where=Column("status") != "cancelled",
         ),
         Index("ix_engagements_advocate_quarter", "advocate_id", "quarter", "status"),
+        # A request's engagements by status: did a reference for it take place (the reports).
+        Index("ix_engagements_request_status", "request_id", "status"),
         # PostgreSQL also refuses calls of any length that overlap for the same advocate.
         ExcludeConstraint(
             (Column("advocate_id"), "="),
@@ -157,6 +159,8 @@ class Feedback(db.Model):
         UniqueConstraint("engagement_id", "side", name="uq_feedback_once_per_side"),
         CheckConstraint("rating IS NULL OR (rating >= 1 AND rating <= 5)", name="rating_range"),
         CheckConstraint("call_happened OR rating IS NULL", name="rated_only_if_held"),
+        # The reports' date range.
+        Index("ix_feedback_created_at", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

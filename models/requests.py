@@ -127,6 +127,8 @@ class Ask(db.Model):
         # (An accepted ask stays accepted when its call is cancelled later, so a request may
         # have several; the engagements' one-live-per-request index keeps one at a time.)
         Index("ix_asks_advocate_status", "advocate_id", "status"),
+        # The reports' date range.
+        Index("ix_asks_created_at", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

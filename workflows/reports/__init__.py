@@ -455,4 +455,11 @@ def size_band_case(employees):
     return case((employees.is_(None), None), (employees < 1, None), *whens, else_=None)
 
 
-from workflows.reports import asks_ledger, coverage, utilisation  # noqa: E402,F401  (register the reports)
+from workflows.reports import (  # noqa: E402,F401  (register the reports)
+    asks_ledger,
+    coverage,
+    funnel,
+    influence,
+    satisfaction,
+    utilisation,
+)
