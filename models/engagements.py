@@ -95,7 +95,9 @@ class Engagement(db.Model):
         ExcludeConstraint(
             (Column("advocate_id"), "="),
             (func.tstzrange(Column("starts_at"), Column("ends_at")), "&&"),
-            where=literal_column("status IN ('booked', 'completed')"),
+            # Only engagements with a time: a written reference has none, and an open range
+            # would overlap every call of its advocate.
+            where=literal_column("status IN ('booked', 'completed') AND starts_at IS NOT NULL"),
             using="gist",
             name="ex_engagements_no_overlap",
         ).ddl_if(dialect="postgresql"),

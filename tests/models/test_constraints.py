@@ -104,6 +104,15 @@ def test_calls_of_an_advocate_that_overlap_are_refused_whatever_their_start(advo
     refused(call(advocate_id, NINE_AM - timedelta(minutes=30), minutes=120), by=OVERLAP)
 
 
+@postgres_only
+def test_a_completed_written_reference_has_no_time_and_blocks_no_call(advocate_id):
+    written = Engagement(advocate_id=advocate_id, format_code="written",
+                         status=EngagementStatus.COMPLETED, quarter=quarter_of(NINE_AM))
+    accepted(written)
+
+    accepted(call(advocate_id, NINE_AM), call(advocate_id, NINE_AM + timedelta(hours=2)))
+
+
 def test_a_call_with_a_start_has_an_end(advocate_id):
     refused(call(advocate_id, NINE_AM, minutes=None), by="ck_engagements_times_ordered")
 
