@@ -301,6 +301,9 @@ PERKS = [
     ("Dinner with our CEO", "An evening with our CEO and a few peers from your industry.", "Premier", 1000),
 ]
 
+# Perks offered in limited numbers: units on offer in all.
+PERK_STOCK = {"Customer summit pass": 10, "Dinner with our CEO": 4}
+
 # (advocate, perk, status): redemptions already made.
 REDEMPTIONS = [
     ("Dana Whitfield", "Charity donation ($250)", "fulfilled"),

@@ -417,6 +417,7 @@ class _DemoBuilder:
             perk = Perk(
                 name=name, description=description, min_tier=self.tiers[tier],
                 kind=PerkKind.BENEFIT if cost is None else PerkKind.REDEEMABLE, points_cost=cost,
+                stock=data.PERK_STOCK.get(name),
             )
             db.session.add(perk)
             self.perks[name] = perk
