@@ -24,7 +24,7 @@ from extensions import csrf, limiter, migrate
 from models import Role, db
 from models.types import ID_MAX
 from workflows import settings
-from workflows.text import unstorable_fields
+from workflows.text import counted, unstorable_fields
 
 
 class IdConverter(IntegerConverter):
@@ -154,6 +154,7 @@ def configure_template_filters(app: Flask) -> None:
     app.add_template_filter(pages.date_and_time, "date_time")
     app.add_template_filter(pages.advocate_status, "advocate_status")
     app.add_template_filter(pages.tier_name, "tier_name")
+    app.add_template_filter(counted, "counted")
     app.add_template_global(settings.value, "setting")
 
 

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from models.types import utcnow
 from workflows import followup, nudges, outreach, requests, tiers
+from workflows.text import counted
 
 # What ``run_due`` reports, in the order the jobs run: an ask expires before anything else reads
 # the request, a call is asked for feedback before it may complete; an unanswered program
@@ -38,16 +39,13 @@ def run_due(now: datetime | None = None) -> dict[str, int]:
 def describe(counts: dict[str, int]) -> str:
     """The counts in words, one job a line."""
 
-    def things(n: int, one: str, many: str) -> str:
-        return f"{n} {one if n == 1 else many}"
-
     return "\n".join([
-        f"expired {things(counts['asks_expired'], 'ask', 'asks')}",
-        f"reminded advocates of {things(counts['ask_reminders'], 'ask', 'asks')}",
-        f"reminded {things(counts['reminders'], 'call', 'calls')}",
-        f"asked for feedback on {things(counts['feedback_requests'], 'call', 'calls')}",
-        f"completed {things(counts['completed'], 'call', 'calls')}",
-        f"nudged {things(counts['nudges'], 'advocate', 'advocates')} to review their availability",
-        f"reminded {things(counts['invitations_reminded'], 'invitation', 'invitations')} to the program",
-        f"suggested {things(counts['tier_suggestions'], 'tier change', 'tier changes')}",
+        f"expired {counted(counts['asks_expired'], 'ask', 'asks')}",
+        f"reminded advocates of {counted(counts['ask_reminders'], 'ask', 'asks')}",
+        f"reminded {counted(counts['reminders'], 'call', 'calls')}",
+        f"asked for feedback on {counted(counts['feedback_requests'], 'call', 'calls')}",
+        f"completed {counted(counts['completed'], 'call', 'calls')}",
+        f"nudged {counted(counts['nudges'], 'advocate', 'advocates')} to review their availability",
+        f"reminded {counted(counts['invitations_reminded'], 'invitation', 'invitations')} to the program",
+        f"suggested {counted(counts['tier_suggestions'], 'tier change', 'tier changes')}",
     ])

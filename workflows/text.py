@@ -26,6 +26,11 @@ SPACES = " \t\n\v\f\r"
 _SPACE_TO_BLANK = str.maketrans({ch: " " for ch in SPACES})
 
 
+def counted(number: int, one: str, many: str | None = None) -> str:
+    """``counted(1, "ask")`` → "1 ask", ``counted(3, "company", "companies")`` → "3 companies"."""
+    return f"{number} {one if number == 1 else (many or one + 's')}"
+
+
 def one_line(text: str) -> str:
     """Runs of spaces (``SPACES``) folded to one, none at either end."""
     return " ".join(part for part in text.translate(_SPACE_TO_BLANK).split(" ") if part)

@@ -58,7 +58,7 @@ The API a report module uses (one module per report, ``workflows/reports/<slug>.
     ``@spec.exporter``: ``export(filters) -> Table``, and may set ``spec.csv_label`` (the
     link's words).
 
-``counted(number, one, many=None)``: "1 ask", "3 asks", for the words on a page.
+``workflows.text.counted(number, one, many=None)``: "1 ask", "3 asks", for the words on a page.
 
 Queries are aggregates (GROUP BY) with a number of statements that does not grow with the
 data; lists are paged. The quota rule in SQL is ``workflows.quota``'s ``quota_limit()`` and
@@ -436,11 +436,6 @@ def register(slug: str, title: str, description: str, filters: tuple[str, ...] =
 def listed() -> list[ReportSpec]:
     """The reports in index order."""
     return sorted(REPORTS.values(), key=lambda s: (s.order, s.title))
-
-
-def counted(number: int, one: str, many: str | None = None) -> str:
-    """``counted(1, "ask")`` → "1 ask", ``counted(3, "company", "companies")`` → "3 companies"."""
-    return f"{number} {one if number == 1 else (many or one + 's')}"
 
 
 # --- SQL shared by the reports -------------------------------------------------------------------

@@ -18,7 +18,8 @@ from sqlalchemy import case, distinct, func, select
 from sqlalchemy.orm import aliased
 
 from models import Account, Advocate, Ask, AskStatus, Company, ReferenceRequest, db
-from workflows.reports import Bar, Chart, Column, Paging, Report, ReportFilters, Table, counted, register
+from workflows.reports import Bar, Chart, Column, Paging, Report, ReportFilters, Table, register
+from workflows.text import counted
 
 PAGE_SIZE = 50
 COMPANIES_SHOWN = 100

@@ -24,10 +24,10 @@ from workflows.reports import (
     Report,
     ReportFilters,
     Table,
-    counted,
     register,
     size_band_case,
 )
+from workflows.text import counted
 
 NOT_RECORDED = "Not recorded"
 # The size bands as the grid's narrow columns write them.

@@ -30,9 +30,9 @@ from workflows.reports import (
     Report,
     ReportFilters,
     Table,
-    counted,
     register,
 )
+from workflows.text import counted
 
 PAGE_SIZE = 50
 CHART_BARS = 12
