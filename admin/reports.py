@@ -1,5 +1,6 @@
 """Reports (``/admin/reports``): an index, one page per report with its filters (a GET form), its
-chart beside its table, and the table as CSV (``/admin/reports/<slug>/csv``).
+chart beside its table, and each table as CSV (``/admin/reports/<slug>/csv``; ``?table=N`` for
+the N-th table below the first).
 
 The reports themselves are in ``workflows.reports`` (one module each, in its ``REPORTS``
 registry); this module only parses the filters, calls the report's build function and draws
@@ -18,8 +19,10 @@ from typing import Any
 from flask import Response, abort, render_template, request, stream_with_context
 
 from admin import bp
-from pages import date_and_time, local_time
+from pages import date_and_time, int_arg, local_time
 from workflows import reports as flow
+
+MORE_TABLES_MAX = 10
 
 FILTER_LABELS = {
     "from": "From",
@@ -65,9 +68,13 @@ def report_csv(slug: str):
     if parsed.errors:
         return _page(spec, parsed, choices, None), 400
     filters = spec.applicable(parsed.filters)
-    table = spec.csv_table(filters)
-    name = f"{spec.slug}-{filters.date_from.isoformat()}-to-{filters.date_to.isoformat()}.csv" \
-        if "dates" in spec.filters else f"{spec.slug}-{date.today().isoformat()}.csv"
+    place = int_arg(request.args, "table", 0, low=0, high=MORE_TABLES_MAX)
+    table = spec.csv_table(filters, place)
+    if table is None:
+        abort(404)
+    stem = spec.slug if place == 0 else f"{spec.slug}-{place + 1}"
+    name = f"{stem}-{filters.date_from.isoformat()}-to-{filters.date_to.isoformat()}.csv" \
+        if "dates" in spec.filters else f"{stem}-{date.today().isoformat()}.csv"
 
     def body():
         yield "\ufeff"  # so that spreadsheets read the file as UTF-8

@@ -71,6 +71,28 @@ def test_the_influence_page_and_its_csv(scenario, coordinator):
     ]
 
 
+def test_every_table_below_the_chart_has_a_csv_of_its_own(scenario, coordinator):
+    funnel = page(coordinator, f"/admin/reports/funnel?{RANGE}")
+    assert "Download “" in funnel and "table=1" in funnel
+    months = csv_rows(coordinator, "funnel", f"{RANGE}&table=1")
+    assert months[0][:3] == ["Month", "Requests", "Completed"]
+    assert ["2026-04", "4", "2", "6.0", "1.5", "24.0"] in [row[:6] for row in months]
+
+    assert "table=1" in page(coordinator, f"/admin/reports/satisfaction?{RANGE}")
+    advocates = csv_rows(coordinator, "satisfaction", f"{RANGE}&table=1")
+    assert advocates[0][:3] == ["Advocate", "Company", "Tier"]
+    assert ["Cy Young", "Initech", "Active"] in [row[:3] for row in advocates]
+
+
+@pytest.mark.parametrize(("query", "status"), [
+    ("table=5", 404),  # no such table
+    ("table=99999999999999999999", 422),
+    ("table=-1", 422),
+])
+def test_a_table_that_is_not_there_has_no_csv(scenario, coordinator, query, status):
+    assert coordinator.get(f"/admin/reports/funnel/csv?{RANGE}&{query}").status_code == status
+
+
 def test_names_that_look_like_formulas_are_neutralised_in_the_csv(app, scenario, coordinator):
     from models import Industry, Region, db
 

@@ -56,7 +56,8 @@ The API a report module uses (one module per report, ``workflows/reports/<slug>.
     "tier"); the form shows only those. A report whose CSV is not its page's ``table`` (the
     asks ledger exports every ask, not one page) registers an exporter with
     ``@spec.exporter``: ``export(filters) -> Table``, and may set ``spec.csv_label`` (the
-    link's words).
+    link's words). Each of ``more_tables`` has a CSV of its own too (``?table=N``, N its place
+    from 1); a paged one needs ``@spec.table_exporter(N)`` for all its rows.
 
 ``workflows.text.counted(number, one, many=None)``: "1 ask", "3 asks", for the words on a page.
 
@@ -396,13 +397,37 @@ class ReportSpec:
     export: Export | None = None
     # The CSV link's words: what the file holds.
     csv_label: str = "Download the table (CSV)"
+    # Exporters of the tables below the first, by their place on the page (1 = more_tables[0]).
+    more_exports: dict[int, Export] = field(default_factory=dict)
 
     def exporter(self, export: Export) -> Export:
         self.export = export
         return export
 
-    def csv_table(self, filters: ReportFilters) -> Table:
-        return self.export(filters) if self.export else self.build(filters, 1).table
+    def table_exporter(self, place: int) -> Callable[[Export], Export]:
+        """Register how the table at ``place`` (1 for the first of ``more_tables``) exports all
+        its rows: the one a page shows only a page of."""
+        def register_export(export: Export) -> Export:
+            self.more_exports[place] = export
+            return export
+        return register_export
+
+    def exports(self, report: Report, place: int) -> bool:
+        """Whether the table at ``place`` has a CSV of its own. The first always has; a paged
+        table below it only with its exporter (else its CSV would be one page of it)."""
+        if place == 0 or place in self.more_exports:
+            return True
+        paged = report.paging is not None and place == len(report.more_tables)
+        return 1 <= place <= len(report.more_tables) and not paged
+
+    def csv_table(self, filters: ReportFilters, place: int = 0) -> Table | None:
+        """The table at ``place`` with all its rows, or None when it has no CSV of its own."""
+        if place == 0:
+            return self.export(filters) if self.export else self.build(filters, 1).table
+        if place in self.more_exports:
+            return self.more_exports[place](filters)
+        report = self.build(filters, 1)
+        return report.more_tables[place - 1] if self.exports(report, place) else None
 
     def applicable(self, filters: ReportFilters) -> ReportFilters:
         """The filters with those this report does not use set back to "any"."""

@@ -23,6 +23,7 @@ from sqlalchemy import String, case, cast, func, literal, select, true, union_al
 
 from models import Account, Advocate, Company, Engagement, Feedback, FeedbackSide, Industry, Region, Tier, db
 from models.catalogues import SIZE_BANDS
+from models.types import ID_MAX
 from workflows.reports import (
     Bar,
     Chart,
@@ -257,6 +258,21 @@ def _answers_words(count: int) -> str:
     return f"{count} answer{'' if count == 1 else 's'}"
 
 
+def _advocates_table(found: Satisfaction, page: int, *, every_row: bool = False) -> Table:
+    paged = found.advocates_total > ADVOCATES_PER_PAGE and not every_row
+    return Table(
+        title="By advocate, most answers first",
+        columns=[Column("advocate", "Advocate"), Column("company", "Company"), Column("tier", "Tier"),
+                 *_RATING_COLUMNS],
+        rows=[(row.name, row.company, row.tier, *_cells(row.ratings)) for row in found.advocates],
+        total_rows=found.advocates_total,
+        note=(f"{found.advocates_total} advocate{'' if found.advocates_total == 1 else 's'} with answers; "
+              f"{ADVOCATES_PER_PAGE} a page." if paged else ""),
+        empty="No advocate has rated feedback between these dates." if page == 1
+        else "No more advocates: this page is past the last one.",
+    )
+
+
 @register(
     "satisfaction",
     "Satisfaction",
@@ -289,17 +305,7 @@ def build(filters: ReportFilters, page: int = 1) -> Report:
     if overall.advocate_answers:
         summary += (f" Advocates' average {_one_place(overall.advocate_average)} of 5 from "
                     f"{_answers_words(overall.advocate_answers)}.")
-    advocates = Table(
-        title="By advocate, most answers first",
-        columns=[Column("advocate", "Advocate"), Column("company", "Company"), Column("tier", "Tier"),
-                 *_RATING_COLUMNS],
-        rows=[(row.name, row.company, row.tier, *_cells(row.ratings)) for row in found.advocates],
-        total_rows=found.advocates_total,
-        note=(f"{found.advocates_total} advocate{'' if found.advocates_total == 1 else 's'} with answers; "
-              f"{ADVOCATES_PER_PAGE} a page." if found.advocates_total > ADVOCATES_PER_PAGE else ""),
-        empty="No advocate has rated feedback between these dates." if page == 1
-        else "No more advocates: this page is past the last one.",
-    )
+    advocates = _advocates_table(found, page)
     return Report(
         title="Satisfaction",
         table=segments,
@@ -317,3 +323,9 @@ def build(filters: ReportFilters, page: int = 1) -> Report:
             "answers is an anecdote.",
         ),
     )
+
+
+@build.table_exporter(1)
+def export_advocates(filters: ReportFilters) -> Table:
+    """Every advocate with answers, not one page of them."""
+    return _advocates_table(satisfaction(filters, per_page=ID_MAX), 1, every_row=True)
