@@ -50,7 +50,8 @@ def signed_in_as(app, make_account, sign_in):
 
 def access_denied_rows(app) -> list[tuple[int | None, str]]:
     with app.app_context():
-        events = db.session.scalars(select(AuditEvent).where(AuditEvent.kind == "access.denied"))
+        events = db.session.scalars(select(AuditEvent).where(AuditEvent.kind == "access.denied")
+                                    .order_by(AuditEvent.id))
         rows = [(e.actor_id, e.detail.get("path")) for e in events]
         db.session.remove()
     return rows
