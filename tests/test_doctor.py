@@ -3,7 +3,12 @@ revision, the SMTP fixture, Redis at 127.0.0.1:6379, and ports where nothing lis
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import tomllib
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import redis
@@ -33,6 +38,7 @@ from workflows.doctor import (
     migration_heads,
 )
 
+ROOT = Path(__file__).resolve().parent.parent
 STRONG_KEY = "s" * 48
 REDIS_URI = "redis://127.0.0.1:6379/0"
 
@@ -231,3 +237,32 @@ def test_the_command_examines_settings_the_app_refuses_to_start_with(monkeypatch
     assert "FAIL  secret key: SECRET_KEY must be set to a random value" in result.output
     assert "FAIL  migrations: the database is at none" in result.output
     assert "ok    smtp:" in result.output
+
+
+def test_flask_finds_the_doctor_without_the_app_once_installed(tmp_path):
+    """Installed (pyproject's flask.commands entry point), ``flask doctor`` runs where the app
+    refuses to start. The entry point and this code are put on the path as an installation
+    would put them."""
+    entry_points = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["entry-points"]
+    info = tmp_path / "vouch_entry_points-0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: vouch-entry-points\nVersion: 0\n")
+    (info / "entry_points.txt").write_text(
+        "[flask.commands]\n" + "".join(f"{k} = {v}\n" for k, v in entry_points["flask.commands"].items())
+    )
+    env = {
+        **os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)]),
+        "VOUCH_ENV": "production", "SECRET_KEY": "short",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'p.sqlite3'}", "MAIL_PORT": str(nothing_listens()),
+        "MAIL_SERVER": "127.0.0.1", "BASE_URL": "https://vouch.example.com",
+    }
+    flask = Path(sys.executable).parent / "flask"
+
+    ran = subprocess.run([str(flask), "--app", "app", "doctor"], cwd=ROOT, env=env, capture_output=True,
+                         text=True, timeout=60)
+
+    assert ran.returncode == 1, ran.stdout + ran.stderr
+    assert "The app refuses to start: SECRET_KEY must be set" in ran.stderr
+    assert "FAIL  secret key:" in ran.stdout
+    assert "ok    base URL:" in ran.stdout
+    assert "FAIL  smtp: cannot connect" in ran.stdout
