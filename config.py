@@ -181,19 +181,51 @@ class ConfigError(RuntimeError):
     """The settings do not allow the app to start safely."""
 
 
-def check_production_settings(settings) -> None:
+def secret_key_problem(settings) -> str | None:
     key = settings.get("SECRET_KEY") or ""
     if key in ("", DEV_SECRET_KEY) or len(key) < 32:
-        raise ConfigError(
+        return (
             "SECRET_KEY must be set to a random value of at least 32 characters in production "
             "(python -c 'import secrets; print(secrets.token_urlsafe(48))')."
         )
-    if not settings.get("BASE_URL", "").startswith("https://"):
-        raise ConfigError("BASE_URL must be the site's https:// address in production.")
+    return None
+
+
+def base_url_problem(settings) -> str | None:
+    if not (settings.get("BASE_URL") or "").startswith("https://"):
+        return "BASE_URL must be the site's https:// address in production."
+    return None
+
+
+def rate_limit_store_problem(settings) -> str | None:
     storage = settings.get("RATELIMIT_STORAGE_URI") or "memory://"
     if storage.startswith("memory://") and not settings.get("RATELIMIT_SINGLE_WORKER"):
-        raise ConfigError(
+        return (
             "RATELIMIT_STORAGE_URI is memory://, which counts sign-in attempts per worker process: "
             "with several workers the limits multiply. Set RATELIMIT_STORAGE_URI=redis://host:6379 "
             "(shared by every worker), or RATELIMIT_SINGLE_WORKER=true if exactly one process serves."
         )
+    return None
+
+
+# What production refuses to start without, by name: the app factory raises the first problem,
+# ``flask doctor`` reports each.
+PRODUCTION_CHECKS = {
+    "secret key": secret_key_problem,
+    "base URL": base_url_problem,
+    "rate-limit store": rate_limit_store_problem,
+}
+
+
+def check_production_settings(settings) -> None:
+    for problem_of in PRODUCTION_CHECKS.values():
+        problem = problem_of(settings)
+        if problem:
+            raise ConfigError(problem)
+
+
+def settings_from_environment(name: str | None = None) -> dict:
+    """The settings of ``config_for(name)`` as a dict, without building the app (which refuses to
+    start in production when they are unsafe)."""
+    chosen = config_for(name)
+    return {key: getattr(chosen, key) for key in dir(chosen) if key.isupper()}

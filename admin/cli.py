@@ -105,6 +105,31 @@ def import_advocates(path: str) -> None:
     _import("advocates", path)
 
 
+@click.command("doctor")
+@click.pass_context
+def doctor_command(ctx: click.Context) -> None:
+    """Check this deployment: the database answers and its migrations are current, the SMTP server
+    and Redis answer, and the secret, BASE_URL and rate-limit store are fit for production.
+    One line per check; exit code 1 when any fails."""
+    from flask.cli import ScriptInfo
+
+    from config import ConfigError, settings_from_environment
+    from workflows.doctor import examine, healthy
+
+    try:
+        settings = ctx.ensure_object(ScriptInfo).load_app().config
+    except ConfigError as refused:
+        # Production refuses to start with these settings: examine them all the same.
+        click.echo(f"The app refuses to start: {refused}", err=True)
+        settings = settings_from_environment()
+    findings = examine(settings)
+    for finding in findings:
+        click.echo(finding.line())
+    if not healthy(findings):
+        raise SystemExit(1)
+
+
 def register_cli(app) -> None:
     for group in (users_cli, demo_cli, tokens_cli, asks_cli, customers_cli, advocates_cli, jobs_cli):
         app.cli.add_command(group)
+    app.cli.add_command(doctor_command)
