@@ -4,7 +4,8 @@ and the sign-in page served in the same run (DESIGN.md §8).
 (Named ``http_pages.py``, not ``http.py``: a script's folder comes first on ``sys.path``, so a
 ``bench/http.py`` would stand in for the standard library's ``http`` in every benchmark here.)
 
-A scratch SQLite file is migrated (``flask db upgrade``'s own function), filled with
+A scratch SQLite file (and, when ``BENCH_DATABASE_URL`` is set, a PostgreSQL schema of its own,
+``vouch_bench_http``, dropped afterwards) is migrated (``flask db upgrade``'s own function), filled with
 ``BENCH_ADVOCATES`` advocates (default 10 000) by ``bench/reports.py``'s bulk builder, with
 ``BENCH_HTTP_ENGAGEMENTS`` engagements (default none: the pool alone), then the demo program
 (``flask demo load``'s own function) on top. gunicorn then serves ``bench/apps/http_app.py`` — the app
@@ -60,13 +61,14 @@ SECRET = "bench-http-secret-key-" + "x" * 16
 TARGET_P95_MS = 100
 TARGET_RATIO_SIGN_IN = 0.5
 FLOORS = ("bare", "sign_in")
+SCHEMA = "vouch_bench_http"  # on PostgreSQL: a schema of its own, dropped afterwards
 
 
-def prepare(url: str) -> dict[str, tuple[str, str | None]]:
+def prepare(url: str, database: str) -> dict[str, tuple[str, str | None]]:
     """Build the program; → page → (path, session cookie or None)."""
     from flask import url_for
     from flask_migrate import upgrade
-    from sqlalchemy import select
+    from sqlalchemy import select, text
 
     from app import create_app
     from bench import reports
@@ -91,7 +93,18 @@ def prepare(url: str) -> dict[str, tuple[str, str | None]]:
         upgrade()
         reports.ADVOCATES, reports.ENGAGEMENTS = ADVOCATES, ENGAGEMENTS  # read when build() runs
         coordinator_id = reports.build(random.Random(20261202), datetime.now(UTC))
+        if database == "postgresql":
+            # The builder writes its ids itself: the sequences must start after them for the demo.
+            for table in db.metadata.sorted_tables:
+                if "id" in table.c and table.c.id.primary_key:
+                    db.session.execute(text(
+                        f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
+                        f"coalesce(max(id), 0) + 1, false) FROM {table.name}"))
+            db.session.commit()
         load_demo()
+        if database == "postgresql":
+            db.session.execute(text("ANALYZE"))  # as autovacuum would have, on a live database
+            db.session.commit()
         ask = db.session.scalars(
             select(Ask).join(Advocate).where(Ask.status == AskStatus.PENDING, Advocate.id > ADVOCATES)
             .order_by(Ask.id.desc())).first()
@@ -213,7 +226,7 @@ def percentile(values: list[float], share: float) -> float:
 
 def bench(url: str, database: str, scratch: str) -> list[dict]:
     started = time.perf_counter()
-    pages = prepare(url)
+    pages = prepare(url, database)
     build_s = time.perf_counter() - started
     process, port, log = start_server(url, scratch)
     try:
@@ -265,6 +278,22 @@ def main() -> None:
     logging.disable(logging.WARNING)
     with tempfile.TemporaryDirectory() as scratch:
         bench(f"sqlite:///{scratch}/bench.sqlite3", "sqlite", scratch)
+        url = os.environ.get("BENCH_DATABASE_URL")
+        if url:
+            from sqlalchemy import create_engine
+            from sqlalchemy import text as sql
+
+            admin = create_engine(url)
+            with admin.begin() as connection:
+                connection.execute(sql(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
+                connection.execute(sql(f"CREATE SCHEMA {SCHEMA}"))
+            separator = "&" if "?" in url else "?"
+            try:
+                bench(f"{url}{separator}options=-csearch_path%3D{SCHEMA}", "postgresql", scratch)
+            finally:
+                with admin.begin() as connection:
+                    connection.execute(sql(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
+                admin.dispose()
 
 
 if __name__ == "__main__":
