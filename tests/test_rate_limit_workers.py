@@ -49,10 +49,13 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def database(tmp_path_factory) -> str:
-    """A scratch SQLite file, migrated by ``flask db upgrade`` as a deployment does."""
+    """A scratch SQLite file, migrated by the function behind ``flask db upgrade`` in a process of
+    its own (not the ``flask`` command: that loads every installed command, whatever this tree has)."""
     url = f"sqlite:///{tmp_path_factory.mktemp('workers') / 'vouch.sqlite3'}"
-    subprocess.run([sys.executable, "-m", "flask", "--app", "app", "db", "upgrade"], cwd=ROOT,
-                   env=server_env(url, "memory://"), check=True, capture_output=True, timeout=120)
+    upgrade = ("from flask_migrate import upgrade\nfrom app import create_app\n"
+               "with create_app().app_context():\n    upgrade()\n")
+    subprocess.run([sys.executable, "-c", upgrade], cwd=ROOT, env=server_env(url, "memory://"), check=True,
+                   capture_output=True, timeout=120)
     return url
 
 
