@@ -34,7 +34,7 @@ from models import (
 )
 from models.types import utcnow
 from tests.conftest import first_link, html_body, text_body
-from workflows import quota
+from workflows import quota, request_mail
 from workflows import requests as flow
 from workflows.matching import rank
 from workflows.request_input import parse_request
@@ -286,7 +286,7 @@ def test_when_the_email_cannot_be_queued_nobody_is_asked(
     def broken(**_kwargs):
         raise RuntimeError("the template is broken")
 
-    monkeypatch.setattr(flow, "enqueue", broken)
+    monkeypatch.setattr(request_mail, "enqueue", broken)  # where the ask e-mail is queued
     with pytest.raises(RuntimeError):
         flow.ask(request.id, advocate.id, by=coordinator)
 

@@ -226,7 +226,7 @@ def managed_account(account_id: int) -> Account:
 
 
 def set_new_request_notifications(account_id: int, on: bool, *, by: Account) -> bool:
-    """Whether a coordinator gets an e-mail for every new request (``requests._tell_coordinators``
+    """Whether a coordinator gets an e-mail for every new request (``request_mail.tell_coordinators``
     reads it). A coordinator changes their own; an admin anybody's; for anyone else the account
     is ``errors.NotFound``. Only coordinators get those e-mails (``AccountError`` for any other
     role). Audited when it changes; setting what is set already changes nothing. → the setting."""

@@ -7,7 +7,8 @@ the request's row: always in that order), re-reads what it decides on, and calls
 below, which check the state machines and only flush. Other workflows (leaving the program,
 the booking workflows) call the same steps inside their own transaction. A refusal raises a
 ``workflows.errors`` refusal and leaves nothing behind, except where it says otherwise (an ask
-found overdue is recorded as expired before the answer is refused).
+found overdue is recorded as expired before the answer is refused). The e-mails the changes
+cause are written in ``workflows.request_mail``, queued in the same transaction.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from sqlalchemy import Select, false, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 
-from mail.outbox import enqueue
 from matching.engine import RULE_TEXT
 from models import (
     Account,
@@ -39,22 +39,18 @@ from models import (
     UseCase,
     db,
     quarter_of,
-    size_band,
 )
 from models.engagements import LIVE_STATUSES
-from models.types import utcnow, zone_or_utc
-from workflows import errors, quota, settings, submissions
+from models.types import utcnow
+from workflows import errors, quota, request_mail, settings, submissions
 from workflows.audit import add_event
 from workflows.engagements import cancel_engagement_step
 from workflows.introductions import introduce_step
-from workflows.links import external_url
 from workflows.matching import rank
 from workflows.request_input import RequestEdit, RequestInput
 from workflows.request_view import (
     DECLINE_REASONS,
-    ask_view,
     decline_reason_text,
-    sight_of,
 )
 from workflows.submissions import Once
 from workflows.tags import tag_list
@@ -248,7 +244,7 @@ def expire_step(ask: Ask, request: ReferenceRequest, now: datetime) -> None:
     move_ask(ask, AskStatus.EXPIRED, now)
     record(request.id, "expired", None, now, advocate_id=ask.advocate_id, ask_id=ask.id)
     _back_to_new_if_nobody_left(request, now)
-    _send_expired(ask, request)
+    request_mail.send_expired(ask, request)
 
 
 def withdraw_step(ask: Ask, request: ReferenceRequest, now: datetime, *, by: Account | None,
@@ -269,7 +265,7 @@ def decline_step(ask: Ask, request: ReferenceRequest, advocate: Advocate, now: d
            reason=reason)
     _back_to_new_if_nobody_left(request, now)
     if notify:
-        _notify_answer(ask, request, advocate, "declined")
+        request_mail.notify_answer(ask, request, advocate, "declined")
 
 
 def reopen_step(request: ReferenceRequest, engagement: Engagement, now: datetime, *,
@@ -330,7 +326,7 @@ def accept_ask(ask_id: int, advocate_id: int, *, now: datetime | None = None) ->
             for other in request.asks:
                 if other is not ask and other.status is AskStatus.PENDING:
                     withdraw_step(other, request, now, by=None, reason="another advocate accepted")
-            _notify_answer(ask, request, advocate, "accepted")
+            request_mail.notify_answer(ask, request, advocate, "accepted")
             db.session.flush()  # the one-live-engagement index has the last word
             if request.format.is_live:
                 introduce_step(engagement, request, advocate, now)
@@ -418,7 +414,7 @@ def submit_request(data: RequestInput, *, by: Account, now: datetime | None = No
             submissions.done(claimed, request.id)
         record(request.id, "submitted", by, now, format=format_code)
         add_event("request.submitted", actor=by, subject=f"request:{request.id}", format=format_code)
-        _tell_coordinators(request, by)
+        request_mail.tell_coordinators(request, by)
     ask_automatically(request.id, now=now)
     return request
 
@@ -508,7 +504,7 @@ def ask(request_id: int, advocate_id: int, *, by: Account | None, now: datetime 
         record(request.id, "asked", by, now, advocate_id=advocate.id, ask_id=new.id, score=new.score)
         add_event("request.asked", actor=by, subject=f"request:{request.id}", advocate_id=advocate.id,
                   ask_id=new.id, score=new.score)
-        _send_ask(new, request, advocate)
+        request_mail.send_ask(new, request, advocate)
     return new
 
 
@@ -851,105 +847,3 @@ def _topics(topic_ids: list[int]) -> list[Topic]:
         return []
     by_id = {t.id: t for t in db.session.scalars(select(Topic).where(Topic.id.in_(topic_ids)))}
     return [by_id[i] for i in topic_ids if i in by_id]
-
-
-# --- e-mails ---------------------------------------------------------------------------------
-
-
-def _request_link(request: ReferenceRequest) -> str:
-    return external_url("admin.request", request_id=request.id)
-
-
-def _prospect_context(request: ReferenceRequest) -> dict[str, Any]:
-    """What an advocate may know of the prospect before accepting: never the company, the
-    contact, the opportunity or the seller's notes."""
-    return {
-        "industry": request.industry.name if request.industry else None,
-        "size": size_band(request.employees),
-        "region": request.region.name if request.region else None,
-        "topics": [t.name for t in request.topics],
-        "use_cases": [u.name for u in request.use_cases],
-        "format_name": request.format.name,
-        "written": request.format_code == "written",
-        "question_count": len(request.questions or []),
-        "needed_by": request.needed_by,
-    }
-
-
-def _send_ask(new: Ask, request: ReferenceRequest, advocate: Advocate) -> None:
-    """The ask e-mail to the advocate, queued in the asking transaction."""
-    account = advocate.account
-    enqueue(
-        template="ask",
-        to=[account.email],
-        context={
-            "name": account.name,
-            **_prospect_context(request),
-            "reasons": new.explanation,
-            "score": new.score,
-            "answer_by": new.expires_at.astimezone(zone_or_utc(account.timezone)),
-            "link": external_url("portal.ask", ask_id=new.id),
-        },
-        idempotency_key=f"ask:{new.id}",
-    )
-
-
-def _send_expired(expired: Ask, request: ReferenceRequest) -> None:
-    """A short notice that the ask expired: nothing to do, no harm done."""
-    account = expired.advocate.account if expired.advocate is not None else None
-    if account is None or not account.active:
-        return
-    enqueue(
-        template="ask_expired",
-        to=[account.email],
-        context={
-            "name": account.name,
-            **_prospect_context(request),
-            "asked_at": expired.created_at.astimezone(zone_or_utc(account.timezone)),
-            "link": external_url("portal.availability"),
-        },
-        idempotency_key=f"ask-expired:{expired.id}",
-    )
-
-
-def _notify_answer(ask: Ask, request: ReferenceRequest, advocate: Advocate, answer: str) -> None:
-    """Tell the coordinator who asked (they may need to ask the next candidate) and the seller
-    whose request it is, each what ``request_view`` lets them see of the answer."""
-    ask.advocate = advocate
-    recipients: dict[int, Account] = {}
-    for account_id in (ask.asked_by_id, request.requested_by_id):
-        account = db.session.get(Account, account_id) if account_id else None
-        if account is not None and account.active:
-            recipients.setdefault(account.id, account)
-    for recipient in recipients.values():
-        enqueue(
-            template="ask_answered",
-            to=[recipient.email],
-            context={
-                "recipient": recipient,
-                "ask": ask_view(ask, sight_of(recipient)),
-                "request": request,
-                "answer": answer,
-                "link": _request_link(request),
-            },
-            idempotency_key=f"ask-answered:{ask.id}:{recipient.id}",
-        )
-
-
-def _tell_coordinators(request: ReferenceRequest, by: Account) -> None:
-    """A new request: an e-mail to each active coordinator who wants one (not its author)."""
-    coordinators = db.session.scalars(
-        select(Account)
-        .where(Account.role == Role.COORDINATOR, Account.active.is_(True),
-               Account.notify_new_requests.is_(True), Account.id != by.id)
-        .order_by(Account.id)
-    ).all()
-    for coordinator in coordinators:
-        enqueue(
-            template="request_submitted",
-            to=[coordinator.email],
-            context={"recipient": coordinator, "request": request, "seller": by,
-                     "link": _request_link(request),
-                     "settings_link": external_url("admin.home") + "#notifications"},
-            idempotency_key=f"request-submitted:{request.id}:{coordinator.id}",
-        )
