@@ -280,21 +280,10 @@ def main() -> None:
         bench(f"sqlite:///{scratch}/bench.sqlite3", "sqlite", scratch)
         url = os.environ.get("BENCH_DATABASE_URL")
         if url:
-            from sqlalchemy import create_engine
-            from sqlalchemy import text as sql
+            from bench.reports import scratch_schema
 
-            admin = create_engine(url)
-            with admin.begin() as connection:
-                connection.execute(sql(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
-                connection.execute(sql(f"CREATE SCHEMA {SCHEMA}"))
-            separator = "&" if "?" in url else "?"
-            try:
-                bench(f"{url}{separator}options=-csearch_path%3D{SCHEMA}", "postgresql", scratch)
-            finally:
-                with admin.begin() as connection:
-                    connection.execute(sql(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
-                admin.dispose()
-
+            with scratch_schema(url, SCHEMA) as scoped:
+                bench(scoped, "postgresql", scratch)
 
 if __name__ == "__main__":
     main()

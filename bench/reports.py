@@ -520,6 +520,25 @@ def bench(url: str, database: str, schema: str | None = None) -> list[dict]:
     return results
 
 
+@contextmanager
+def scratch_schema(url: str, schema: str):
+    """A PostgreSQL schema of its own for a bench, dropped afterwards: yields the URL whose
+    connections search it alone."""
+    from sqlalchemy import create_engine, text
+
+    admin = create_engine(url)
+    with admin.begin() as connection:
+        connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        connection.execute(text(f"CREATE SCHEMA {schema}"))
+    separator = "&" if "?" in url else "?"
+    try:
+        yield f"{url}{separator}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        admin.dispose()
+
+
 def postgres_url() -> str | None:
     return os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL")
 
@@ -530,20 +549,8 @@ def main() -> None:
         bench(f"sqlite:///{scratch}/bench.sqlite3", "sqlite")
     url = postgres_url()
     if url:
-        from sqlalchemy import create_engine, text
-
-        admin = create_engine(url)
-        with admin.begin() as connection:
-            connection.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
-            connection.execute(text(f"CREATE SCHEMA {SCHEMA}"))
-        separator = "&" if "?" in url else "?"
-        try:
-            bench(f"{url}{separator}options=-csearch_path%3D{SCHEMA}", "postgresql", SCHEMA)
-        finally:
-            with admin.begin() as connection:
-                connection.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
-            admin.dispose()
-
+        with scratch_schema(url, SCHEMA) as scoped:
+            bench(scoped, "postgresql", SCHEMA)
 
 if __name__ == "__main__":
     main()
