@@ -1,7 +1,8 @@
 """Slot computation for one advocate over 21 days (target ≤ 5 ms, DESIGN.md §8).
 
 Prints one JSON line. ``floor_ms`` times merely building the same number of aware datetimes,
-so ``ratio`` stays comparable on a noisy machine.
+so ``ratio`` stays comparable on a noisy machine; the two alternate run by run and their medians
+are quoted.
 """
 
 import json
@@ -20,13 +21,16 @@ from matching.slots import Interval, SlotRules, Window, free_slots  # noqa: E402
 RUNS = 200
 
 
-def median_ms(work) -> float:
-    timings = []
-    for _ in range(RUNS):
-        started = time.perf_counter()
-        work()
-        timings.append((time.perf_counter() - started) * 1000)
-    return statistics.median(timings)
+def alternated_medians_ms(*works) -> list[float]:
+    """Each work's median over RUNS runs, the works taking turns (the order flipped every run)."""
+    timings: list[list[float]] = [[] for _ in works]
+    for number in range(RUNS):
+        order = range(len(works)) if number % 2 else reversed(range(len(works)))
+        for index in order:
+            started = time.perf_counter()
+            works[index]()
+            timings[index].append((time.perf_counter() - started) * 1000)
+    return [statistics.median(values) for values in timings]
 
 
 def main() -> None:
@@ -48,8 +52,9 @@ def main() -> None:
         for _ in range(21 * 12):
             datetime.combine(day, clock(9), tzinfo=tz).astimezone(UTC)
 
-    compute_ms = median_ms(lambda: free_slots(windows, zone=zone, now=now, busy=busy, rules=rules))
-    floor_ms = median_ms(floor)
+    compute_ms, floor_ms = alternated_medians_ms(
+        lambda: free_slots(windows, zone=zone, now=now, busy=busy, rules=rules), floor
+    )
     print(json.dumps({
         "bench": "slots",
         "days": rules.horizon_days,
