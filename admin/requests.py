@@ -714,13 +714,13 @@ def _page(request_id: int, status: int = 200, *, outcome_form: OutcomeForm | Non
 def detail_page(req: ReferenceRequest, *, all_candidates: bool = False) -> DetailPage:
     """Everything the request's page shows. ``request_for`` loaded the request with its asks and
     timeline; the engagement is one more query, what follows a call begun one more, the ranking
-    a fixed number (``load_pool``)."""
+    a fixed number (``workflows.matching.rank``)."""
     view = view_request(req, current_user, current_engagement(req.id))
     return DetailPage(
         view=view,
         owner=req.requested_by_id == current_user.id,
         size=size_band(req.employees),
-        match=rank(req) if view.sight.match_details and req.status in LOOKING else None,
+        match=rank(req, named=EXCLUDED_SHOWN) if view.sight.match_details and req.status in LOOKING else None,
         overdue=is_overdue(req, utcnow().date()),
         all_candidates=all_candidates,
         follow_up=followup.call_follow_up(view.engagement, utcnow()),

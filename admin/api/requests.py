@@ -93,7 +93,7 @@ def matches(request_id: int):
     _only_query_parameters("limit")
     limit = int_arg(request.args, "limit", MATCH_LIMIT_DEFAULT, high=MATCH_LIMIT_MAX)
     found = flow.request_for(current_account(), request_id)
-    result = rank(found)
+    result = rank(found, named=limit)
     return jsonify(out.Matches(
         candidates=[
             out.Candidate(advocate_id=c.advocate_id, name=c.name, company=c.company, score=c.score,
@@ -105,7 +105,7 @@ def matches(request_id: int):
             for e in result.excluded[:limit]
         ],
         candidates_total=len(result.candidates),
-        excluded_total=len(result.excluded),
+        excluded_total=result.excluded_total,
     ).model_dump(mode="json"))
 
 
