@@ -351,8 +351,11 @@ def _framed(keys) -> str:
     return _FRAME + _FRAME.join(sorted(keys)) + _FRAME if keys else _FRAME
 
 
+_NO_KEYS: frozenset[str] = frozenset()
+
+
 def _keys(framed: str) -> frozenset[str]:
-    return frozenset(framed.split(_FRAME)) - {""} if len(framed) > 1 else frozenset()
+    return frozenset(framed[1:-1].split(_FRAME)) if len(framed) > 1 else _NO_KEYS
 
 
 def match_row(profile: AdvocateProfile, now: datetime, slot_rules: SlotRules) -> dict:
