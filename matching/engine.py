@@ -279,8 +279,34 @@ def scores(
 ) -> list[tuple[int, int]]:
     """(score, advocate id) of each eligible advocate, best first, ties on the id: the ranking
     without writing any reason's text (``candidate`` writes it for the ones shown)."""
-    ranked = [(sum(score_parts(request, advocate, weights, now).values()), advocate.id)
-              for advocate in advocates]
+    # The same parts as ``score_parts``, summed; the company's and the person's parts take a few
+    # values that many advocates share, so they are worked out once per combination.
+    shared: dict[tuple, int] = {}  # keys of 6 and of 3 items: the two caches never collide
+    ranked = []
+    append = ranked.append
+    for advocate in advocates:
+        key = (advocate.industry, advocate.sector, advocate.size_band, advocate.region,
+               advocate.utc_offset_hours, advocate.job_level_rank)
+        fixed = shared.get(key)
+        if fixed is None:
+            parts: dict[str, int] = {}
+            _company_parts(parts, request, advocate, weights)
+            _person_parts(parts, request, advocate, weights)
+            fixed = shared[key] = sum(parts.values())
+        if advocate.last_call_at is None:  # most: the load part then takes few values too
+            load_key = (advocate.calls_this_quarter, advocate.quarterly_limit, advocate.feedback_average)
+            load = shared.get(load_key)
+            if load is None:
+                parts = {}
+                _load_parts(parts, advocate, weights, now)
+                load = shared[load_key] = sum(parts.values())
+        else:
+            parts = {}
+            _load_parts(parts, advocate, weights, now)
+            load = sum(parts.values())
+        parts = {}
+        _need_parts(parts, request, advocate, weights)
+        append((fixed + load + sum(parts.values()), advocate.id))
     ranked.sort(key=lambda pair: (-pair[0], pair[1]))
     return ranked
 
@@ -432,9 +458,17 @@ def score_reasons(
 def score_parts(
     request: RequestProfile, advocate: AdvocateProfile | ScoringFacts, weights: Weights, now: datetime
 ) -> dict[str, int]:
-    """Points of each part of the score that gave any, by part; no text (``_label`` writes it)."""
+    """Points of each part of the score that gave any, by part, in the order the reasons are
+    read; no text (``_label`` writes it)."""
     parts: dict[str, int] = {}
+    _company_parts(parts, request, advocate, weights)
+    _need_parts(parts, request, advocate, weights)
+    _person_parts(parts, request, advocate, weights)
+    _load_parts(parts, advocate, weights, now)
+    return parts
 
+
+def _company_parts(parts: dict[str, int], request: RequestProfile, advocate, weights: Weights) -> None:
     if request.industry and advocate.industry == request.industry:
         parts["industry"] = weights.industry
     elif request.sector and advocate.sector == request.sector:
@@ -447,6 +481,8 @@ def score_parts(
         elif gap == 1:
             _add(parts, "similar_size", 0.5, weights.size)
 
+
+def _need_parts(parts: dict[str, int], request: RequestProfile, advocate, weights: Weights) -> None:
     if request.use_cases:
         covered = request.use_cases & advocate.use_cases
         if covered:
@@ -460,6 +496,8 @@ def score_parts(
     if request.competitors and not request.competitors.isdisjoint(advocate.competitors):
         parts["competitors"] = weights.competitors
 
+
+def _person_parts(parts: dict[str, int], request: RequestProfile, advocate, weights: Weights) -> None:
     if request.region and advocate.region == request.region:
         parts["region"] = weights.region
     elif request.region and advocate.utc_offset_hours is not None:
@@ -472,11 +510,12 @@ def score_parts(
         fit = 1 - abs(advocate.job_level_rank - wanted_rank) / 3
         _add(parts, "job_level", fit, weights.job_level)
 
+
+def _load_parts(parts: dict[str, int], advocate, weights: Weights, now: datetime) -> None:
     _add(parts, "load", _load_share(advocate, now), weights.load)
 
     if advocate.feedback_average is not None:
         _add(parts, "feedback", (advocate.feedback_average - 1) / 4, weights.feedback)
-    return parts
 
 
 _FIXED_LABELS = {

@@ -703,18 +703,32 @@ def rank(request: ReferenceRequest, now: datetime | None = None, *,
     the_weights = weights()
     connection = db.session.connection()
     queries = match_queries(connection.dialect.name, profile, now, slot_rules, named)
+    # The driver's own cursor, in the session's transaction: no per-row work but the driver's.
+    cursor = connection.connection.cursor()
+
+    def fetch(sql: str) -> list[tuple]:
+        cursor.execute(sql, queries.parameters)
+        return cursor.fetchall()
+
     with _no_cyclic_gc():
-        counts = dict(connection.exec_driver_sql(queries.counts, queries.parameters).fetchall())
+        counts = dict(fetch(queries.counts))
         eligible: dict[int, object] = {}
+        key_sets: dict[str, frozenset[str]] = {}
+
+        def keys(framed: str) -> frozenset[str]:
+            found = key_sets.get(framed)
+            if found is None:
+                found = key_sets[framed] = _keys(framed)
+            return found
+
         recheck: list[int] = []
         today = now.date()
         for (advocate_id, name, company, industry, sector, size_band, region, zone, level, use_cases, glad,
-             competitors, calls, limit, last_call, feedback, rule) in connection.exec_driver_sql(
-                 queries.ranked, queries.parameters):
+             competitors, calls, limit, last_call, feedback, rule) in fetch(queries.ranked):
             if rule is None:
                 eligible[advocate_id] = ScoringFacts(
                     advocate_id, name, company, industry, sector, size_band, region,
-                    _utc_offset_hours(zone, today), level, _keys(use_cases), _keys(glad), _keys(competitors),
+                    _utc_offset_hours(zone, today), level, keys(use_cases), keys(glad), keys(competitors),
                     calls, limit, None if last_call is None else EPOCH + timedelta(microseconds=last_call),
                     feedback)
             else:
@@ -729,7 +743,8 @@ def rank(request: ReferenceRequest, now: datetime | None = None, *,
             else:
                 rechecked.append(left_out)
                 counts[left_out.rule] = counts.get(left_out.rule, 0) + 1
-        named_rows = connection.exec_driver_sql(queries.named, queries.parameters).fetchall() if named else []
+        named_rows = fetch(queries.named) if named else []
+        cursor.close()
         excluded = _named_exclusions(connection, profile, named_rows, now, slot_rules) + rechecked
         excluded.sort(key=lambda e: e.advocate_id)
         ranked = scores(profile, eligible.values(), weights=the_weights, now=now)
