@@ -267,3 +267,32 @@ def apply_write(action: str, advocate_id: int, small: int, number: int, now: dat
     else:
         advocate.status = AdvocateStatus(("active", "paused", "retired")[small % 3])
         db.session.commit()
+
+
+def test_the_rebuild_command_recomputes_every_row_and_the_refresh_only_the_stale_ones(app):
+    pool = [dict(status="active", consent=True, snoozed=None, tier="Active", cap=None, formats={"call"},
+                 at_prospect=False, refuses=False, avoids=set(), glad=set(), windows=[(0, 9, 2), (3, 9, 2)],
+                 blackout=None, calls=[], min_days=0, per_day=1, asked=False, zone="Europe/Berlin")] * 3
+    with app.app_context():
+        build(pool, {"format": "call", "needed_by": None, "topics": set()}, utcnow())
+        db.session.execute(MatchRow.__table__.update().values(name="drifted"))  # as if edited behind our back
+        db.session.commit()
+        assert set(db.session.scalars(select(MatchRow.name))) == {"drifted"}
+        version = pool_version()
+    result = app.test_cli_runner().invoke(args=["matching", "rebuild"])
+    assert result.exit_code == 0, result.output
+    assert "rebuilt 3 match rows" in result.output
+    with app.app_context():
+        assert pool_version() > version
+        stored_rows_match_a_full_recomputation()
+        db.session.rollback()
+    result = app.test_cli_runner().invoke(args=["matching", "refresh"])
+    assert "refreshed 0 match rows" in result.output  # nothing stale yet
+    with app.app_context():
+        from workflows.matching import refresh_stale
+
+        # A week on, each stored slot lies in the past: every row is recomputed for that moment.
+        assert refresh_stale(utcnow() + timedelta(days=7)) == 3
+        later = db.session.scalars(select(MatchRow.slot_start_us)).all()
+        assert all(start is not None and _moment(start) > utcnow() + timedelta(days=8) for start in later)
+        db.session.rollback()

@@ -8,7 +8,8 @@ no query per advocate), as plain column tuples rather than ORM objects: this is 
 from __future__ import annotations
 
 import gc
-from collections import defaultdict
+import threading
+from collections import OrderedDict, defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -439,6 +440,46 @@ def refresh_match_rows(connection, advocate_ids=None, *, now: datetime | None = 
     return written
 
 
+def rebuild(on_progress=None) -> int:
+    """Every match row recomputed from the full profiles, in one transaction (``flask matching
+    rebuild``: after a restore, or to check nothing drifted). → how many rows."""
+    from workflows.transaction import transaction
+
+    total = db.session.scalar(select(func.count()).select_from(Advocate))
+    if on_progress is not None:
+        on_progress(0, total)
+    with transaction():
+        connection = db.session.connection()
+        step = None if on_progress is None else (lambda done: on_progress(done, total))
+        written = refresh_match_rows(connection, on_progress=step)
+        _bump_pool_version(connection)
+    return written
+
+
+def refresh_stale(now: datetime | None = None) -> int:
+    """Recompute the rows time has overtaken: counted for another quarter, a call begun since,
+    or a stored slot now inside the notice period (or none found, a day ago or more). ``rank``
+    is right without this, reading such rows' full profiles; refreshing keeps them few."""
+    from workflows.transaction import transaction
+
+    now = now or utcnow()
+    rules = booking_rules()
+    now_us = _us(now)
+    row = MatchRow.__table__.c
+    stale = db.session.scalars(select(row.advocate_id).where(
+        (row.calls_quarter != quarter_of(now)) | (row.next_call_us <= now_us)
+        | (row.has_windows & (row.slot_start_us < _us(now + rules.notice)))
+        | (row.has_windows & row.slot_start_us.is_(None) & (row.computed_us < now_us - 86_400_000_000))
+    )).all()
+    db.session.rollback()
+    if not stale:
+        return 0
+    with transaction():
+        connection = db.session.connection()
+        _bump_pool_version(connection)
+        return refresh_match_rows(connection, stale, now=now, slot_rules=rules)
+
+
 def _upsert(connection, table, rows) -> None:
     if not rows:
         return
@@ -480,7 +521,9 @@ def _bump_pool_version(connection) -> None:
     table = PoolVersion.__table__
     bumped = connection.execute(update(table).where(table.c.id == 1).values(version=table.c.version + 1))
     if bumped.rowcount == 0:
-        connection.execute(insert(table).values(id=1, version=1))
+        # Gone (a database emptied or restored): start again from the clock, so no number seen
+        # before comes back and no kept ranking passes for current.
+        connection.execute(insert(table).values(id=1, version=_us(utcnow())))
 
 
 # --- keeping the rows current: every transaction refreshes the rows its writes touched -----------
@@ -697,18 +740,16 @@ def rank(request: ReferenceRequest, now: datetime | None = None, *,
     The match rows answer most of it in three queries; the engine scores the eligible and decides
     the few rows the SQL cannot (``RECHECK``) from their full profiles.
     """
-    now = now or utcnow()
-    profile = request_profile(request)
-    slot_rules = booking_rules()
-    the_weights = weights()
+    return _rank(request_profile(request), now or utcnow(), named, booking_rules(), weights())
+
+
+def _rank(profile: RequestProfile, now: datetime, named: int, slot_rules: SlotRules,
+          the_weights: Weights) -> MatchResult:
     connection = db.session.connection()
     queries = match_queries(connection.dialect.name, profile, now, slot_rules, named)
-    # The driver's own cursor, in the session's transaction: no per-row work but the driver's.
-    cursor = connection.connection.cursor()
-
-    def fetch(sql: str) -> list[tuple]:
-        cursor.execute(sql, queries.parameters)
-        return cursor.fetchall()
+    def fetch(sql: str) -> list:
+        # The driver's SQL as it is, rows fetched at once: no type processing per row.
+        return connection.exec_driver_sql(sql, queries.parameters).fetchall()
 
     with _no_cyclic_gc():
         counts = dict(fetch(queries.counts))
@@ -744,7 +785,6 @@ def rank(request: ReferenceRequest, now: datetime | None = None, *,
                 rechecked.append(left_out)
                 counts[left_out.rule] = counts.get(left_out.rule, 0) + 1
         named_rows = fetch(queries.named) if named else []
-        cursor.close()
         excluded = _named_exclusions(connection, profile, named_rows, now, slot_rules) + rechecked
         excluded.sort(key=lambda e: e.advocate_id)
         ranked = scores(profile, eligible.values(), weights=the_weights, now=now)
@@ -753,6 +793,44 @@ def rank(request: ReferenceRequest, now: datetime | None = None, *,
         tuple(excluded[:named]),
         {rule: counts[rule] for rule in sorted(counts)},
     )
+
+
+# A ranking is kept per request, in each process, for as long as nothing it depends on changes:
+# the request as matching reads it (its asks included), the pool version, the rules and weights.
+# Time alone (a snooze ending, a slot passing into the notice period, a day more of rest) moves a
+# ranking only slowly, and a kept one is at most this old.
+RANKING_KEPT_FOR = timedelta(seconds=60)
+RANKINGS_KEPT = 256
+
+
+class _KeptRanking(NamedTuple):
+    key: tuple
+    at: datetime
+    result: MatchResult
+
+
+_kept: OrderedDict[int, _KeptRanking] = OrderedDict()
+_kept_lock = threading.Lock()
+
+
+def cached_rank(request: ReferenceRequest, *, named: int = EXCLUDED_NAMED) -> MatchResult:
+    """``rank``, answered from the ranking kept for the request while it is still right: every
+    write that changes a match row bumps the pool version read here, so a change shows at once."""
+    now = utcnow()
+    profile = request_profile(request)
+    slot_rules, the_weights = booking_rules(), weights()
+    key = (profile, named, slot_rules, the_weights, pool_version(), db.engine.url)
+    with _kept_lock:
+        kept = _kept.get(request.id)
+    if kept is not None and kept.key == key and kept.at <= now < kept.at + RANKING_KEPT_FOR:
+        return kept.result
+    result = _rank(profile, now, named, slot_rules, the_weights)
+    with _kept_lock:
+        _kept[request.id] = _KeptRanking(key, now, result)
+        _kept.move_to_end(request.id)
+        while len(_kept) > RANKINGS_KEPT:
+            _kept.popitem(last=False)
+    return result
 
 
 def _named_exclusions(connection, request: RequestProfile, rows, now: datetime,
