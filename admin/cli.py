@@ -15,6 +15,7 @@ tokens_cli = AppGroup("tokens", help="Personal API tokens for the JSON API.")
 asks_cli = AppGroup("asks", help="Asks sent to advocates.")
 customers_cli = AppGroup("customers", help="Customer companies.")
 advocates_cli = AppGroup("advocates", help="Reference profiles.")
+matching_cli = AppGroup("matching", help="The match rows matching reads, one per advocate.")
 jobs_cli = AppGroup("jobs", help="The periodic jobs: ask expiry, reminders, feedback, completion.")
 
 
@@ -68,6 +69,31 @@ def expire_asks() -> None:
 
     expired = expire_overdue_asks()
     click.echo(f"expired {expired} ask{'' if expired == 1 else 's'}")
+
+
+@matching_cli.command("rebuild")
+def rebuild_match_rows() -> None:
+    """Recompute every advocate's match row from the full profile (they are kept current as
+    profiles change; this is for after a restore, or a check)."""
+    from workflows.matching import rebuild
+
+    with click.progressbar(length=1, label="Rebuilding match rows") as bar:
+        def progress(done: int, total: int) -> None:
+            bar.length = max(total, 1)
+            bar.update(done)
+
+        written = rebuild(on_progress=progress)
+    click.echo(f"rebuilt {written} match row{'' if written == 1 else 's'}")
+
+
+@matching_cli.command("refresh")
+def refresh_match_rows() -> None:
+    """Recompute the rows time has overtaken (a slot now inside the notice period, a new
+    quarter); run it now and then, e.g. beside ``flask jobs run``."""
+    from workflows.matching import refresh_stale
+
+    refreshed = refresh_stale()
+    click.echo(f"refreshed {refreshed} match row{'' if refreshed == 1 else 's'}")
 
 
 @jobs_cli.command("run")
@@ -130,6 +156,7 @@ def doctor_command(ctx: click.Context) -> None:
 
 
 def register_cli(app) -> None:
-    for group in (users_cli, demo_cli, tokens_cli, asks_cli, customers_cli, advocates_cli, jobs_cli):
+    for group in (users_cli, demo_cli, tokens_cli, asks_cli, customers_cli, advocates_cli, matching_cli,
+                  jobs_cli):
         app.cli.add_command(group)
     app.cli.add_command(doctor_command)

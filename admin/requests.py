@@ -71,7 +71,7 @@ from workflows import bookings, errors, followup
 from workflows import requests as flow
 from workflows.audit import record_access_denied
 from workflows.engagements import current_engagement
-from workflows.matching import rank
+from workflows.matching import cached_rank
 from workflows.request_input import RequestInvalid, parse_request, parse_request_edit
 from workflows.request_view import AskView, RequestView, TimelineEntry, view_request
 from workflows.submissions import AlreadySubmitted
@@ -714,13 +714,15 @@ def _page(request_id: int, status: int = 200, *, outcome_form: OutcomeForm | Non
 def detail_page(req: ReferenceRequest, *, all_candidates: bool = False) -> DetailPage:
     """Everything the request's page shows. ``request_for`` loaded the request with its asks and
     timeline; the engagement is one more query, what follows a call begun one more, the ranking
-    a fixed number (``load_pool``)."""
+    a fixed number, and none but the pool version's while the kept one still holds
+    (``workflows.matching.cached_rank``)."""
     view = view_request(req, current_user, current_engagement(req.id))
+    ranked = view.sight.match_details and req.status in LOOKING
     return DetailPage(
         view=view,
         owner=req.requested_by_id == current_user.id,
         size=size_band(req.employees),
-        match=rank(req) if view.sight.match_details and req.status in LOOKING else None,
+        match=cached_rank(req, named=EXCLUDED_SHOWN) if ranked else None,
         overdue=is_overdue(req, utcnow().date()),
         all_candidates=all_candidates,
         follow_up=followup.call_follow_up(view.engagement, utcnow()),

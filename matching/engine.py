@@ -10,7 +10,8 @@ Ties break on the advocate id, so the same data always gives the same ranking.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
@@ -137,6 +138,36 @@ class AdvocateProfile:
     blackouts: tuple[DateRange, ...] = ()
     busy: tuple[Interval, ...] = ()
     max_calls_per_day: int = 1
+    # The slot search's answer when the caller already knows it for ``now`` (a stored next
+    # free slot still ahead of the notice period): then windows, blackouts and busy are unused.
+    first_slot: KnownSlot | None = None
+
+
+class KnownSlot(NamedTuple):
+    has_windows: bool
+    slot: Interval | None
+
+
+class ScoringFacts(NamedTuple):
+    """The parts of an advocate that scoring reads (an ``AdvocateProfile`` has them all too):
+    cheap to make for every eligible advocate of a large pool."""
+
+    id: int
+    name: str
+    company: str
+    industry: str | None
+    sector: str | None
+    size_band: int | None
+    region: str | None
+    utc_offset_hours: float | None
+    job_level_rank: int | None
+    use_cases: frozenset[str]
+    glad_topics: frozenset[str]
+    competitors: frozenset[str]
+    calls_this_quarter: int
+    quarterly_limit: int
+    last_call_at: datetime | None
+    feedback_average: float | None
 
 
 # Results are named tuples: immutable like the dataclasses above, and cheap to make by the
@@ -167,8 +198,47 @@ class Exclusion(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class MatchResult:
-    candidates: tuple[Candidate, ...]
-    excluded: tuple[Exclusion, ...] = field(default=())
+    """Candidates best first; the excluded by advocate id — all of them, or the first page of
+    them when the pool is large — and how many each rule excluded, for everyone."""
+
+    candidates: Sequence[Candidate]
+    excluded: Sequence[Exclusion] = field(default=())
+    excluded_by_rule: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def excluded_total(self) -> int:
+        return sum(self.excluded_by_rule.values())
+
+
+class RankedCandidates(Sequence[Candidate]):
+    """Every eligible advocate, best first, from (score, id) pairs: each reason's text is
+    written when a candidate is first looked at, so only for the ones shown."""
+
+    def __init__(self, request: RequestProfile, ranked: list[tuple[int, int]],
+                 advocates: Mapping[int, object], *, weights: Weights, now: datetime) -> None:
+        self._request, self._ranked, self._advocates = request, ranked, advocates
+        self._weights, self._now = weights, now
+        self._made: dict[int, Candidate] = {}
+
+    def __len__(self) -> int:
+        return len(self._ranked)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self._at(i) for i in range(*index.indices(len(self._ranked)))]
+        if index < 0:
+            index += len(self._ranked)
+        if not 0 <= index < len(self._ranked):
+            raise IndexError(index)
+        return self._at(index)
+
+    def _at(self, index: int) -> Candidate:
+        made = self._made.get(index)
+        if made is None:
+            advocate_id = self._ranked[index][1]
+            made = self._made[index] = candidate(self._request, self._advocates[advocate_id],
+                                                 weights=self._weights, now=self._now)
+        return made
 
 
 def match(
@@ -188,13 +258,57 @@ def match(
         if excluded_by is not None:
             excluded.append(Exclusion(advocate.id, advocate.name, *excluded_by))
             continue
-        reasons = score_reasons(request, advocate, weights=weights, now=now)
-        candidates.append(Candidate(
-            advocate.id, advocate.name, advocate.company, sum(r.points for r in reasons), reasons
-        ))
+        candidates.append(candidate(request, advocate, weights=weights, now=now))
     candidates.sort(key=lambda c: (-c.score, c.advocate_id))
     excluded.sort(key=lambda e: e.advocate_id)
-    return MatchResult(tuple(candidates), tuple(excluded))
+    return MatchResult(tuple(candidates), tuple(excluded), dict(Counter(e.rule for e in excluded)))
+
+
+def candidate(
+    request: RequestProfile, advocate: AdvocateProfile | ScoringFacts, *, weights: Weights = Weights(),
+    now: datetime,
+) -> Candidate:
+    """An eligible advocate with its score and the reasons that make it up."""
+    reasons = score_reasons(request, advocate, weights=weights, now=now)
+    return Candidate(advocate.id, advocate.name, advocate.company, sum(r.points for r in reasons), reasons)
+
+
+def scores(
+    request: RequestProfile, advocates: Iterable[ScoringFacts | AdvocateProfile], *,
+    weights: Weights = Weights(), now: datetime,
+) -> list[tuple[int, int]]:
+    """(score, advocate id) of each eligible advocate, best first, ties on the id: the ranking
+    without writing any reason's text (``candidate`` writes it for the ones shown)."""
+    # The same parts as ``score_parts``, summed; the company's and the person's parts take a few
+    # values that many advocates share, so they are worked out once per combination.
+    shared: dict[tuple, int] = {}  # keys of 6 and of 3 items: the two caches never collide
+    ranked = []
+    append = ranked.append
+    for advocate in advocates:
+        key = (advocate.industry, advocate.sector, advocate.size_band, advocate.region,
+               advocate.utc_offset_hours, advocate.job_level_rank)
+        fixed = shared.get(key)
+        if fixed is None:
+            parts: dict[str, int] = {}
+            _company_parts(parts, request, advocate, weights)
+            _person_parts(parts, request, advocate, weights)
+            fixed = shared[key] = sum(parts.values())
+        if advocate.last_call_at is None:  # most: the load part then takes few values too
+            load_key = (advocate.calls_this_quarter, advocate.quarterly_limit, advocate.feedback_average)
+            load = shared.get(load_key)
+            if load is None:
+                parts = {}
+                _load_parts(parts, advocate, weights, now)
+                load = shared[load_key] = sum(parts.values())
+        else:
+            parts = {}
+            _load_parts(parts, advocate, weights, now)
+            load = sum(parts.values())
+        parts = {}
+        _need_parts(parts, request, advocate, weights)
+        append((fixed + load + sum(parts.values()), advocate.id))
+    ranked.sort(key=lambda pair: (-pair[0], pair[1]))
+    return ranked
 
 
 def exclusion_rule(
@@ -261,12 +375,13 @@ def _excluded_by(
                          key=str.casefold)
         return "avoided_topic", f"would rather not discuss {_listed(avoided)}"
     if request.format in LIVE_FORMATS:
-        if not advocate.windows:
+        known = advocate.first_slot
+        if not (known.has_windows if known is not None else advocate.windows):
             return "no_free_slot", "no weekly availability windows on their profile"
         rules = _rules_for(advocate, slot_rules)
         # Searched to the horizon rather than to the needed-by date: the answer is the same, as
         # slots come earliest first, and the first slot after the date is the detail.
-        slot = first_free_slot(
+        slot = known.slot if known is not None else first_free_slot(
             advocate.windows,
             zone=advocate.timezone,
             now=now,
@@ -332,67 +447,110 @@ def _with_limits(rules: SlotRules, max_per_day: int, min_days_between_calls: int
 
 
 def score_reasons(
-    request: RequestProfile, advocate: AdvocateProfile, *, weights: Weights = Weights(), now: datetime
+    request: RequestProfile, advocate: AdvocateProfile | ScoringFacts, *, weights: Weights = Weights(),
+    now: datetime,
 ) -> tuple[Reason, ...]:
     """The parts of the score that gave points, each a reason; their points are the score."""
-    reasons: list[Reason] = []
-    append = reasons.append
+    return tuple(Reason(_label(part, request, advocate, now), points)
+                 for part, points in score_parts(request, advocate, weights, now).items())
 
+
+def score_parts(
+    request: RequestProfile, advocate: AdvocateProfile | ScoringFacts, weights: Weights, now: datetime
+) -> dict[str, int]:
+    """Points of each part of the score that gave any, by part, in the order the reasons are
+    read; no text (``_label`` writes it)."""
+    parts: dict[str, int] = {}
+    _company_parts(parts, request, advocate, weights)
+    _need_parts(parts, request, advocate, weights)
+    _person_parts(parts, request, advocate, weights)
+    _load_parts(parts, advocate, weights, now)
+    return parts
+
+
+def _company_parts(parts: dict[str, int], request: RequestProfile, advocate, weights: Weights) -> None:
     if request.industry and advocate.industry == request.industry:
-        append(Reason("Same industry", weights.industry))
+        parts["industry"] = weights.industry
     elif request.sector and advocate.sector == request.sector:
-        _add(append, "Same sector", 0.5, weights.industry)
+        _add(parts, "sector", 0.5, weights.industry)
 
     if request.size_band is not None and advocate.size_band is not None:
         gap = abs(request.size_band - advocate.size_band)
         if gap == 0:
-            append(Reason("Same company size", weights.size))
+            parts["size"] = weights.size
         elif gap == 1:
-            _add(append, "Similar company size", 0.5, weights.size)
+            _add(parts, "similar_size", 0.5, weights.size)
 
+
+def _need_parts(parts: dict[str, int], request: RequestProfile, advocate, weights: Weights) -> None:
     if request.use_cases:
         covered = request.use_cases & advocate.use_cases
         if covered:
-            _add(append, _covered("use case", covered, request.use_cases),
-                 len(covered) / len(request.use_cases), weights.use_cases)
+            _add(parts, "use_cases", len(covered) / len(request.use_cases), weights.use_cases)
 
     if request.topics:
         covered = request.topics & advocate.glad_topics
         if covered:
-            _add(append, _covered("topic", covered, request.topics), len(covered) / len(request.topics),
-                 weights.topics)
+            _add(parts, "topics", len(covered) / len(request.topics), weights.topics)
 
-    if request.competitors:
-        overlap = request.competitors & advocate.competitors
-        if overlap:
-            names = dict(request.competitor_names)
-            spelled = sorted(names.get(key, key) for key in overlap)
-            append(Reason("Evaluated or replaced " + ", ".join(spelled), weights.competitors))
+    if request.competitors and not request.competitors.isdisjoint(advocate.competitors):
+        parts["competitors"] = weights.competitors
 
+
+def _person_parts(parts: dict[str, int], request: RequestProfile, advocate, weights: Weights) -> None:
     if request.region and advocate.region == request.region:
-        append(Reason("Same region", weights.region))
+        parts["region"] = weights.region
     elif request.region and advocate.utc_offset_hours is not None:
         wanted = REGION_UTC_OFFSET.get(request.region)
         if wanted is not None and abs(wanted - advocate.utc_offset_hours) <= 3:
-            _add(append, "Overlapping time zone", 0.5, weights.region)
+            _add(parts, "time_zone", 0.5, weights.region)
 
     if request.size_band is not None and advocate.job_level_rank is not None:
         wanted_rank = WANTED_LEVEL_BY_BAND[min(request.size_band, SIZE_BAND_COUNT - 1)]
         fit = 1 - abs(advocate.job_level_rank - wanted_rank) / 3
-        _add(append, "Job level fits the deal", fit, weights.job_level)
+        _add(parts, "job_level", fit, weights.job_level)
 
-    _add(append, "Rested: " + _load_words(advocate, now), _load_share(advocate, now), weights.load)
+
+def _load_parts(parts: dict[str, int], advocate, weights: Weights, now: datetime) -> None:
+    _add(parts, "load", _load_share(advocate, now), weights.load)
 
     if advocate.feedback_average is not None:
-        _add(append, f"Prospects rate their calls {advocate.feedback_average:.1f}/5",
-             (advocate.feedback_average - 1) / 4, weights.feedback)
-    return tuple(reasons)
+        _add(parts, "feedback", (advocate.feedback_average - 1) / 4, weights.feedback)
 
 
-def _add(append, label: str, share: float, weight: int) -> None:
+_FIXED_LABELS = {
+    "industry": "Same industry",
+    "sector": "Same sector",
+    "size": "Same company size",
+    "similar_size": "Similar company size",
+    "region": "Same region",
+    "time_zone": "Overlapping time zone",
+    "job_level": "Job level fits the deal",
+}
+
+
+def _label(part: str, request: RequestProfile, advocate, now: datetime) -> str:
+    """What the coordinator reads for a part of the score."""
+    fixed = _FIXED_LABELS.get(part)
+    if fixed is not None:
+        return fixed
+    if part == "use_cases":
+        return _covered("use case", request.use_cases & advocate.use_cases, request.use_cases)
+    if part == "topics":
+        return _covered("topic", request.topics & advocate.glad_topics, request.topics)
+    if part == "competitors":
+        names = dict(request.competitor_names)
+        return "Evaluated or replaced " + ", ".join(
+            sorted(names.get(key, key) for key in request.competitors & advocate.competitors))
+    if part == "load":
+        return "Rested: " + _load_words(advocate, now)
+    return f"Prospects rate their calls {advocate.feedback_average:.1f}/5"
+
+
+def _add(parts: dict[str, int], part: str, share: float, weight: int) -> None:
     points = round(share * weight)
     if points > 0:
-        append(Reason(label, points))
+        parts[part] = points
 
 
 def _covered(kind: str, covered: frozenset[str], wanted: frozenset[str]) -> str:

@@ -57,6 +57,7 @@ from models.engagements import (  # noqa: E402
     quarter_of,
 )
 from models.invitations import Invitation  # noqa: E402
+from models.match_rows import MatchRow, PoolVersion  # noqa: E402
 from models.outbox import OutboxMessage, OutboxStatus  # noqa: E402
 from models.points import PointsEntry, PointsReason  # noqa: E402
 from models.requests import (  # noqa: E402
@@ -106,12 +107,14 @@ __all__ = [
     "Invitation",
     "JobLevel",
     "LoginToken",
+    "MatchRow",
     "OutboxMessage",
     "OutboxStatus",
     "Perk",
     "PerkKind",
     "PointsEntry",
     "PointsReason",
+    "PoolVersion",
     "Product",
     "Redemption",
     "RedemptionStatus",

@@ -21,7 +21,7 @@ from sqlalchemy import Select, false, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 
-from matching.engine import RULE_TEXT
+from matching.engine import RULE_TEXT, Candidate
 from models import (
     Account,
     Advocate,
@@ -46,7 +46,7 @@ from workflows import errors, quota, request_mail, settings, submissions
 from workflows.audit import add_event
 from workflows.engagements import cancel_engagement_step
 from workflows.introductions import introduce_step
-from workflows.matching import rank
+from workflows.matching import rank, standing
 from workflows.request_input import RequestEdit, RequestInput
 from workflows.request_view import (
     DECLINE_REASONS,
@@ -829,11 +829,10 @@ def _already_asked(name: str, earlier: Ask) -> AlreadyAsked:
 def _candidate(request: ReferenceRequest, advocate: Advocate, name: str, now: datetime):
     """The advocate as the matching engine ranks them right now, or ``NotEligible`` naming the
     rule that leaves them out (a retired advocate is not even in the pool)."""
-    result = rank(request, now=now)
-    for candidate in result.candidates:
-        if candidate.advocate_id == advocate.id:
-            return candidate
-    excluded = next((e for e in result.excluded if e.advocate_id == advocate.id), None)
+    found = standing(request, advocate.id, now=now)
+    if isinstance(found, Candidate):
+        return found
+    excluded = found
     rule = excluded.rule if excluded is not None else "not_active"
     detail = f" ({excluded.detail})" if excluded is not None and excluded.detail else ""
     raise NotEligible(

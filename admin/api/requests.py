@@ -36,7 +36,7 @@ from pages import int_arg
 from workflows import errors, request_input
 from workflows import requests as flow
 from workflows.engagements import current_engagement
-from workflows.matching import rank
+from workflows.matching import cached_rank
 from workflows.request_view import AskView, ask_view, sight_of, view_request
 from workflows.submissions import AlreadySubmitted, Once, check_key
 
@@ -93,7 +93,7 @@ def matches(request_id: int):
     _only_query_parameters("limit")
     limit = int_arg(request.args, "limit", MATCH_LIMIT_DEFAULT, high=MATCH_LIMIT_MAX)
     found = flow.request_for(current_account(), request_id)
-    result = rank(found)
+    result = cached_rank(found, named=limit)
     return jsonify(out.Matches(
         candidates=[
             out.Candidate(advocate_id=c.advocate_id, name=c.name, company=c.company, score=c.score,
@@ -105,7 +105,7 @@ def matches(request_id: int):
             for e in result.excluded[:limit]
         ],
         candidates_total=len(result.candidates),
-        excluded_total=len(result.excluded),
+        excluded_total=result.excluded_total,
     ).model_dump(mode="json"))
 
 

@@ -267,7 +267,7 @@ def test_every_documented_response_is_real_and_matches_its_schema(
         def broken(*_args, **_kwargs):
             raise RuntimeError("the engine broke")
 
-        patch.setattr(views, "rank", broken)
+        patch.setattr(views, "cached_rank", broken)
         check(call("get", f"{url}/matches"), "get", matches)
 
     # Asking.

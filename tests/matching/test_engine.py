@@ -404,3 +404,21 @@ def test_no_free_slot_means_no_slot_ends_by_the_needed_by_date(needed_in_hours, 
     found = first_free_slot(adv.windows, zone=zone, now=NOW, blackouts=blackouts, busy=busy,
                             rules=SlotRules(min_days_between_calls=gap), until=needed_by)
     assert (rule_for(adv, request(needed_by=needed_by)) == "no_free_slot") == (found is None)
+
+
+def test_the_ranking_without_text_scores_exactly_as_the_reasons_add_up():
+    from matching.engine import scores
+
+    pool = [
+        advocate(1),
+        advocate(2, industry="retail", sector="retail", size_band=4, region="asia pacific",
+                 utc_offset_hours=8),
+        advocate(3, calls_this_quarter=2, last_call_at=NOW - timedelta(days=20), feedback_average=3.5),
+        advocate(4, use_cases=frozenset({"billing"}), glad_topics=frozenset(), competitors=frozenset()),
+        advocate(5, calls_this_quarter=2, feedback_average=None, job_level_rank=1),
+        advocate(6, industry="retail", sector="retail", size_band=4, region="asia pacific",
+                 utc_offset_hours=8),
+    ]
+    expected = [(c.score, c.advocate_id) for c in match(request(), pool, now=NOW).candidates]
+    assert scores(request(), pool, now=NOW) == expected
+    assert len({score for score, _ in expected}) > 3

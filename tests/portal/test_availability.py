@@ -609,7 +609,9 @@ def test_a_change_commits_in_a_bounded_number_of_queries(client, app, advocate, 
             f"{PAGE}/windows", data={"csrf_token": token, "weekday": "0", "starts": "11:00", "ends": "12:00"}
         )
     assert response.status_code == 302
-    assert len(queries) <= 8
+    # The change itself, then the advocate's match row recomputed in the same transaction
+    # (a fixed number whatever the pool: workflows.matching.refresh_match_rows).
+    assert len(queries) <= 8 + 14
 
 
 def test_two_tabs_adding_overlapping_windows_at_once_save_one(app, make_advocate):
