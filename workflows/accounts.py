@@ -10,7 +10,7 @@ from sqlalchemy import func, or_, select
 
 from models import Account, ApiToken, Role, db
 from models.accounts import normalize_email
-from workflows import errors, submissions
+from workflows import errors, second_factor, submissions
 from workflows.audit import add_event
 from workflows.availability import AvailabilityError, resolve_time_zone
 from workflows.submissions import Once
@@ -141,6 +141,23 @@ def reactivate_account(account_id: int, *, by: Account) -> Account:
             raise AccountRefused(f"{account.name}'s account is active already. Nothing was changed.")
         account.active = True
         add_event("account.reactivated", actor=by, subject=account.email, role=account.role.value)
+    return account
+
+
+def reset_second_factor(account_id: int, *, by: Account) -> Account:
+    """Forget a staff member's authenticator app and recovery codes (they lost the device): their
+    sessions end, and they set up a new app at their next sign-in. Audited. Not one's own (ask
+    another admin), and only a second factor that exists (``AccountRefused``)."""
+    with transaction():
+        account = _managed(account_id)
+        if account.id == by.id:
+            raise AccountRefused("You cannot reset your own second factor: ask another admin. "
+                                 "Nothing was changed.")
+        if not second_factor.remove(account):
+            raise AccountRefused(f"{account.name} has no second factor set up: there is nothing to "
+                                 "reset. Nothing was changed.")
+        account.end_sessions()
+        add_event("second_factor.reset", actor=by, subject=account.email, role=account.role.value)
     return account
 
 
