@@ -11,13 +11,13 @@ address, and too many wrong codes in a row lock the account's second factor for 
 
 from __future__ import annotations
 
-from flask import current_app, flash, make_response, redirect, render_template, session, url_for
+from flask import flash, make_response, redirect, render_template, session, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import StringField
 
 from access import HALF_SIGNED_IN, public
-from extensions import limiter
+from pages import CodeForm, limit_code_attempts
 from portal import bp
 from portal.auth import half_signed_in, home_for, start_session
 from workflows import second_factor as flow
@@ -26,42 +26,12 @@ from workflows import second_factor as flow
 ENROLMENT_SECRET = "second_factor_enrolment"
 
 
-class CodeForm(FlaskForm):
-    code = StringField(
-        "Code from your authenticator app",
-        render_kw={"autocomplete": "one-time-code", "autocapitalize": "characters", "spellcheck": "false",
-                   "maxlength": 20, "autofocus": True},
-    )
-
-
 class EnrolForm(FlaskForm):
     code = StringField(
         "Code the app shows",
         render_kw={"autocomplete": "one-time-code", "inputmode": "numeric", "maxlength": 8,
                    "spellcheck": "false", "autofocus": True},
     )
-
-
-def code_attempt_key() -> str:
-    """Whose code attempts a limit counts: the half-signed-in account, else the signed-in one."""
-    pending = session.get(HALF_SIGNED_IN)
-    if isinstance(pending, dict):
-        return "second-factor:" + str(pending.get("account", "")).partition(":")[0]
-    if current_user.is_authenticated:
-        return f"second-factor:{current_user.id}"
-    return "second-factor:nobody"
-
-
-def code_limits(limit_setting: str):
-    return lambda: current_app.config[limit_setting]
-
-
-def limit_code_attempts(view):
-    """Per account and per client address, read from config at each request."""
-    view = limiter.limit(code_limits("SECOND_FACTOR_LIMIT_PER_ACCOUNT"), key_func=code_attempt_key,
-                         methods=["POST"], scope="second-factor-account")(view)
-    return limiter.limit(code_limits("SECOND_FACTOR_LIMIT_PER_CLIENT"), methods=["POST"],
-                         scope="second-factor-client")(view)
 
 
 def no_store(html: str, status: int = 200):
