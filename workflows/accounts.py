@@ -144,20 +144,22 @@ def reactivate_account(account_id: int, *, by: Account) -> Account:
     return account
 
 
-def reset_second_factor(account_id: int, *, by: Account) -> Account:
+def reset_second_factor(account_id: int, *, by: Account | None) -> Account:
     """Forget a staff member's authenticator app and recovery codes (they lost the device): their
     sessions end, and they set up a new app at their next sign-in. Audited. Not one's own (ask
-    another admin), and only a second factor that exists (``AccountRefused``)."""
+    another admin), and only a second factor that exists (``AccountRefused``). ``by`` None: from
+    the server's command line (a lone admin who lost everything)."""
     with transaction():
         account = _managed(account_id)
-        if account.id == by.id:
+        if by is not None and account.id == by.id:
             raise AccountRefused("You cannot reset your own second factor: ask another admin. "
                                  "Nothing was changed.")
         if not second_factor.remove(account):
             raise AccountRefused(f"{account.name} has no second factor set up: there is nothing to "
                                  "reset. Nothing was changed.")
         account.end_sessions()
-        add_event("second_factor.reset", actor=by, subject=account.email, role=account.role.value)
+        add_event("second_factor.reset", actor=by, subject=account.email, role=account.role.value,
+                  **({} if by else {"via": "command line"}))
     return account
 
 
@@ -230,6 +232,15 @@ def managed_accounts(*, role: Role | None = None, active: bool | None = None, te
     ).all()
     total = db.session.scalar(select(func.count(Account.id)).where(*conditions))
     return [AccountRow(account, int(working)) for account, working in rows], total
+
+
+def managed_account_id(email: str) -> int:
+    """The id of the staff or sales account with that address; ``AccountNotFound`` else."""
+    found = db.session.scalar(select(Account.id).where(Account.email == normalize_email(email),
+                                                       Account.role.in_(MANAGED_ROLES)))
+    if found is None:
+        raise AccountNotFound(f"There is no staff or sales account for {email}.")
+    return found
 
 
 def managed_account(account_id: int) -> Account:

@@ -571,3 +571,43 @@ def test_the_accounts_table_is_untouched_and_deleting_an_account_deletes_its_fac
         assert db.session.get(SecondFactor, admin.id) is None
         assert db.session.scalar(select(func.count(RecoveryCode.id))) == 0
         db.session.remove()
+
+
+# --- the command line and the development log ----------------------------------------------------
+
+
+def test_a_lone_admin_s_second_factor_is_reset_from_the_command_line(app, runner, make_account,
+                                                                     half_signed_in):
+    admin, _secret, _codes = enrolled_admin(app, make_account, half_signed_in, email="lone@example.com")
+
+    result = runner.invoke(args=["users", "reset-second-factor", "LONE@example.com"])
+
+    assert result.exit_code == 0, result.output
+    assert "Reset the second factor of lone@example.com" in result.output
+    [event] = audit(app, "second_factor.reset")
+    assert (event.actor_id, event.subject, event.detail["via"]) == (None, admin.email, "command line")
+    assert 'id="totp-secret"' in page(half_signed_in(admin), STEP)
+    again = runner.invoke(args=["users", "reset-second-factor", "lone@example.com"])
+    assert again.exit_code == 1 and "has no second factor set up" in again.output
+    nobody = runner.invoke(args=["users", "reset-second-factor", "nobody@example.com"])
+    assert nobody.exit_code == 1
+    assert "There is no staff or sales account for nobody@example.com" in nobody.output
+    assert "Traceback" not in again.output + nobody.output
+
+
+def test_the_development_log_line_says_a_code_follows_for_admins(app, client, make_account, monkeypatch,
+                                                                 caplog):
+    import logging
+
+    monkeypatch.setitem(app.config, "LOG_SIGN_IN_LINKS", True)
+    caplog.set_level(logging.WARNING, logger="workflows.auth")
+    admin = make_account(role="admin", email="boss@example.com")
+    sales = make_account(role="sales", email="seller@example.com")
+    for account in (admin, sales):
+        html = page(client, "/sign-in")
+        client.post("/sign-in", data={"csrf_token": csrf_token(html), "email": account.email})
+    lines = [r.getMessage() for r in caplog.records if "Development sign-in link" in r.getMessage()]
+    [for_admin] = [line for line in lines if "boss@example.com" in line]
+    [for_sales] = [line for line in lines if "seller@example.com" in line]
+    assert "then a code from an authenticator app" in for_admin
+    assert "authenticator" not in for_sales
