@@ -35,6 +35,7 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from flask import current_app
 from markupsafe import Markup
 from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
 
 from models import Account, RecoveryCode, Role, SecondFactor, db
 from models.types import utcnow
@@ -155,7 +156,13 @@ def enrolment(account: Account, secret: str) -> Enrolment:
 def enrol(account_id: int, secret: str, code: str) -> list[str]:
     """Set up the authenticator app whose ``secret`` the person was shown, once a code from it
     proves they have it; → the ten recovery codes, in clear for this once. Audited."""
-    code = _digits(code)
+    try:
+        return _enrol(account_id, secret, _digits(code))
+    except IntegrityError:  # set up a moment ago, from another tab
+        raise AlreadyEnrolled("Your authenticator app is set up already: enter a code from it.") from None
+
+
+def _enrol(account_id: int, secret: str, code: str | None) -> list[str]:
     with transaction():
         account = db.session.get(Account, account_id, with_for_update=True)
         if db.session.get(SecondFactor, account_id, with_for_update=True) is not None:

@@ -83,7 +83,8 @@ def test_a_coordinator_on_a_phone_reads_stacked_tables_and_cancels_a_request_by_
     sign_in(page, coordinator, smtp, deliver)
     assert_navigation_on_screen(page)
     visit_every_section(page, ["Dashboard", "Requests", "Advocates", "Candidates", "Tier changes",
-                               "Redemptions", "Perks and tiers", "Reports", "Import", "API tokens"])
+                               "Redemptions", "Perks and tiers", "Reports", "Import", "API tokens",
+                               "Second factor"])
 
     page.get_by_role("navigation", name="Sections").get_by_role("link", name="Advocates").click()
     pool = page.locator("table.pool")

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 import pyotp
 import pytest
+import segno
 import time_machine
 from sqlalchemy import func, select
 
@@ -126,6 +127,12 @@ def test_an_admin_sets_up_the_app_from_the_qr_page_at_the_first_sign_in(app, mak
     assert "<img" not in qr and "<script" not in html.split("<body>", 1)[1]
     secret = enrolment_secret(html)
     assert len(secret) == 32 and pyotp.TOTP(secret).now()  # a base32 key as apps take it
+    # The QR code holds the otpauth URI of that key: its modules are those of that URI's code.
+    uri = pyotp.TOTP(secret).provisioning_uri(name=admin.email, issuer_name="Vouch")
+    assert uri.startswith("otpauth://totp/Vouch:priya%40example.com?secret=" + secret)
+    expected = segno.make(uri, error="m").svg_inline(scale=5)
+    dark_modules = re.compile(r'stroke="#000" d="([^"]+)"')
+    assert dark_modules.search(qr).group(1) == dark_modules.search(expected).group(1)
     # Reloading the page shows the same key (it waits, sealed, in the session).
     assert enrolment_secret(page(http, STEP)) == secret
     assert secret not in (http.get_cookie("vouch_session").value)
