@@ -59,6 +59,9 @@ def visit_every_section(page, expected: list[str]) -> None:
 def assert_stacked(table) -> None:
     """Each row is a card: its cells are blocks, one under the other, each headed by its
     column's name."""
+    # The styles apply once the page has loaded: a click returns when the navigation commits,
+    # and on a loaded machine the cells could be read before the stylesheet applied.
+    table.page.wait_for_load_state()
     row = table.locator("tbody tr").first
     cells = row.locator("td").all()
     assert len(cells) > 2
