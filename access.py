@@ -9,13 +9,22 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from flask import Blueprint, abort, current_app, redirect, request, url_for
+from flask import Blueprint, abort, current_app, redirect, request, session, url_for
 from flask_login import current_user
 
 from models import Role
 
 STAFF = frozenset({Role.COORDINATOR, Role.ADMIN})
 EVERYONE_SIGNED_IN = frozenset(Role)
+
+# The session of someone who used their sign-in link but has not yet given the second factor
+# it needs (``portal.second_factor``): the account, when, and the page asked for. Flask-Login
+# knows nothing of it, so such a session is signed in for no page at all.
+HALF_SIGNED_IN = "second_factor_pending"
+# In a signed-in session: when its second factor was given. A staff session without it, whose
+# account needs one (an admin, or a coordinator once the setting is on), goes back to half
+# signed in at its next request.
+SECOND_FACTOR_GIVEN = "second_factor_at"
 
 
 def allow(*roles: Role | Iterable[Role]) -> Callable:
@@ -47,6 +56,8 @@ def guard(bp: Blueprint, default: frozenset[Role]) -> None:
         if allowed is None:
             return None
         if not current_user.is_authenticated:
+            if session.get(HALF_SIGNED_IN):
+                return redirect(url_for("portal.second_factor"))
             # Come back here after sign-in, if "here" is a page (a form's POST cannot be replayed).
             back = request.full_path.rstrip("?") if request.method in ("GET", "HEAD") else None
             return redirect(url_for("portal.sign_in", next=back))

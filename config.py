@@ -84,6 +84,18 @@ class Config:
     SIGN_IN_LIMIT_PER_ADDRESS = os.environ.get("SIGN_IN_LIMIT_PER_ADDRESS", "5 per 15 minutes")
     SIGN_IN_LIMIT_PER_CLIENT = os.environ.get("SIGN_IN_LIMIT_PER_CLIENT", "20 per hour")
 
+    # The staff second factor (workflows.second_factor): code attempts per half-signed-in account
+    # and per client address; wrong codes in a row that lock an account's second factor, and for
+    # how long; how long a half-signed-in session (link used, code not yet given) lasts.
+    SECOND_FACTOR_LIMIT_PER_ACCOUNT = os.environ.get("SECOND_FACTOR_LIMIT_PER_ACCOUNT", "5 per minute")
+    SECOND_FACTOR_LIMIT_PER_CLIENT = os.environ.get("SECOND_FACTOR_LIMIT_PER_CLIENT", "30 per 15 minutes")
+    SECOND_FACTOR_LOCK_AFTER = _int("SECOND_FACTOR_LOCK_AFTER", 10)
+    SECOND_FACTOR_LOCK_MINUTES = _int("SECOND_FACTOR_LOCK_MINUTES", 15)
+    SECOND_FACTOR_PENDING_MAX_AGE = timedelta(minutes=10)
+    # The key the TOTP secrets are sealed with (derived from it); SECRET_KEY when unset. Set it
+    # on its own if SECRET_KEY may be rotated: without it every staff member enrols again.
+    SECOND_FACTOR_KEY = os.environ.get("SECOND_FACTOR_KEY")
+
     SIGN_IN_LINK_MAX_AGE = timedelta(minutes=10)
     PERMANENT_SESSION_LIFETIME = timedelta(hours=12)
     STAFF_IDLE_TIMEOUT = timedelta(minutes=30)
@@ -118,6 +130,9 @@ class Config:
     AUTO_ASK = _bool("AUTO_ASK", False)
     # Apply the nightly tier suggestions at once instead of queueing them for a coordinator.
     TIER_CHANGES_AUTOMATIC = _bool("TIER_CHANGES_AUTOMATIC", False)
+    # Coordinators, too, give a code from an authenticator app after the sign-in link (admins
+    # always do).
+    COORDINATOR_SECOND_FACTOR = _bool("COORDINATOR_SECOND_FACTOR", False)
     # The personal quarterly cap a new advocate starts with (None: the tier's quota).
     DEFAULT_QUARTERLY_CAP = _optional_int("DEFAULT_QUARTERLY_CAP")
     # Booking (DESIGN.md §5 "Slots"): how far ahead prospects may book, how much notice they

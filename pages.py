@@ -7,10 +7,13 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
+from flask import current_app, session
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from wtforms import HiddenField
+from wtforms import HiddenField, StringField
 
+from access import HALF_SIGNED_IN
+from extensions import limiter
 from models import AdvocateStatus, Tier
 from models.types import ID_MAX, zone_or_utc
 from workflows.errors import Invalid, WorkflowError
@@ -144,3 +147,38 @@ class OnceForm(FlaskForm):
         if not posted or not posted[0]:
             return None
         return Once(scope, check_key(posted[0]))
+
+
+# --- the second factor's code, on the sign-in step and on the staff member's own page ---------
+
+
+class CodeForm(FlaskForm):
+    """A code from the authenticator app, or a recovery code."""
+
+    code = StringField(
+        "Code from your authenticator app",
+        render_kw={"autocomplete": "one-time-code", "autocapitalize": "characters", "spellcheck": "false",
+                   "maxlength": 20, "autofocus": True},
+    )
+
+
+def code_attempt_key() -> str:
+    """Whose code attempts a limit counts: the half-signed-in account, else the signed-in one."""
+    pending = session.get(HALF_SIGNED_IN)
+    if isinstance(pending, dict):
+        return "second-factor:" + str(pending.get("account", "")).partition(":")[0]
+    if current_user.is_authenticated:
+        return f"second-factor:{current_user.id}"
+    return "second-factor:nobody"
+
+
+def code_limits(limit_setting: str):
+    return lambda: current_app.config[limit_setting]
+
+
+def limit_code_attempts(view):
+    """Per account and per client address, read from config at each request."""
+    view = limiter.limit(code_limits("SECOND_FACTOR_LIMIT_PER_ACCOUNT"), key_func=code_attempt_key,
+                         methods=["POST"], scope="second-factor-account")(view)
+    return limiter.limit(code_limits("SECOND_FACTOR_LIMIT_PER_CLIENT"), methods=["POST"],
+                         scope="second-factor-client")(view)

@@ -20,6 +20,7 @@ STAFF_SECTIONS = (
     ("admin.reports", "Reports"),
     ("admin.imports", "Import"),
     ("admin.tokens", "API tokens"),
+    ("admin.second_factor", "Second factor"),
 )
 # An admin's: a coordinator's, and the mail module's pages.
 ADMIN_SECTIONS = (
@@ -51,6 +52,7 @@ from admin import (  # noqa: E402,F401  (registers the views on bp)
     redemptions,
     reports,
     requests,
+    second_factor,
     settings,
     tier_changes,
     tokens,

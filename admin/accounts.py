@@ -1,6 +1,7 @@
 """Staff and sales accounts (``/admin/accounts``), admins only: the list (by role, by state, by
 name or address, a page at a time), a new account, and one account's page where its role is
-changed and it is deactivated (behind a confirmation) or reactivated.
+changed and it is deactivated (behind a confirmation) or reactivated, and a staff member's second
+factor is reset when they lost the device (behind a confirmation too).
 
 Advocates' accounts are not managed here: they join from an invitation or the CSV import and
 have the advocate pages. Each change is one workflow call (``workflows.accounts``), audited
@@ -22,6 +23,7 @@ from models import Account, Role
 from models.types import ID_MAX
 from pages import ALREADY_SENT, OnceForm, first_error, int_arg, local_time, show_refusal
 from workflows import accounts as flow
+from workflows import second_factor
 from workflows.availability import known_time_zones
 from workflows.submissions import AlreadySubmitted
 
@@ -175,6 +177,14 @@ def reactivate_account(account_id: int):
                          "{name}'s account is active again: they sign in with a new link.")
 
 
+@bp.post("/accounts/<int:account_id>/second-factor/reset")
+@allow(Role.ADMIN)
+def reset_second_factor(account_id: int):
+    return _state_change(account_id, flow.reset_second_factor,
+                         "{name}'s second factor is reset: they are signed out everywhere, and set up "
+                         "a new authenticator app at their next sign-in.")
+
+
 def _state_change(account_id: int, change, done: str):
     if not ConfirmForm().validate_on_submit():
         flash("Nothing was changed: the form had expired. Try again.", "error")
@@ -199,6 +209,7 @@ def _account_page(account_id: int, *, role_form: RoleForm | None = None, status:
     return render_template(
         "admin/account.html", a=found, role_form=role_form, role_words=flow.ROLE_WORDS,
         own=found.id == current_user.id, local=local_time(),
+        second_factor=second_factor.status(found) if found.is_staff else None,
     ), status
 
 

@@ -32,6 +32,23 @@ def create_user(email: str, role: str, name: str | None) -> None:
     click.echo(f"created {account.role.value} {account.email} (id {account.id})")
 
 
+@users_cli.command("reset-second-factor")
+@click.argument("email")
+def reset_second_factor(email: str) -> None:
+    """Forget the authenticator app and recovery codes of the staff account EMAIL (a lost
+    device): its sessions end, and its owner sets up a new app at the next sign-in. For the
+    server's operator when no other admin can reset it on the account's page."""
+    from workflows.accounts import AccountNotFound, AccountRefused, managed_account_id
+    from workflows.accounts import reset_second_factor as reset
+
+    try:
+        account = reset(managed_account_id(email), by=None)
+    except (AccountNotFound, AccountRefused) as exc:
+        raise click.ClickException(exc.message.removesuffix(" Nothing was changed.")) from None
+    click.echo(f"Reset the second factor of {account.email}: they set up a new authenticator app "
+               "at their next sign-in.")
+
+
 @demo_cli.command("load")
 def load_demo() -> None:
     """Load a believable demo program (idempotent: running it again changes nothing)."""

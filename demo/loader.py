@@ -126,6 +126,9 @@ class DemoSummary:
             "",
             "In development the sign-in link appears in the server log",
             '("Development sign-in link for …"), so no mail server is needed.',
+            "The admin then gives a second factor: at the first sign-in they set up an",
+            "authenticator app (any app for one-time codes) from the QR code or the key the page",
+            "shows, and keep the ten recovery codes; later sign-ins ask for a code from the app.",
         ]
         return "\n".join(lines)
 

@@ -68,6 +68,7 @@ from models.requests import (  # noqa: E402
     RequestOutcome,
     RequestStatus,
 )
+from models.second_factor import RecoveryCode, SecondFactor  # noqa: E402
 from models.settings import Setting  # noqa: E402
 from models.submissions import Submission  # noqa: E402
 from models.tiers import (  # noqa: E402
@@ -118,12 +119,14 @@ __all__ = [
     "Product",
     "Redemption",
     "RedemptionStatus",
+    "RecoveryCode",
     "ReferenceRequest",
     "Region",
     "RequestEvent",
     "RequestOutcome",
     "RequestStatus",
     "Role",
+    "SecondFactor",
     "Setting",
     "Submission",
     "SuppressedAddress",

@@ -48,6 +48,7 @@ from portal import (  # noqa: E402,F401  (registers the views on bp)
     perks,
     privacy,
     profile,
+    second_factor,
     topics,
     written,
 )

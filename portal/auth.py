@@ -1,4 +1,5 @@
-"""Sign-in by magic link, sign-out, and the session rules (12 h, staff idle 30 min)."""
+"""Sign-in by magic link, sign-out, and the session rules (12 h, staff idle 30 min; a staff
+account that needs a second factor is half signed in until it is given: ``portal.second_factor``)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from flask import (
 )
 from flask_login import current_user, login_user, logout_user
 
-from access import public
+from access import HALF_SIGNED_IN, SECOND_FACTOR_GIVEN, public
 from extensions import limiter, login_manager
 from models import Account, Role, db
 from models.accounts import normalize_email
@@ -27,6 +28,7 @@ from portal import bp
 from portal.forms import ConfirmForm, SignInForm, SignOutForm
 from portal.token_pages import token_page
 from workflows import auth as auth_flow
+from workflows import second_factor
 
 REFUSAL_TEXT = {
     "invalid": "This sign-in link is not valid. It may have been copied incompletely.",
@@ -145,6 +147,9 @@ def use_link(token: str):
         account, next_path = auth_flow.complete(token)
     except auth_flow.SignInRefused as refusal:
         return _refused(refusal.reason)
+    if second_factor.required(account):
+        start_half_session(account, safe_next_path(next_path))
+        return redirect(url_for("portal.second_factor"))
     start_session(account)
     flash(f"Welcome, {account.name}. You are signed in.", "success")
     return redirect(safe_next_path(next_path) or home_for(account))
@@ -161,14 +166,42 @@ def sign_out():
     return redirect(url_for("portal.sign_in"))
 
 
-def start_session(account: Account) -> None:
-    """A fresh session: nothing carried over from before sign-in."""
+def start_session(account: Account, *, second_factor_given: bool = False) -> None:
+    """A fresh session: nothing carried over from before sign-in (nor from half signed in).
+    ``second_factor_given``: the person gave their second factor just now."""
     session.clear()
     login_user(account)
     session.permanent = True
     now = int(time.time())
     session["signed_in_at"] = now
     session["seen_at"] = now
+    if second_factor_given:
+        session[SECOND_FACTOR_GIVEN] = now
+
+
+def start_half_session(account: Account, next_path: str | None) -> None:
+    """A fresh session that is signed in for no page: the link was used, and the account's
+    second factor comes next (``portal.second_factor``)."""
+    session.clear()
+    session.permanent = True
+    session[HALF_SIGNED_IN] = {"account": account.get_id(), "at": int(time.time()), "next": next_path}
+
+
+def half_signed_in() -> tuple[Account, str | None] | None:
+    """The account of a half-signed-in session and the page it was going to, or None (no such
+    session, older than ``SECOND_FACTOR_PENDING_MAX_AGE``, or of an account signed out,
+    deactivated or reset since)."""
+    pending = session.get(HALF_SIGNED_IN)
+    if not isinstance(pending, dict) or not isinstance(pending.get("at"), int):
+        return None
+    max_age = current_app.config["SECOND_FACTOR_PENDING_MAX_AGE"].total_seconds()
+    if time.time() - pending["at"] > max_age:
+        return None
+    account = load_account(str(pending.get("account", "")))
+    if account is None or not account.is_staff:
+        return None
+    next_path = pending.get("next")
+    return account, next_path if isinstance(next_path, str) else None
 
 
 def end_session() -> None:
@@ -210,4 +243,12 @@ def init_session_handling(app) -> None:
             flash("Your session has ended. Sign in again to go on.", "info")
             return None
         session["seen_at"] = now
+        if (current_user.is_staff and not session.get(SECOND_FACTOR_GIVEN)
+                and second_factor.required(current_user)):
+            # Signed in before the account needed a second factor (the setting was turned on,
+            # or the account was made an admin): half signed in again until it is given.
+            account = current_user._get_current_object()
+            back = request.full_path.rstrip("?") if request.method in ("GET", "HEAD") else None
+            end_session()
+            start_half_session(account, safe_next_path(back))
         return None

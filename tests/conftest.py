@@ -241,11 +241,14 @@ def csrf_token(html: str) -> str:
 def sign_in(client, smtp, deliver):
     """Sign an account in on ``client`` (or ``http``). For tests about something else the session
     is made directly, as the e-mailed link makes it; ``next_path`` (or ``by_email=True``) goes
-    through the real flow instead: ask, read the e-mail, open, press the button. The sign-in
-    tests themselves (tests/portal/test_sign_in.py) take the real flow for every role."""
+    through the real flow instead: ask, read the e-mail, open, press the button, and for an
+    account that needs a second factor give it as a person would (set the app up from the page
+    the first time; ``second_factor=False`` stops half signed in). The sign-in tests themselves
+    (tests/portal/test_sign_in.py) take the real flow for every role."""
     from tests.helpers import sign_in_directly
 
-    def run(account: Account, http=None, next_path: str | None = None, by_email: bool = False):
+    def run(account: Account, http=None, next_path: str | None = None, by_email: bool = False,
+            second_factor: bool = True):
         http = http or client
         if not next_path and not by_email:
             sign_in_directly(http, account)
@@ -262,6 +265,10 @@ def sign_in(client, smtp, deliver):
         assert confirm.status_code == 200, confirm.get_data(as_text=True)
         response = http.post("/" + path, data={"csrf_token": csrf_token(confirm.get_data(as_text=True))})
         assert response.status_code == 302
+        if second_factor and response.headers["Location"] == "/sign-in/second-factor":
+            from tests.helpers import give_second_factor
+
+            response = give_second_factor(http, account.email)
         return response
 
     return run

@@ -6,6 +6,9 @@ from __future__ import annotations
 import re
 import time
 
+import pyotp
+
+from access import SECOND_FACTOR_GIVEN
 from models import Account
 from tests.conftest import csrf_token
 
@@ -48,9 +51,14 @@ def _token(http) -> str:
     return csrf_token(response.get_data(as_text=True))
 
 
-def sign_in_directly(http, account: Account) -> None:
+def sign_in_directly(http, account: Account, *, second_factor_given: bool = True) -> None:
     """A signed-in session as the e-mailed link makes one, without the e-mail: for tests about
-    something else (one test per role goes through the whole e-mail flow)."""
+    something else (one test per role goes through the whole e-mail flow).
+
+    The session is fully signed in, as the real flow leaves it once a staff member has also
+    given their second factor (``access.SECOND_FACTOR_GIVEN``): tests about anything but the
+    second factor need no authenticator app. ``second_factor_given=False`` makes the session of
+    someone who signed in without one (before the setting asked coordinators for it)."""
     now = int(time.time())
     with http.session_transaction() as session:
         session.clear()
@@ -59,6 +67,49 @@ def sign_in_directly(http, account: Account) -> None:
         session.permanent = True
         session["signed_in_at"] = now
         session["seen_at"] = now
+        if second_factor_given:
+            session[SECOND_FACTOR_GIVEN] = now
+
+
+# The TOTP secret each address's enrolment page showed last (read off the page, as a person types
+# it into their app), and the last time step whose code was given with each secret.
+TOTP_SECRETS: dict[str, str] = {}
+_USED_STEPS: dict[str, int] = {}
+
+
+def enrolment_secret(html: str) -> str:
+    found = re.search(r'id="totp-secret"[^>]*>([^<]+)<', html)
+    assert found, "no key to type in on the page"
+    return "".join(found.group(1).split())
+
+
+def totp_code(secret: str) -> str:
+    """A code from the app with ``secret``, as a person would type it: the current one, or the
+    next (the server takes one step either side) when the current one was given already; else
+    wait for a new step. Never a replay."""
+    totp = pyotp.TOTP(secret)
+    while True:
+        now = int(time.time()) // totp.interval
+        for step in (now, now + 1):
+            if step > _USED_STEPS.get(secret, 0):
+                _USED_STEPS[secret] = step
+                return totp.generate_otp(step)
+        time.sleep(0.5)
+
+
+def give_second_factor(http, email: str):
+    """Finish a half-signed-in session on ``http`` as a person would: on the enrolment page (the
+    first time) type in the key shown, else enter a code from the app. → the last response (the
+    recovery codes page after an enrolment, else the redirect to where the sign-in was going)."""
+    from tests.conftest import csrf_token
+
+    html = page(http, "/sign-in/second-factor")
+    if 'id="totp-secret"' in html:
+        TOTP_SECRETS[email] = enrolment_secret(html)
+        url = "/sign-in/second-factor/set-up"
+    else:
+        url = "/sign-in/second-factor"
+    return http.post(url, data={"csrf_token": csrf_token(html), "code": totp_code(TOTP_SECRETS[email])})
 
 
 class Api:

@@ -10,7 +10,7 @@ from sqlalchemy import func, or_, select
 
 from models import Account, ApiToken, Role, db
 from models.accounts import normalize_email
-from workflows import errors, submissions
+from workflows import errors, second_factor, submissions
 from workflows.audit import add_event
 from workflows.availability import AvailabilityError, resolve_time_zone
 from workflows.submissions import Once
@@ -144,6 +144,25 @@ def reactivate_account(account_id: int, *, by: Account) -> Account:
     return account
 
 
+def reset_second_factor(account_id: int, *, by: Account | None) -> Account:
+    """Forget a staff member's authenticator app and recovery codes (they lost the device): their
+    sessions end, and they set up a new app at their next sign-in. Audited. Not one's own (ask
+    another admin), and only a second factor that exists (``AccountRefused``). ``by`` None: from
+    the server's command line (a lone admin who lost everything)."""
+    with transaction():
+        account = _managed(account_id)
+        if by is not None and account.id == by.id:
+            raise AccountRefused("You cannot reset your own second factor: ask another admin. "
+                                 "Nothing was changed.")
+        if not second_factor.remove(account):
+            raise AccountRefused(f"{account.name} has no second factor set up: there is nothing to "
+                                 "reset. Nothing was changed.")
+        account.end_sessions()
+        add_event("second_factor.reset", actor=by, subject=account.email, role=account.role.value,
+                  **({} if by else {"via": "command line"}))
+    return account
+
+
 def _managed(account_id: int) -> Account:
     """The staff or sales account, its row locked after every active admin's (in id order: two
     admins changing each other at once queue, and the second sees the first's change)."""
@@ -213,6 +232,15 @@ def managed_accounts(*, role: Role | None = None, active: bool | None = None, te
     ).all()
     total = db.session.scalar(select(func.count(Account.id)).where(*conditions))
     return [AccountRow(account, int(working)) for account, working in rows], total
+
+
+def managed_account_id(email: str) -> int:
+    """The id of the staff or sales account with that address; ``AccountNotFound`` else."""
+    found = db.session.scalar(select(Account.id).where(Account.email == normalize_email(email),
+                                                       Account.role.in_(MANAGED_ROLES)))
+    if found is None:
+        raise AccountNotFound(f"There is no staff or sales account for {email}.")
+    return found
 
 
 def managed_account(account_id: int) -> Account:

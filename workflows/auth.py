@@ -13,6 +13,7 @@ from mail.outbox import enqueue
 from models import Account, LoginToken, db
 from models.accounts import normalize_email
 from models.types import utcnow
+from workflows import second_factor
 from workflows.audit import add_event
 from workflows.links import InvalidToken, Purpose, digest, external_url, load, random_secret, sign
 from workflows.transaction import transaction
@@ -90,7 +91,9 @@ def request_link(email: str, next_path: str | None = None, *, ip: str | None = N
             sensitive=True,
         )
         if current_app.config["LOG_SIGN_IN_LINKS"]:
-            log.warning("Development sign-in link for %s: %s", account.email, link)
+            then = (" (then a code from an authenticator app: the first time, the page after the "
+                    "link sets one up)" if second_factor.required(account) else "")
+            log.warning("Development sign-in link for %s: %s%s", account.email, link, then)
 
 
 def _minutes() -> int:

@@ -64,6 +64,10 @@ DEFINITIONS: tuple[Definition, ...] = (
     Definition("TIER_CHANGES_AUTOMATIC", "Change tiers automatically",
                "Apply the nightly tier suggestions at once instead of queueing them for a "
                "coordinator.", "Tiers", kind=bool),
+    Definition("COORDINATOR_SECOND_FACTOR", "Second factor for coordinators",
+               "Coordinators also give a code from an authenticator app after the sign-in link, "
+               "as admins always do. They set the app up at their next sign-in.", "Sign-in",
+               kind=bool),
     Definition("BOOKING_HORIZON_DAYS", "Booking horizon", "How far ahead prospects may book.",
                low=1, high=180, unit="days", **_BOOKING),
     Definition("BOOKING_NOTICE_HOURS", "Minimum notice", "No call can be booked sooner than this.",

@@ -9,10 +9,13 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Iterator
+from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import expect
 from werkzeug.serving import make_server
+
+from tests.helpers import TOTP_SECRETS, totp_code
 
 PHONE = {"width": 390, "height": 844}
 CHROMIUM = "/usr/bin/chromium"
@@ -88,7 +91,8 @@ def sign_in_link(email) -> str:
 
 
 def sign_in(page, account, smtp, deliver) -> None:
-    """Through the e-mailed link, as a person would (other mail may be in the outbox too)."""
+    """Through the e-mailed link, as a person would (other mail may be in the outbox too), and
+    for an account that needs a second factor, through it too (``give_second_factor``)."""
     page.goto("/sign-in")
     page.get_by_label("E-mail address").fill(account.email)
     page.get_by_role("button", name="Send me a sign-in link").click()
@@ -97,7 +101,26 @@ def sign_in(page, account, smtp, deliver) -> None:
     messages = [m for m in smtp.wait_for(account.email) if "/sign-in/link/" in str(m.get_body())]
     page.goto(sign_in_link(messages[-1]))
     page.get_by_role("button", name="Sign in", exact=True).click()
+    page.wait_for_load_state()
+    if urlsplit(page.url).path == "/sign-in/second-factor":
+        give_second_factor(page, account)
     expect(page.get_by_role("heading", name=f"Hello, {account.name}")).to_be_visible()
+
+
+def give_second_factor(page, account) -> None:
+    """On the second step, as a person with an authenticator app: the first time, type the key
+    the page shows into the app (pyotp here), enter its code and keep the recovery codes;
+    later, enter the app's code."""
+    key = page.get_by_label("Key to type in")
+    if key.count():
+        TOTP_SECRETS[account.email] = "".join(key.inner_text().split())
+        page.get_by_label("Code the app shows").fill(totp_code(TOTP_SECRETS[account.email]))
+        page.get_by_role("button", name="Confirm and sign in").click()
+        expect(page.get_by_role("heading", name="Your recovery codes")).to_be_visible()
+        page.get_by_role("button", name="I have kept them: continue").click()
+    else:
+        page.get_by_label("Code from your authenticator app").fill(totp_code(TOTP_SECRETS[account.email]))
+        page.get_by_role("button", name="Sign in", exact=True).click()
 
 
 def fits_the_screen(page) -> bool:

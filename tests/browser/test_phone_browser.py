@@ -59,6 +59,9 @@ def visit_every_section(page, expected: list[str]) -> None:
 def assert_stacked(table) -> None:
     """Each row is a card: its cells are blocks, one under the other, each headed by its
     column's name."""
+    # The styles apply once the page has loaded: a click returns when the navigation commits,
+    # and on a loaded machine the cells could be read before the stylesheet applied.
+    table.page.wait_for_load_state()
     row = table.locator("tbody tr").first
     cells = row.locator("td").all()
     assert len(cells) > 2
@@ -83,7 +86,8 @@ def test_a_coordinator_on_a_phone_reads_stacked_tables_and_cancels_a_request_by_
     sign_in(page, coordinator, smtp, deliver)
     assert_navigation_on_screen(page)
     visit_every_section(page, ["Dashboard", "Requests", "Advocates", "Candidates", "Tier changes",
-                               "Redemptions", "Perks and tiers", "Reports", "Import", "API tokens"])
+                               "Redemptions", "Perks and tiers", "Reports", "Import", "API tokens",
+                               "Second factor"])
 
     page.get_by_role("navigation", name="Sections").get_by_role("link", name="Advocates").click()
     pool = page.locator("table.pool")
