@@ -19,7 +19,7 @@ from datetime import date
 
 from flask import abort, render_template, request
 from sqlalchemy import exists, func, or_, select
-from sqlalchemy.orm import contains_eager, joinedload, selectinload
+from sqlalchemy.orm import joinedload, selectinload
 from wtforms import BooleanField, Form, SearchField, SelectChoice, SelectField
 from wtforms.validators import Length
 
@@ -98,16 +98,21 @@ class PoolRow:
 
 
 def search(form: PoolFilters, quarter: str, today: date, page: int) -> tuple[list[PoolRow], int]:
-    """The advocates the filters pick, by name, one page of them: two queries (rows, total)."""
-    used_rows = quota.quarter_use_subquery(quarter)
-    used = func.coalesce(used_rows.c.used, 0)
+    """The advocates the filters pick, by name, one page of them, in three queries whatever the
+    size of the pool: the page's ids (the pool sorted by name, joined only to what the filters
+    read), those advocates with what the rows show and their quarter's use (an index lookup
+    each), and the total."""
+    used = quota.used_in_quarter(quarter)
     conditions = []
+    joins = set()  # of Account, Company, Tier: what the conditions read
     if form.q.data and form.q.data.strip():
         wanted = form.q.data.strip().casefold()
         conditions.append(or_(func.lower(Account.name).contains(wanted, autoescape=True),
                               func.lower(Company.name).contains(wanted, autoescape=True)))
+        joins |= {Account, Company}
     if form.industry.data:
         conditions.append(Company.industry_id == int(form.industry.data))
+        joins.add(Company)
     if form.topic.data:
         conditions.append(exists().where(
             AdvocateTopic.advocate_id == Advocate.id,
@@ -130,30 +135,39 @@ def search(form: PoolFilters, quarter: str, today: date, page: int) -> tuple[lis
             or_(Advocate.snoozed_until.is_(None), Advocate.snoozed_until < today),
             used < quota.quota_limit(),
         ]
+        joins.add(Tier)
 
-    def joined(query):
-        return (
-            query.join(Account, Account.id == Advocate.account_id)
-            .outerjoin(Company, Company.id == Advocate.company_id)
-            .outerjoin(Industry, Industry.id == Company.industry_id)
-            .outerjoin(Tier, Tier.id == Advocate.tier_id)
-            .outerjoin(used_rows, used_rows.c.advocate_id == Advocate.id)
-            .where(*conditions)
-        )
+    def picked(query, *also):
+        needed = joins.union(also)
+        if Account in needed:
+            query = query.join(Account, Account.id == Advocate.account_id)
+        if Company in needed:
+            query = query.outerjoin(Company, Company.id == Advocate.company_id)
+        if Tier in needed:
+            query = query.outerjoin(Tier, Tier.id == Advocate.tier_id)
+        return query.where(*conditions)
 
-    rows = db.session.execute(
-        joined(select(Advocate, used))
-        .options(
-            contains_eager(Advocate.account),
-            contains_eager(Advocate.company).contains_eager(Company.industry),
-            contains_eager(Advocate.tier),
-        )
+    ids = db.session.scalars(
+        picked(select(Advocate.id), Account)
         .order_by(func.lower(Account.name), Advocate.id)
         .limit(PAGE_SIZE)
         .offset((page - 1) * PAGE_SIZE)
     ).all()
-    total = db.session.scalar(joined(select(func.count(Advocate.id)).select_from(Advocate)))
-    return [PoolRow(a, quota.QuarterUse(quarter, int(n), a.quarterly_limit)) for a, n in rows], total
+    found = {
+        advocate.id: (advocate, n)
+        for advocate, n in db.session.execute(
+            select(Advocate, used)
+            .where(Advocate.id.in_(ids))
+            .options(
+                joinedload(Advocate.account),
+                joinedload(Advocate.company).joinedload(Company.industry),
+                joinedload(Advocate.tier),
+            )
+        ).all()
+    }
+    total = db.session.scalar(picked(select(func.count()).select_from(Advocate)))
+    return [PoolRow(advocate, quota.QuarterUse(quarter, int(n), advocate.quarterly_limit))
+            for advocate, n in (found[advocate_id] for advocate_id in ids)], total
 
 
 @bp.get("/advocates")
