@@ -5,14 +5,17 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Mapping
 from datetime import datetime, time
+from functools import cache
 from zoneinfo import ZoneInfo
 
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from markupsafe import Markup, escape
 from wtforms import HiddenField
 
 from models import AdvocateStatus, Tier
 from models.types import ID_MAX, zone_or_utc
+from workflows.availability import known_time_zones
 from workflows.errors import Invalid, WorkflowError
 from workflows.submissions import Once, check_key
 from workflows.text import whole_number  # noqa: F401  (the views' import of the rule)
@@ -37,6 +40,25 @@ def local_time() -> Callable[[datetime], datetime]:
     """``local(moment)`` for templates: an aware UTC moment in the viewer's own zone."""
     zone = viewer_zone()
     return lambda moment: moment.astimezone(zone)
+
+
+@cache
+def _time_zone_options() -> str:
+    return "".join(f'<option value="{escape(zone)}">{escape(zone.replace("_", " "))}</option>'
+                   for zone in known_time_zones())
+
+
+def time_zone_options(selected: str) -> Markup:
+    """The ``<option>``s of a time-zone select, ``selected`` picked. The 600 zones are rendered
+    once per process: a page shows them on every view, the same each time."""
+    chosen = f'<option value="{escape(selected)}">'
+    return Markup(_time_zone_options().replace(chosen, chosen[:-1] + " selected>", 1))
+
+
+@cache
+def time_zone_suggestions() -> Markup:
+    """The ``<option>``s of a ``<datalist>`` of every time zone, rendered once per process."""
+    return Markup("".join(f'<option value="{escape(zone)}">' for zone in known_time_zones()))
 
 
 CLOCK = "%H:%M"
