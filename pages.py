@@ -83,10 +83,12 @@ def advocate_status(status: AdvocateStatus | str) -> str:
     return ADVOCATE_STATUS_WORDS[AdvocateStatus(status)]
 
 
-def tier_name(tier: Tier | None, none: str = "No tier") -> str:
+def tier_name(tier: Tier | str | None, none: str = "No tier") -> str:
     """The ``tier_name`` template filter: "Active tier", so the tier named Active never reads
-    like the status; ``none`` when there is no tier."""
-    return f"{tier.name} tier" if tier is not None else none
+    like the status; ``none`` when there is no tier. Takes the tier or its name."""
+    if tier is None:
+        return none
+    return f"{tier if isinstance(tier, str) else tier.name} tier"
 
 
 def int_arg(args: Mapping[str, str], name: str, default: int, *, low: int = 1, high: int = ID_MAX) -> int:

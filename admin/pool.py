@@ -40,7 +40,7 @@ from models import (
     TopicStance,
     db,
 )
-from models.advocates import WEEKDAYS, advocate_formats
+from models.advocates import WEEKDAYS, advocate_formats, quarterly_limit
 from models.types import ID_MAX, utcnow
 from pages import ADVOCATE_STATUS_WORDS, date_and_time, int_arg, viewer_zone
 from workflows import advocate_management as management
@@ -89,12 +89,16 @@ def pool_filters() -> PoolFilters:
 
 @dataclass(frozen=True)
 class PoolRow:
-    advocate: Advocate
-    use: quota.QuarterUse
+    """What a row of the pool shows of an advocate: read as plain columns, no ORM objects."""
 
-    @property
-    def available(self) -> bool:
-        return self.use.left > 0
+    id: int
+    name: str
+    company: str | None
+    industry: str | None
+    tier: str | None
+    status: AdvocateStatus
+    snoozed_until: date | None
+    use: quota.QuarterUse
 
 
 def search(form: PoolFilters, quarter: str, today: date, page: int) -> tuple[list[PoolRow], int]:
@@ -154,20 +158,25 @@ def search(form: PoolFilters, quarter: str, today: date, page: int) -> tuple[lis
         .offset((page - 1) * PAGE_SIZE)
     ).all()
     found = {
-        advocate.id: (advocate, n)
-        for advocate, n in db.session.execute(
-            select(Advocate, used)
+        row.id: row
+        for row in db.session.execute(
+            select(Advocate.id, Account.name, Company.name.label("company"), Industry.name.label("industry"),
+                   Tier.name.label("tier"), Tier.quarterly_quota, Advocate.quarterly_cap, Advocate.status,
+                   Advocate.snoozed_until, used.label("used"))
+            .join(Account, Account.id == Advocate.account_id)
+            .outerjoin(Company, Company.id == Advocate.company_id)
+            .outerjoin(Industry, Industry.id == Company.industry_id)
+            .outerjoin(Tier, Tier.id == Advocate.tier_id)
             .where(Advocate.id.in_(ids))
-            .options(
-                joinedload(Advocate.account),
-                joinedload(Advocate.company).joinedload(Company.industry),
-                joinedload(Advocate.tier),
-            )
-        ).all()
+        )
     }
     total = db.session.scalar(picked(select(func.count()).select_from(Advocate)))
-    return [PoolRow(advocate, quota.QuarterUse(quarter, int(n), advocate.quarterly_limit))
-            for advocate, n in (found[advocate_id] for advocate_id in ids)], total
+    rows = []
+    for row in (found[advocate_id] for advocate_id in ids):
+        limit = quarterly_limit(row.quarterly_quota, row.quarterly_cap)
+        rows.append(PoolRow(row.id, row.name, row.company, row.industry, row.tier, row.status,
+                            row.snoozed_until, quota.QuarterUse(quarter, int(row.used), limit)))
+    return rows, total
 
 
 @bp.get("/advocates")
