@@ -2,9 +2,10 @@
 
 The browser searches by industry, a topic the advocate is glad to talk about, format, tier,
 status, "available now" and name or company text (GET, so a search has its own address). Each
-row shows this quarter's use against the advocate's limit, counted in one aggregate query
-(DESIGN.md §5 "Quota": engagements awaiting booking, booked or completed in the quarter), so the
-page issues the same number of queries whatever the size of the pool.
+row shows this quarter's use against the advocate's limit (DESIGN.md §5 "Quota": engagements
+awaiting booking, booked or completed in the quarter), counted for the page's fifty advocates
+only, so the page issues the same queries whatever the size of the pool, and reads whole only
+the sort by name (and, with filters, the count).
 
 "Available now" is what the matching engine's first rules ask of anyone it may rank: active,
 consented, not snoozed, and a call left this quarter.
