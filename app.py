@@ -155,6 +155,7 @@ def configure_template_filters(app: Flask) -> None:
     app.add_template_filter(pages.advocate_status, "advocate_status")
     app.add_template_filter(pages.tier_name, "tier_name")
     app.add_template_filter(counted, "counted")
+    app.add_template_global(pages.render_select, "render_select")
     app.add_template_global(settings.value, "setting")
 
 

@@ -21,10 +21,21 @@ from access import allow
 from admin import bp
 from models import Account, Role
 from models.types import ID_MAX
-from pages import ALREADY_SENT, OnceForm, first_error, int_arg, local_time, show_refusal
+from pages import (
+    ALREADY_SENT,
+    OnceForm,
+    first_error,
+    int_arg,
+    local_time,
+    show_refusal,
+    time_zone_suggestions,
+)
 from workflows import accounts as flow
+<<<<<<< HEAD
 from workflows import second_factor
 from workflows.availability import known_time_zones
+=======
+>>>>>>> m8-h3
 from workflows.submissions import AlreadySubmitted
 
 PAGES_MAX = ID_MAX // flow.PAGE_SIZE  # so that the OFFSET stays an integer the database takes
@@ -118,7 +129,7 @@ def create_account():
 def _list_page(form: NewAccountForm, *, status: int = 200):
     filters = AccountFilters(request.args)
     page = int_arg(request.args, "page", 1, high=PAGES_MAX)
-    common = {"form": form, "filters": filters, "zones": known_time_zones(), "local": local_time(),
+    common = {"form": form, "filters": filters, "zones": time_zone_suggestions(), "local": local_time(),
               "role_words": flow.ROLE_WORDS,
               "args": {name: request.args[name] for name in FILTERS if request.args.get(name)}}
     if not filters.validate():

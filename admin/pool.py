@@ -2,9 +2,10 @@
 
 The browser searches by industry, a topic the advocate is glad to talk about, format, tier,
 status, "available now" and name or company text (GET, so a search has its own address). Each
-row shows this quarter's use against the advocate's limit, counted in one aggregate query
-(DESIGN.md §5 "Quota": engagements awaiting booking, booked or completed in the quarter), so the
-page issues the same number of queries whatever the size of the pool.
+row shows this quarter's use against the advocate's limit (DESIGN.md §5 "Quota": engagements
+awaiting booking, booked or completed in the quarter), counted for the page's fifty advocates
+only, so the page issues the same queries whatever the size of the pool, and reads whole only
+the sort by name (and, with filters, the count).
 
 "Available now" is what the matching engine's first rules ask of anyone it may rank: active,
 consented, not snoozed, and a call left this quarter.
@@ -19,7 +20,7 @@ from datetime import date
 
 from flask import abort, render_template, request
 from sqlalchemy import exists, func, or_, select
-from sqlalchemy.orm import contains_eager, joinedload, selectinload
+from sqlalchemy.orm import joinedload, selectinload
 from wtforms import BooleanField, Form, SearchField, SelectChoice, SelectField
 from wtforms.validators import Length
 
@@ -40,7 +41,7 @@ from models import (
     TopicStance,
     db,
 )
-from models.advocates import WEEKDAYS, advocate_formats
+from models.advocates import WEEKDAYS, advocate_formats, quarterly_limit
 from models.types import ID_MAX, utcnow
 from pages import ADVOCATE_STATUS_WORDS, date_and_time, int_arg, viewer_zone
 from workflows import advocate_management as management
@@ -89,25 +90,34 @@ def pool_filters() -> PoolFilters:
 
 @dataclass(frozen=True)
 class PoolRow:
-    advocate: Advocate
-    use: quota.QuarterUse
+    """What a row of the pool shows of an advocate: read as plain columns, no ORM objects."""
 
-    @property
-    def available(self) -> bool:
-        return self.use.left > 0
+    id: int
+    name: str
+    company: str | None
+    industry: str | None
+    tier: str | None
+    status: AdvocateStatus
+    snoozed_until: date | None
+    use: quota.QuarterUse
 
 
 def search(form: PoolFilters, quarter: str, today: date, page: int) -> tuple[list[PoolRow], int]:
-    """The advocates the filters pick, by name, one page of them: two queries (rows, total)."""
-    used_rows = quota.quarter_use_subquery(quarter)
-    used = func.coalesce(used_rows.c.used, 0)
+    """The advocates the filters pick, by name, one page of them, in three queries whatever the
+    size of the pool: the page's ids (the pool sorted by name, joined only to what the filters
+    read), those advocates with what the rows show and their quarter's use (an index lookup
+    each), and the total."""
+    used = quota.used_in_quarter(quarter)
     conditions = []
+    joins = set()  # of Account, Company, Tier: what the conditions read
     if form.q.data and form.q.data.strip():
         wanted = form.q.data.strip().casefold()
         conditions.append(or_(func.lower(Account.name).contains(wanted, autoescape=True),
                               func.lower(Company.name).contains(wanted, autoescape=True)))
+        joins |= {Account, Company}
     if form.industry.data:
         conditions.append(Company.industry_id == int(form.industry.data))
+        joins.add(Company)
     if form.topic.data:
         conditions.append(exists().where(
             AdvocateTopic.advocate_id == Advocate.id,
@@ -130,30 +140,44 @@ def search(form: PoolFilters, quarter: str, today: date, page: int) -> tuple[lis
             or_(Advocate.snoozed_until.is_(None), Advocate.snoozed_until < today),
             used < quota.quota_limit(),
         ]
+        joins.add(Tier)
 
-    def joined(query):
-        return (
-            query.join(Account, Account.id == Advocate.account_id)
-            .outerjoin(Company, Company.id == Advocate.company_id)
-            .outerjoin(Industry, Industry.id == Company.industry_id)
-            .outerjoin(Tier, Tier.id == Advocate.tier_id)
-            .outerjoin(used_rows, used_rows.c.advocate_id == Advocate.id)
-            .where(*conditions)
-        )
+    def picked(query, *also):
+        needed = joins.union(also)
+        if Account in needed:
+            query = query.join(Account, Account.id == Advocate.account_id)
+        if Company in needed:
+            query = query.outerjoin(Company, Company.id == Advocate.company_id)
+        if Tier in needed:
+            query = query.outerjoin(Tier, Tier.id == Advocate.tier_id)
+        return query.where(*conditions)
 
-    rows = db.session.execute(
-        joined(select(Advocate, used))
-        .options(
-            contains_eager(Advocate.account),
-            contains_eager(Advocate.company).contains_eager(Company.industry),
-            contains_eager(Advocate.tier),
-        )
+    ids = db.session.scalars(
+        picked(select(Advocate.id), Account)
         .order_by(func.lower(Account.name), Advocate.id)
         .limit(PAGE_SIZE)
         .offset((page - 1) * PAGE_SIZE)
     ).all()
-    total = db.session.scalar(joined(select(func.count(Advocate.id)).select_from(Advocate)))
-    return [PoolRow(a, quota.QuarterUse(quarter, int(n), a.quarterly_limit)) for a, n in rows], total
+    found = {
+        row.id: row
+        for row in db.session.execute(
+            select(Advocate.id, Account.name, Company.name.label("company"), Industry.name.label("industry"),
+                   Tier.name.label("tier"), Tier.quarterly_quota, Advocate.quarterly_cap, Advocate.status,
+                   Advocate.snoozed_until, used.label("used"))
+            .join(Account, Account.id == Advocate.account_id)
+            .outerjoin(Company, Company.id == Advocate.company_id)
+            .outerjoin(Industry, Industry.id == Company.industry_id)
+            .outerjoin(Tier, Tier.id == Advocate.tier_id)
+            .where(Advocate.id.in_(ids))
+        )
+    }
+    total = db.session.scalar(picked(select(func.count()).select_from(Advocate)))
+    rows = []
+    for row in (found[advocate_id] for advocate_id in ids):
+        limit = quarterly_limit(row.quarterly_quota, row.quarterly_cap)
+        rows.append(PoolRow(row.id, row.name, row.company, row.industry, row.tier, row.status,
+                            row.snoozed_until, quota.QuarterUse(quarter, int(row.used), limit)))
+    return rows, total
 
 
 @bp.get("/advocates")

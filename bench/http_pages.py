@@ -14,8 +14,8 @@ in the development settings plus ``/bare`` — with 2 sync workers.
 Sessions are made as a sign-in link makes them (``tests.helpers.sign_in_directly``) in a test
 client of the same app and secret; the clients send that cookie. The pages:
 
-- ``home``: the portal home of a demo advocate who has a pending ask; ``ask``: that ask's page
-  (the advocate's asks have no list of their own: the home lists them, each opens its page);
+- ``home``: the portal home of a demo advocate who has a pending ask; ``asks``: that advocate's
+  asks inbox; ``ask``: the pending ask's own page;
 - ``queue``, ``request`` (a demo request nobody has been asked for yet, so it ranks the whole
   pool), ``pool``: as the coordinator;
 - ``booking``: a prospect's booking page for a demo engagement awaiting its booking;
@@ -119,6 +119,7 @@ def prepare(url: str, database: str) -> dict[str, tuple[str, str | None]]:
         with app.test_request_context():
             paths = {
                 "home": (url_for("portal.home"), advocate),
+                "asks": (url_for("portal.asks"), advocate),
                 "ask": (url_for("portal.ask", ask_id=ask.id), advocate),
                 "queue": (url_for("admin.requests"), coordinator),
                 "request": (url_for("admin.request", request_id=fresh.id), coordinator),

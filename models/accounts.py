@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String, true
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models import db
@@ -34,7 +34,11 @@ def normalize_email(email: str) -> str:
 
 class Account(db.Model):
     __tablename__ = "accounts"
-    __table_args__ = (CheckConstraint("email = lower(email)", name="email_casefolded"),)
+    __table_args__ = (
+        CheckConstraint("email = lower(email)", name="email_casefolded"),
+        # The queue's "Requested by" choices read the sales accounts among thousands of advocates.
+        Index("ix_accounts_role", "role"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)

@@ -12,6 +12,7 @@ bp = Blueprint("portal", __name__)
 # The advocate's navigation: (endpoint, label), in order.
 SECTIONS = (
     ("portal.home", "Home"),
+    ("portal.asks", "Asks"),
     ("portal.availability", "Availability"),
     ("portal.profile", "Profile"),
     ("portal.topics", "Topics & formats"),

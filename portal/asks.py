@@ -1,22 +1,25 @@
-"""An ask, answered by the advocate: the prospect context without the prospect's
-identity, why they were picked, and two forms: accept, or decline with a reason.
+"""The advocate's asks: the inbox, and one ask answered by the advocate: the prospect context
+without the prospect's identity, why they were picked, and two forms: accept, or decline with
+a reason.
 
-``/portal/asks/<id>`` shows the ask; each form POSTs to its own URL, which calls one workflow
-function, flashes and redirects. A refused change (the ask is no longer pending, the quarter
-is full, somebody else took the request) re-renders the page with the reason, status 409.
+``/portal/asks`` lists the asks waiting for an answer first (soonest due first), then one page
+at a time the others, newest first. ``/portal/asks/<id>`` shows the ask; each form POSTs to its
+own URL, which calls one workflow function, flashes and redirects. A refused change (the ask
+is no longer pending, the quarter is full, somebody else took the request) re-renders the page
+with the reason, status 409.
 """
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import SelectChoice, SelectField, TextAreaField
 from wtforms.validators import InputRequired, Length
 
 from models import AskStatus, size_band
-from models.types import utcnow
-from pages import viewer_zone
+from models.types import ID_MAX, utcnow
+from pages import int_arg, viewer_zone
 from portal import bp, current_advocate_id
 from workflows import quota
 from workflows import requests as flow
@@ -50,7 +53,39 @@ class DeclineForm(FlaskForm):
     )
 
 
-# --- views -----------------------------------------------------------------------------------
+# --- the inbox -------------------------------------------------------------------------------
+
+ANSWERED_PER_PAGE = 25
+# What became of an ask, as its advocate reads it. A pending ask past its time reads as expired:
+# it can no longer be answered, and the next job run marks it so.
+ASK_OUTCOME_WORDS = {
+    AskStatus.ACCEPTED: "You accepted",
+    AskStatus.DECLINED: "You declined",
+    AskStatus.EXPIRED: "Expired unanswered",
+    AskStatus.PENDING: "Expired unanswered",
+    AskStatus.WITHDRAWN: "Withdrawn",
+}
+
+
+@bp.get("/portal/asks")
+def asks():
+    advocate_id = current_advocate_id()
+    page = int_arg(request.args, "page", 1, high=ID_MAX // ANSWERED_PER_PAGE)
+    now = utcnow()
+    answered, more = flow.answered_asks(advocate_id, now, page, ANSWERED_PER_PAGE)
+    return render_template(
+        "portal/asks.html",
+        pending=flow.pending_asks(advocate_id, now) if page == 1 else [],
+        answered=answered,
+        page=page,
+        more=more,
+        outcome=ASK_OUTCOME_WORDS,
+        size=lambda ask: size_band(ask.request.employees),
+        zone=viewer_zone(),
+    )
+
+
+# --- one ask ---------------------------------------------------------------------------------
 
 
 @bp.get("/portal/asks/<int:ask_id>")

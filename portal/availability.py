@@ -16,7 +16,7 @@ from wtforms.validators import InputRequired, Length, Optional
 from wtforms.widgets import TimeInput
 
 from models.types import utcnow
-from pages import ALREADY_SENT, OnceForm, clock, first_error, show_refusal
+from pages import ALREADY_SENT, OnceForm, clock, first_error, show_refusal, time_zone_suggestions
 from portal import bp, current_advocate_id
 from workflows import availability as flow
 from workflows import calendar_feed, errors
@@ -276,7 +276,7 @@ def _page(status: int = 200, *, editing: int | None = None, **forms):
     return render_template(
         "portal/availability.html",
         overview=overview,
-        time_zones=flow.known_time_zones(),
+        time_zones=time_zone_suggestions(),
         weekdays=flow.WEEKDAYS,
         **context,
     ), status

@@ -17,10 +17,11 @@ from wtforms import HiddenField, TextAreaField
 
 from access import public
 from models.types import utcnow, zone_or_utc
+from pages import time_zone_options
 from portal import bp
 from portal.token_pages import refused_page, token_page
 from workflows import bookings, errors, quota
-from workflows.availability import known_time_zones
+from workflows.availability import is_known_time_zone
 from workflows.introductions import public_profile
 from workflows.links import Purpose
 from workflows.prospect_links import LinkRefused, check_bookable, read, token
@@ -38,7 +39,7 @@ class CancelCallForm(FlaskForm):
 
 def _zone(raw: str | None) -> str:
     """The zone the prospect asked for, if it is one we know; UTC otherwise."""
-    return raw if raw and raw in set(known_time_zones()) else "UTC"
+    return raw if raw and is_known_time_zone(raw) else "UTC"
 
 
 def _no_place(engagement) -> str:
@@ -110,7 +111,7 @@ def _book(engagement, token_text: str, zone: str, *, status: int = 200, message:
         advocate=public_profile(engagement.advocate),
         days=days,
         zone=zone,
-        zones=known_time_zones(),
+        zone_options=time_zone_options(zone),
         form=SlotForm(formdata=None, data={"tz": zone}),
         action=url_for("portal.book", token_text=token_text),
         page_url=url_for("portal.book", token_text=token_text),
@@ -194,7 +195,7 @@ def _manage(engagement, token_text: str, zone: str, *, status: int = 200, messag
         movable=movable,
         days=days,
         zone=zone,
-        zones=known_time_zones(),
+        zone_options=time_zone_options(zone),
         form=SlotForm(formdata=None, data={"tz": zone}),
         cancel_form=CancelCallForm(formdata=None),
         action=url_for("portal.move_booking", token_text=token_text),

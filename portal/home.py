@@ -41,10 +41,11 @@ def index():
 
 @bp.route("/portal")
 def home():
-    advocate = current_user.advocate
-    if advocate is None:
+    now = utcnow()
+    found = _advocate_and_use(current_user.id, quota.current_quarter(now))
+    if found is None:
         return render_template("portal/home.html", page=None)
-    return render_template("portal/home.html", page=_home_page(advocate, utcnow()), zone=viewer_zone())
+    return render_template("portal/home.html", page=_home_page(*found, now), zone=viewer_zone())
 
 
 # --- the page --------------------------------------------------------------------------------
@@ -86,20 +87,35 @@ class HomePage:
         return None
 
 
-def _home_page(advocate: Advocate, now: datetime) -> HomePage:
+def _home_page(advocate: Advocate, use: quota.QuarterUse, now: datetime) -> HomePage:
     engagements = _open_engagements(advocate.id, now)
+    standing = points.standing(advocate, now)
     return HomePage(
         advocate=advocate,
         asks=requests_flow.pending_asks(advocate.id, now),
         upcoming=[e for e in engagements if e.status is EngagementStatus.BOOKED],
         in_progress=[e for e in engagements if e.status is EngagementStatus.AWAITING_BOOKING],
-        use=quota.quarter_use(advocate, quota.current_quarter(now)),
-        progress=points.tier_progress(advocate, now),
-        balance=points.balance(advocate.id),
+        use=use,
+        progress=standing.progress,
+        balance=standing.balance,
         review_due=advocate.review_due(now, current_app.config["PROFILE_REVIEW_DAYS"]),
         profile_url=url_for("portal.profile") if "portal.profile" in current_app.view_functions else None,
         today=now.astimezone(viewer_zone()).date(),
     )
+
+
+def _advocate_and_use(account_id: int, quarter: str) -> tuple[Advocate, quota.QuarterUse] | None:
+    """The account's advocate profile with what the page shows of it (company, tier) and its use
+    of ``quarter``, in one query; None for an advocate account not set up yet."""
+    found = db.session.execute(
+        select(Advocate, quota.used_in_quarter(quarter))
+        .where(Advocate.account_id == account_id)
+        .options(joinedload(Advocate.company), joinedload(Advocate.tier))
+    ).one_or_none()
+    if found is None:
+        return None
+    advocate, used = found
+    return advocate, quota.QuarterUse(quarter, int(used), advocate.quarterly_limit)
 
 
 def _open_engagements(advocate_id: int, now: datetime) -> list[Engagement]:

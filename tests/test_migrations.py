@@ -101,7 +101,7 @@ def test_upgrade_from_empty_builds_exactly_the_schema_of_the_models(fresh_app):
 
     upgrade()
 
-    assert current_revision() == "0012"
+    assert current_revision() == "0013"
     assert table_names() == set(db.metadata.tables) | {"alembic_version"}
     assert schema_differences() == []
 

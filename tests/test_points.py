@@ -45,6 +45,26 @@ def test_balance_counts_everything_but_tiers_only_the_last_year(app, make_advoca
         assert points.earned_recently(advocate.id) == 100
 
 
+def test_the_standing_sums_the_ledger_once_and_agrees_with_balance_and_tier_progress(
+    app, make_advocate, count_queries
+):
+    advocate = make_advocate(tier="Occasional")
+    with app.app_context():
+        points.award(advocate.id, 250, PointsReason.CALL_COMPLETED, source_type="engagement", source_id=1)
+        old = points.award(advocate.id, 150, PointsReason.CASE_STUDY)
+        old.created_at = utcnow() - timedelta(days=400)
+        points.award(advocate.id, -60, PointsReason.REDEMPTION, source_type="redemption", source_id=1)
+        db.session.commit()
+        profile = db.session.get(type(advocate), advocate.id)
+        profile.tier  # noqa: B018  (loaded, as the home page loads it)
+        with count_queries() as queries:
+            standing = points.standing(profile)
+        assert len(queries) == 2
+        assert standing.balance == points.balance(advocate.id) == 340
+        assert standing.progress == points.tier_progress(profile)
+        assert standing.progress.points == 250 and standing.progress.next_tier.name == "Active"
+
+
 def test_the_same_source_earns_once(app, make_advocate):
     advocate = make_advocate()
     with app.app_context():

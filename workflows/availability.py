@@ -106,6 +106,11 @@ def _known_time_zone_set() -> frozenset[str]:
     return frozenset(known_time_zones())
 
 
+def is_known_time_zone(name: str) -> bool:
+    """``name`` is exactly one of ``known_time_zones``."""
+    return name in _known_time_zone_set()
+
+
 @cache
 def _zones_by_spelling() -> dict[str, tuple[str, ...]]:
     """Each zone under its full name and its city, case-folded, spaces for underscores:

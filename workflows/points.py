@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, case, func, select
 
 from models import Advocate, PointsEntry, PointsReason, Tier, db
 from models.points import balance_query
@@ -77,6 +77,25 @@ def suggested_tier(points: int, tiers: Sequence[Tier]) -> Tier | None:
 def tier_progress(advocate: Advocate, now: datetime | None = None) -> TierProgress:
     tiers = db.session.scalars(select(Tier)).all()
     return progress(earned_recently(advocate.id, now), advocate.tier, tiers)
+
+
+@dataclass(frozen=True)
+class Standing:
+    balance: int  # ``balance``
+    progress: TierProgress  # ``tier_progress``
+
+
+def standing(advocate: Advocate, now: datetime | None = None) -> Standing:
+    """``balance`` and ``tier_progress`` together, in two queries: the ledger summed once both
+    ways, and the tiers."""
+    since = (now or utcnow()) - TIER_WINDOW
+    recent = case((and_(PointsEntry.created_at >= since, PointsEntry.delta > 0), PointsEntry.delta), else_=0)
+    total, earned = db.session.execute(
+        select(func.coalesce(func.sum(PointsEntry.delta), 0), func.coalesce(func.sum(recent), 0))
+        .where(PointsEntry.advocate_id == advocate.id)
+    ).one()
+    tiers = db.session.scalars(select(Tier)).all()
+    return Standing(int(total), progress(int(earned), advocate.tier, tiers))
 
 
 def award(

@@ -89,11 +89,7 @@ def usage(advocate_id: int, quarter: str, session: Session | None = None) -> int
     session = session or db.session
     return int(
         session.scalar(
-            select(func.count(Engagement.id)).where(
-                Engagement.advocate_id == advocate_id,
-                Engagement.quarter == quarter,
-                Engagement.status.in_(COUNTED_STATUSES),
-            )
+            select(func.count(Engagement.id)).where(Engagement.advocate_id == advocate_id, *_counted(quarter))
         )
     )
 
@@ -147,12 +143,29 @@ def quota_limit():
     )
 
 
+def _counted(quarter: str) -> tuple:
+    """The engagements that take a place in ``quarter``."""
+    return Engagement.quarter == quarter, Engagement.status.in_(COUNTED_STATUSES)
+
+
+def used_in_quarter(quarter: str):
+    """``usage`` of the enclosing query's ``Advocate``, as a correlated scalar subquery: one index
+    lookup per advocate (``ix_engagements_advocate_quarter``), for a page of advocates, where
+    ``quarter_use_subquery`` counts the whole quarter's engagements first."""
+    return (
+        select(func.count(Engagement.id))
+        .where(Engagement.advocate_id == Advocate.id, *_counted(quarter))
+        .correlate(Advocate)
+        .scalar_subquery()
+    )
+
+
 def quarter_use_subquery(quarter: str):
     """(advocate_id, used): the engagements that take a place in ``quarter``, per advocate
     (``usage``); outer-join it and read ``coalesce(used, 0)``."""
     return (
         select(Engagement.advocate_id, func.count(Engagement.id).label("used"))
-        .where(Engagement.quarter == quarter, Engagement.status.in_(COUNTED_STATUSES))
+        .where(*_counted(quarter))
         .group_by(Engagement.advocate_id)
         .subquery("quarter_use")
     )

@@ -17,7 +17,7 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, false, select
+from sqlalchemy import Select, false, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -702,6 +702,22 @@ def pending_asks(advocate_id: int, now: datetime) -> list[Ask]:
         .order_by(Ask.expires_at, Ask.id)
     )
     return list(db.session.scalars(_with_context(query)).unique())
+
+
+def answered_asks(advocate_id: int, now: datetime, page: int, per_page: int) -> tuple[list[Ask], bool]:
+    """One page of the advocate's other asks: answered, withdrawn, expired or past their time,
+    newest first, with the request's format and industry (and whether a next page exists)."""
+    query = (
+        select(Ask)
+        .where(Ask.advocate_id == advocate_id, or_(Ask.status != AskStatus.PENDING, Ask.expires_at <= now))
+        .options(joinedload(Ask.request).options(joinedload(ReferenceRequest.industry),
+                                                 joinedload(ReferenceRequest.format)))
+        .order_by(Ask.created_at.desc(), Ask.id.desc())
+        .limit(per_page + 1)
+        .offset((page - 1) * per_page)
+    )
+    found = list(db.session.scalars(query))
+    return found[:per_page], len(found) > per_page
 
 
 def advocate_ask(ask_id: int, advocate_id: int) -> tuple[Ask, Engagement | None]:

@@ -113,7 +113,7 @@ def test_coverage_filters_by_industry_region_and_tier(app, coordinator, make_adv
 
 
 def test_the_coverage_rule_in_sql_is_the_quota_rule(app, make_advocate, make_engagement):
-    """``quota_limit`` and ``quarter_use_subquery`` give, advocate by advocate, what
+    """``quota_limit``, ``quarter_use_subquery`` and ``used_in_quarter`` give, advocate by advocate, what
     ``workflows.quota.quarter_use`` gives; coverage counts exactly the active ones with a call left."""
     made = coverage_data(app, make_advocate, make_engagement).advocates
     quarter = quota.current_quarter()
@@ -135,6 +135,8 @@ def test_the_coverage_rule_in_sql_is_the_quota_rule(app, make_advocate, make_eng
             expected_available += advocate.status == AdvocateStatus.ACTIVE and use.left > 0
         assert in_sql == in_python
         assert len(in_sql) == len(made)
+        correlated = dict(db.session.execute(select(Advocate.id, quota.used_in_quarter(quarter))).all())
+        assert correlated == {advocate_id: n for advocate_id, (n, _limit) in in_python.items()}
         counts = coverage.available_counts(ReportFilters.default(), quarter)
         assert sum(counts.values()) == expected_available == 5
         db.session.remove()

@@ -148,8 +148,8 @@ def test_an_advocate_on_a_phone_reads_stacked_tables_and_removes_a_window_by_tou
     sign_in(page, dana.account, smtp, deliver)
     expect(page.locator("p.lede")).to_contain_text("Active tier · In the program")
     assert_navigation_on_screen(page)
-    visit_every_section(page, ["Home", "Availability", "Profile", "Topics & formats", "Perks", "History",
-                               "Privacy"])
+    visit_every_section(page, ["Home", "Asks", "Availability", "Profile", "Topics & formats", "Perks",
+                               "History", "Privacy"])
 
     sections = page.get_by_role("navigation", name="Sections")
     sections.get_by_role("link", name="History").click()

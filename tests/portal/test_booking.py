@@ -93,7 +93,8 @@ def test_the_booking_page_shows_free_times_in_the_prospects_zone(client, accepte
     assert response.headers["Referrer-Policy"] == "same-origin"
     assert response.headers["Cache-Control"] == "no-store"
     assert "Book your phone call with Dana Whitfield" in text(html)
-    assert '<option value="America/Los_Angeles" selected>' in html
+    assert '<option value="America/Los_Angeles" selected>America/Los Angeles</option>' in html
+    assert html.count(" selected>") == 1 and html.count("<option ") > 400  # every zone, one picked
     slot = datetime.fromisoformat(first_slot(html))
     local = slot.astimezone(ZoneInfo("America/Los_Angeles"))
     assert f"{local:%H:%M}–" in html
