@@ -11,14 +11,10 @@ from zoneinfo import ZoneInfo
 from flask import current_app, session
 from flask_login import current_user
 from flask_wtf import FlaskForm
-<<<<<<< HEAD
-from wtforms import HiddenField, StringField
-=======
 from markupsafe import Markup, escape
-from wtforms import HiddenField
+from wtforms import HiddenField, StringField
 from wtforms.widgets import Select, html_params
 from wtforms.widgets.core import clean_key
->>>>>>> m8-h3
 
 from access import HALF_SIGNED_IN
 from extensions import limiter

@@ -31,11 +31,7 @@ from pages import (
     time_zone_suggestions,
 )
 from workflows import accounts as flow
-<<<<<<< HEAD
 from workflows import second_factor
-from workflows.availability import known_time_zones
-=======
->>>>>>> m8-h3
 from workflows.submissions import AlreadySubmitted
 
 PAGES_MAX = ID_MAX // flow.PAGE_SIZE  # so that the OFFSET stays an integer the database takes
