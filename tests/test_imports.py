@@ -773,7 +773,8 @@ def test_the_query_count_does_not_grow_with_rows(tmp_path, app, count_queries):
 
     assert created[0] == created[1] and unchanged[0] == unchanged[1] and updated[0] == updated[1], (
         created, unchanged, updated)
-    assert max(created + unchanged + updated) <= 40
+    # The import's own statements, plus the fixed set-based refresh of the touched match rows.
+    assert max(created + unchanged + updated) <= 60
 
 
 def test_the_customers_query_count_does_not_grow_with_rows(tmp_path, app, count_queries):
