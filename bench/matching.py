@@ -204,7 +204,7 @@ def main() -> None:
 
     logging.disable(logging.WARNING)
     sizes = [int(arg) for arg in sys.argv[1:]] or list(SIZES)
-    url = postgres_url() or "postgresql+psycopg://postgres@127.0.0.1:5432/test_h1"
+    url = postgres_url() or "postgresql+psycopg://postgres@127.0.0.1:5432/test"
     for n in sizes:
         RUNS.setdefault(n, 3)
         with tempfile.TemporaryDirectory() as scratch:
