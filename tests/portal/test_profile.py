@@ -476,7 +476,8 @@ def test_saving_issues_a_bounded_number_of_queries(client, app, advocate, count_
     post(client, data=tags("older", 30))
     many = measure(tags("newer", 30))
     assert few == many
-    assert many <= 27
+    # The save's own statements, plus the fixed refresh of the advocate's match row.
+    assert many <= 45
     assert len(state(app, advocate.id)["products"]) == 30
 
 
