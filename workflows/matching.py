@@ -562,6 +562,7 @@ def _chunks(keys):
 _BY_ADVOCATE_ID = (AdvocateTopic, AdvocateCompetitor, WeeklyWindow, Blackout, Engagement)
 # Catalogue entries: renaming one (its key, sector or rank) changes everyone who has it.
 _CATALOGUES = (Industry, Region, Topic, UseCase, Competitor, JobLevel)
+_CATALOGUE_TABLES = frozenset(t.__tablename__ for t in _CATALOGUES)
 _TRACKED_TABLES = frozenset(t.__tablename__ for t in (
     Advocate, Account, Company, Tier, Feedback, Setting, *_BY_ADVOCATE_ID, *_CATALOGUES,
 )) | {advocate_formats.name, advocate_use_cases.name}
@@ -620,7 +621,10 @@ def _bulk_writes(state) -> None:
     if not (state.is_insert or state.is_update or state.is_delete):
         return
     table = getattr(state.statement, "table", None)
-    if table is not None and getattr(table, "name", None) in _TRACKED_TABLES:
+    name = getattr(table, "name", None)
+    if state.is_insert and name in _CATALOGUE_TABLES:
+        return  # a new topic or tag is nobody's yet: linking it to an advocate is what changes a row
+    if table is not None and name in _TRACKED_TABLES:
         _touched(state.session).everyone = True
 
 
