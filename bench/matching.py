@@ -3,8 +3,9 @@
 Builds each pool in bulk in a scratch SQLite database and a scratch PostgreSQL schema (when
 one answers), rebuilds the match rows, then times alternately, as medians: ``floor_ms``, the
 bare driver (sqlite3 / psycopg, no SQLAlchemy) running the very queries the match issues and
-fetching their rows, and ``match_ms``, the full match, ``workflows.matching.rank`` from the
-database to the ranked answer. Targets: ≤ 50 ms up to 10 000 advocates, ≤ 500 ms at 100 000,
+fetching their rows (the shown candidates' rows too), and ``match_ms``, the full match,
+``workflows.matching.rank`` from the database to the ranked answer with the reasons of the
+candidates a request page shows. Targets: ≤ 50 ms up to 10 000 advocates, ≤ 500 ms at 100 000,
 and the match within 2× the floor (``ratio``).
 """
 
@@ -155,6 +156,7 @@ def bench(n: int, url: str, db_name: str) -> dict:
     from app import create_app
     from models import db
     from models.types import utcnow
+    from admin.requests import CANDIDATES_SHOWN
     from workflows.matching import match_queries, rank, refresh_match_rows, request_profile
     from workflows.slots import booking_rules
 
@@ -167,20 +169,26 @@ def bench(n: int, url: str, db_name: str) -> dict:
         request = make_request()
         now = utcnow()
         result = rank(request, now=now)
+        shown = [c.advocate_id for c in result.candidates[:CANDIDATES_SHOWN]]
         queries = match_queries(db.engine.dialect.name, request_profile(request), now, booking_rules())
         db.session.rollback()
         driver = plain_driver(url)
+        marker = "%s" if db.engine.dialect.name == "postgresql" else "?"
+        shown_rows = (f"SELECT * FROM match_rows WHERE advocate_id IN ({', '.join([marker] * len(shown))})"
+                      if shown else "SELECT * FROM match_rows WHERE 0 = 1")
 
         def floor():
             cursor = driver.cursor()
-            for sql in (queries.counts, queries.ranked, queries.named):
+            for sql in (queries.outcomes, queries.eligible, queries.named):
                 cursor.execute(sql, queries.parameters)
                 cursor.fetchall()
+            cursor.execute(shown_rows, shown)  # the shown candidates' rows, for their reasons
+            cursor.fetchall()
             cursor.close()
             driver.rollback()
 
         def full_match():
-            rank(request, now=now)
+            rank(request, now=now).candidates[:CANDIDATES_SHOWN]
             db.session.rollback()
 
         floor_ms, match_ms = alternated_medians(floor, full_match, RUNS[n])

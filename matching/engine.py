@@ -11,10 +11,11 @@ Ties break on the advocate id, so the same data always gives the same ranking.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
+from operator import itemgetter
 from typing import NamedTuple
 
 from matching.slots import DateRange, Interval, SlotRules, Window, first_free_slot
@@ -149,25 +150,42 @@ class KnownSlot(NamedTuple):
 
 
 class ScoringFacts(NamedTuple):
-    """The parts of an advocate that scoring reads (an ``AdvocateProfile`` has them all too):
-    cheap to make for every eligible advocate of a large pool."""
+    """What scoring reads of one eligible advocate, with the request already compared in: which
+    of its use cases, topics and competitors the advocate shares, whether the industry, sector
+    and region are the same. ``scoring_facts`` works them out from a full profile; the database
+    can too, without handing the sets over, and many advocates share the same facts."""
 
-    id: int
-    name: str
-    company: str
-    industry: str | None
-    sector: str | None
+    same_industry: bool
+    same_sector: bool
     size_band: int | None
-    region: str | None
+    same_region: bool
     utc_offset_hours: float | None
     job_level_rank: int | None
-    use_cases: frozenset[str]
-    glad_topics: frozenset[str]
-    competitors: frozenset[str]
+    use_cases_covered: int  # how many of the request's use cases the advocate has
+    topics_covered: int  # how many of the request's topics the advocate is glad to discuss
+    competitors_shared: bool  # has evaluated or replaced a competitor the request names
     calls_this_quarter: int
     quarterly_limit: int
     last_call_at: datetime | None
     feedback_average: float | None
+
+
+def scoring_facts(request: RequestProfile, advocate: AdvocateProfile) -> ScoringFacts:
+    return ScoringFacts(
+        bool(request.industry) and advocate.industry == request.industry,
+        bool(request.sector) and advocate.sector == request.sector,
+        advocate.size_band,
+        bool(request.region) and advocate.region == request.region,
+        advocate.utc_offset_hours,
+        advocate.job_level_rank,
+        len(request.use_cases & advocate.use_cases),
+        len(request.topics & advocate.glad_topics),
+        not request.competitors.isdisjoint(advocate.competitors),
+        advocate.calls_this_quarter,
+        advocate.quarterly_limit,
+        advocate.last_call_at,
+        advocate.feedback_average,
+    )
 
 
 # Results are named tuples: immutable like the dataclasses above, and cheap to make by the
@@ -211,34 +229,52 @@ class MatchResult:
 
 
 class RankedCandidates(Sequence[Candidate]):
-    """Every eligible advocate, best first, from (score, id) pairs: each reason's text is
-    written when a candidate is first looked at, so only for the ones shown."""
+    """Every eligible advocate, best first, from (score, id) pairs. A candidate's reasons are
+    written when it is first looked at, so only for the ones shown, from the full profiles
+    ``profiles`` hands over for a batch of advocate ids."""
+
+    BATCH = 100  # profiles asked for at once when iterating
 
     def __init__(self, request: RequestProfile, ranked: list[tuple[int, int]],
-                 advocates: Mapping[int, object], *, weights: Weights, now: datetime) -> None:
-        self._request, self._ranked, self._advocates = request, ranked, advocates
+                 profiles: Callable[[list[int]], Mapping[int, AdvocateProfile]], *, weights: Weights,
+                 now: datetime) -> None:
+        self._request, self._ranked, self._profiles = request, ranked, profiles
         self._weights, self._now = weights, now
         self._made: dict[int, Candidate] = {}
 
     def __len__(self) -> int:
         return len(self._ranked)
 
+    @property
+    def ranking(self) -> list[tuple[int, int]]:
+        """The (score, advocate id) pairs, best first, as ranked."""
+        return self._ranked
+
     def __getitem__(self, index):
         if isinstance(index, slice):
-            return [self._at(i) for i in range(*index.indices(len(self._ranked)))]
+            positions = range(*index.indices(len(self._ranked)))
+            self._make([p for p in positions if p not in self._made])
+            return [self._made[p] for p in positions]
         if index < 0:
             index += len(self._ranked)
         if not 0 <= index < len(self._ranked):
             raise IndexError(index)
-        return self._at(index)
+        if index not in self._made:
+            self._make([index])
+        return self._made[index]
 
-    def _at(self, index: int) -> Candidate:
-        made = self._made.get(index)
-        if made is None:
-            advocate_id = self._ranked[index][1]
-            made = self._made[index] = candidate(self._request, self._advocates[advocate_id],
-                                                 weights=self._weights, now=self._now)
-        return made
+    def __iter__(self):
+        for start in range(0, len(self._ranked), self.BATCH):
+            yield from self[start:start + self.BATCH]
+
+    def _make(self, positions: list[int]) -> None:
+        if not positions:
+            return
+        ids = [self._ranked[p][1] for p in positions]
+        profiles = self._profiles(ids)
+        for position, advocate_id in zip(positions, ids, strict=True):
+            self._made[position] = candidate(self._request, profiles[advocate_id], weights=self._weights,
+                                             now=self._now)
 
 
 def match(
@@ -265,8 +301,7 @@ def match(
 
 
 def candidate(
-    request: RequestProfile, advocate: AdvocateProfile | ScoringFacts, *, weights: Weights = Weights(),
-    now: datetime,
+    request: RequestProfile, advocate: AdvocateProfile, *, weights: Weights = Weights(), now: datetime,
 ) -> Candidate:
     """An eligible advocate with its score and the reasons that make it up."""
     reasons = score_reasons(request, advocate, weights=weights, now=now)
@@ -274,40 +309,32 @@ def candidate(
 
 
 def scores(
-    request: RequestProfile, advocates: Iterable[ScoringFacts | AdvocateProfile], *,
-    weights: Weights = Weights(), now: datetime,
+    request: RequestProfile, advocates: Iterable[AdvocateProfile], *, weights: Weights = Weights(),
+    now: datetime,
 ) -> list[tuple[int, int]]:
     """(score, advocate id) of each eligible advocate, best first, ties on the id: the ranking
     without writing any reason's text (``candidate`` writes it for the ones shown)."""
-    # The same parts as ``score_parts``, summed; the company's and the person's parts take a few
-    # values that many advocates share, so they are worked out once per combination.
-    shared: dict[tuple, int] = {}  # keys of 6 and of 3 items: the two caches never collide
+    scored: dict[ScoringFacts, int] = {}
     ranked = []
-    append = ranked.append
     for advocate in advocates:
-        key = (advocate.industry, advocate.sector, advocate.size_band, advocate.region,
-               advocate.utc_offset_hours, advocate.job_level_rank)
-        fixed = shared.get(key)
-        if fixed is None:
-            parts: dict[str, int] = {}
-            _company_parts(parts, request, advocate, weights)
-            _person_parts(parts, request, advocate, weights)
-            fixed = shared[key] = sum(parts.values())
-        if advocate.last_call_at is None:  # most: the load part then takes few values too
-            load_key = (advocate.calls_this_quarter, advocate.quarterly_limit, advocate.feedback_average)
-            load = shared.get(load_key)
-            if load is None:
-                parts = {}
-                _load_parts(parts, advocate, weights, now)
-                load = shared[load_key] = sum(parts.values())
-        else:
-            parts = {}
-            _load_parts(parts, advocate, weights, now)
-            load = sum(parts.values())
-        parts = {}
-        _need_parts(parts, request, advocate, weights)
-        append((fixed + load + sum(parts.values()), advocate.id))
-    ranked.sort(key=lambda pair: (-pair[0], pair[1]))
+        facts = scoring_facts(request, advocate)
+        points = scored.get(facts)
+        if points is None:
+            points = scored[facts] = score(request, facts, weights=weights, now=now)
+        ranked.append((points, advocate.id))
+    return best_first(ranked)
+
+
+def score(request: RequestProfile, facts: ScoringFacts, *, weights: Weights = Weights(),
+          now: datetime) -> int:
+    """The score of an advocate with these facts: what ``candidate``'s reasons add up to."""
+    return sum(fact_parts(request, facts, weights, now).values())
+
+
+def best_first(ranked: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """(score, advocate id) pairs sorted best first, ties on the id, in place."""
+    ranked.sort(key=itemgetter(1))
+    ranked.sort(key=itemgetter(0), reverse=True)  # stable: equal scores stay in id order
     return ranked
 
 
@@ -447,75 +474,80 @@ def _with_limits(rules: SlotRules, max_per_day: int, min_days_between_calls: int
 
 
 def score_reasons(
-    request: RequestProfile, advocate: AdvocateProfile | ScoringFacts, *, weights: Weights = Weights(),
-    now: datetime,
+    request: RequestProfile, advocate: AdvocateProfile, *, weights: Weights = Weights(), now: datetime,
 ) -> tuple[Reason, ...]:
     """The parts of the score that gave points, each a reason; their points are the score."""
-    return tuple(Reason(_label(part, request, advocate, now), points)
-                 for part, points in score_parts(request, advocate, weights, now).items())
+    facts = scoring_facts(request, advocate)
+    return tuple(Reason(_label(part, request, advocate, facts, now), points)
+                 for part, points in fact_parts(request, facts, weights, now).items())
 
 
 def score_parts(
-    request: RequestProfile, advocate: AdvocateProfile | ScoringFacts, weights: Weights, now: datetime
+    request: RequestProfile, advocate: AdvocateProfile, weights: Weights, now: datetime
 ) -> dict[str, int]:
     """Points of each part of the score that gave any, by part, in the order the reasons are
     read; no text (``_label`` writes it)."""
+    return fact_parts(request, scoring_facts(request, advocate), weights, now)
+
+
+def fact_parts(request: RequestProfile, facts: ScoringFacts, weights: Weights,
+               now: datetime) -> dict[str, int]:
     parts: dict[str, int] = {}
-    _company_parts(parts, request, advocate, weights)
-    _need_parts(parts, request, advocate, weights)
-    _person_parts(parts, request, advocate, weights)
-    _load_parts(parts, advocate, weights, now)
+    _company_parts(parts, request, weights, facts.same_industry, facts.same_sector, facts.size_band)
+    _need_parts(parts, request, weights, facts.use_cases_covered, facts.topics_covered,
+                facts.competitors_shared)
+    _person_parts(parts, request, weights, facts.same_region, facts.utc_offset_hours, facts.job_level_rank)
+    _load_parts(parts, weights, now, facts.calls_this_quarter, facts.quarterly_limit, facts.last_call_at,
+                facts.feedback_average)
     return parts
 
 
-def _company_parts(parts: dict[str, int], request: RequestProfile, advocate, weights: Weights) -> None:
-    if request.industry and advocate.industry == request.industry:
+def _company_parts(parts: dict[str, int], request: RequestProfile, weights: Weights, same_industry: bool,
+                   same_sector: bool, size_band: int | None) -> None:
+    if same_industry:
         parts["industry"] = weights.industry
-    elif request.sector and advocate.sector == request.sector:
+    elif same_sector:
         _add(parts, "sector", 0.5, weights.industry)
 
-    if request.size_band is not None and advocate.size_band is not None:
-        gap = abs(request.size_band - advocate.size_band)
+    if request.size_band is not None and size_band is not None:
+        gap = abs(request.size_band - size_band)
         if gap == 0:
             parts["size"] = weights.size
         elif gap == 1:
             _add(parts, "similar_size", 0.5, weights.size)
 
 
-def _need_parts(parts: dict[str, int], request: RequestProfile, advocate, weights: Weights) -> None:
-    if request.use_cases:
-        covered = request.use_cases & advocate.use_cases
-        if covered:
-            _add(parts, "use_cases", len(covered) / len(request.use_cases), weights.use_cases)
-
-    if request.topics:
-        covered = request.topics & advocate.glad_topics
-        if covered:
-            _add(parts, "topics", len(covered) / len(request.topics), weights.topics)
-
-    if request.competitors and not request.competitors.isdisjoint(advocate.competitors):
+def _need_parts(parts: dict[str, int], request: RequestProfile, weights: Weights, use_cases_covered: int,
+                topics_covered: int, competitors_shared: bool) -> None:
+    if use_cases_covered:
+        _add(parts, "use_cases", use_cases_covered / len(request.use_cases), weights.use_cases)
+    if topics_covered:
+        _add(parts, "topics", topics_covered / len(request.topics), weights.topics)
+    if competitors_shared:
         parts["competitors"] = weights.competitors
 
 
-def _person_parts(parts: dict[str, int], request: RequestProfile, advocate, weights: Weights) -> None:
-    if request.region and advocate.region == request.region:
+def _person_parts(parts: dict[str, int], request: RequestProfile, weights: Weights, same_region: bool,
+                  utc_offset_hours: float | None, job_level_rank: int | None) -> None:
+    if same_region:
         parts["region"] = weights.region
-    elif request.region and advocate.utc_offset_hours is not None:
+    elif request.region and utc_offset_hours is not None:
         wanted = REGION_UTC_OFFSET.get(request.region)
-        if wanted is not None and abs(wanted - advocate.utc_offset_hours) <= 3:
+        if wanted is not None and abs(wanted - utc_offset_hours) <= 3:
             _add(parts, "time_zone", 0.5, weights.region)
 
-    if request.size_band is not None and advocate.job_level_rank is not None:
+    if request.size_band is not None and job_level_rank is not None:
         wanted_rank = WANTED_LEVEL_BY_BAND[min(request.size_band, SIZE_BAND_COUNT - 1)]
-        fit = 1 - abs(advocate.job_level_rank - wanted_rank) / 3
+        fit = 1 - abs(job_level_rank - wanted_rank) / 3
         _add(parts, "job_level", fit, weights.job_level)
 
 
-def _load_parts(parts: dict[str, int], advocate, weights: Weights, now: datetime) -> None:
-    _add(parts, "load", _load_share(advocate, now), weights.load)
+def _load_parts(parts: dict[str, int], weights: Weights, now: datetime, calls: int, limit: int,
+                last_call_at: datetime | None, feedback_average: float | None) -> None:
+    _add(parts, "load", _load_share(calls, limit, last_call_at, now), weights.load)
 
-    if advocate.feedback_average is not None:
-        _add(parts, "feedback", (advocate.feedback_average - 1) / 4, weights.feedback)
+    if feedback_average is not None:
+        _add(parts, "feedback", (feedback_average - 1) / 4, weights.feedback)
 
 
 _FIXED_LABELS = {
@@ -529,15 +561,16 @@ _FIXED_LABELS = {
 }
 
 
-def _label(part: str, request: RequestProfile, advocate, now: datetime) -> str:
+def _label(part: str, request: RequestProfile, advocate: AdvocateProfile, facts: ScoringFacts,
+           now: datetime) -> str:
     """What the coordinator reads for a part of the score."""
     fixed = _FIXED_LABELS.get(part)
     if fixed is not None:
         return fixed
     if part == "use_cases":
-        return _covered("use case", request.use_cases & advocate.use_cases, request.use_cases)
+        return _covered("use case", facts.use_cases_covered, len(request.use_cases))
     if part == "topics":
-        return _covered("topic", request.topics & advocate.glad_topics, request.topics)
+        return _covered("topic", facts.topics_covered, len(request.topics))
     if part == "competitors":
         names = dict(request.competitor_names)
         return "Evaluated or replaced " + ", ".join(
@@ -553,18 +586,14 @@ def _add(parts: dict[str, int], part: str, share: float, weight: int) -> None:
         parts[part] = points
 
 
-def _covered(kind: str, covered: frozenset[str], wanted: frozenset[str]) -> str:
-    return f"Covers {len(covered)} of {len(wanted)} {kind}{'s' if len(wanted) != 1 else ''}"
+def _covered(kind: str, covered: int, wanted: int) -> str:
+    return f"Covers {covered} of {wanted} {kind}{'s' if wanted != 1 else ''}"
 
 
-def _load_share(advocate: AdvocateProfile, now: datetime) -> float:
+def _load_share(calls: int, limit: int, last_call_at: datetime | None, now: datetime) -> float:
     """Share of quota left (60 %) and days since the last call, up to 90 (40 %)."""
-    limit = advocate.quarterly_limit
-    left = (limit - advocate.calls_this_quarter) / limit if limit > 0 else 0.0
-    if advocate.last_call_at is None:
-        rested = 1.0
-    else:
-        rested = min(90.0, (now - advocate.last_call_at).total_seconds() / 86400) / 90
+    left = (limit - calls) / limit if limit > 0 else 0.0
+    rested = 1.0 if last_call_at is None else min(90.0, (now - last_call_at).total_seconds() / 86400) / 90
     return 0.6 * max(0.0, left) + 0.4 * rested
 
 

@@ -19,23 +19,29 @@ from matching.engine import match
 from models import (
     Account,
     Advocate,
+    AdvocateCompetitor,
     AdvocateStatus,
     AdvocateTopic,
     Ask,
     Blackout,
     Company,
+    Competitor,
     Engagement,
     Format,
+    Industry,
     MatchRow,
     ReferenceRequest,
+    Region,
     Role,
     Tier,
     Topic,
     TopicStance,
+    UseCase,
     WeeklyWindow,
     db,
     quarter_of,
 )
+from models.advocates import CompetitorRelation
 from models.types import utcnow
 from tests.conftest import clean_database
 from workflows import availability, errors
@@ -54,6 +60,10 @@ from workflows.matching import (
 PROSPECT = "Prospect Health GmbH"
 ZONES = ("UTC", "Europe/Berlin", "America/New_York", "Asia/Singapore")
 TOPICS = ("Security", "ROI", "Migration")
+USE_CASES = ("Billing", "Onboarding", "Reporting")
+COMPETITORS = ("Acme CRM", "Globex")
+INDUSTRIES = ("Healthcare", "Life Sciences", "Retail")  # two share a sector: "same sector" happens too
+REGIONS = ("Europe", "North America")
 SETTINGS = settings(max_examples=20, deadline=None, derandomize=True,
                     phases=[Phase.explicit, Phase.generate],  # shrinking a database example takes minutes
                     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
@@ -80,11 +90,21 @@ advocates = st.lists(st.fixed_dictionaries({
     "per_day": st.sampled_from([1, 2]),
     "asked": st.integers(0, 5).map(lambda n: n == 0),
     "zone": st.sampled_from(ZONES),
+    "use_cases": st.sets(st.sampled_from(USE_CASES)),
+    "competitors": st.sets(st.sampled_from(COMPETITORS)),
+    "industry": st.none() | st.sampled_from(INDUSTRIES),
+    "region": st.none() | st.sampled_from(REGIONS),
+    "employees": st.sampled_from([None, 40, 300, 2500, 20_000]),
 }), min_size=1, max_size=7)
 requests = st.fixed_dictionaries({
     "format": st.sampled_from(["call", "video", "written"]),
     "needed_by": st.none() | st.integers(1, 30),
     "topics": st.sets(st.sampled_from(TOPICS), max_size=2),
+    "use_cases": st.sets(st.sampled_from(USE_CASES)),
+    "competitors": st.sets(st.sampled_from(COMPETITORS)),
+    "industry": st.none() | st.sampled_from(INDUSTRIES),
+    "region": st.none() | st.sampled_from(REGIONS),
+    "employees": st.sampled_from([None, 300, 2500]),
 })
 
 
@@ -94,10 +114,18 @@ def build(pool: list[dict], wanted: dict, now: datetime) -> int:
     formats = {f.code: f for f in db.session.scalars(select(Format))}
     topics = {t.name: t for t in db.session.scalars(select(Topic))}
     tiers = {t.name: t for t in db.session.scalars(select(Tier))}
+    industries = {i.name: i for i in db.session.scalars(select(Industry))}
+    regions = {r.name: r for r in db.session.scalars(select(Region))}
+    use_cases = {name: UseCase(name=name) for name in USE_CASES}
+    competitors = {name: Competitor(name=name) for name in COMPETITORS}
     request = ReferenceRequest(
-        prospect_company=PROSPECT, format_code=wanted["format"], employees=2500,
+        prospect_company=PROSPECT, format_code=wanted["format"], employees=wanted.get("employees", 2500),
         needed_by=(now + timedelta(days=wanted["needed_by"])).date() if wanted["needed_by"] else None,
         topics=[topics[name] for name in sorted(wanted["topics"])],
+        use_cases=[use_cases[name] for name in sorted(wanted.get("use_cases", ()))],
+        competitors=[competitors[name] for name in sorted(wanted.get("competitors", ()))],
+        industry=industries[wanted.get("industry")] if wanted.get("industry") else None,
+        region=regions[wanted.get("region")] if wanted.get("region") else None,
     )
     db.session.add(request)
     made = []
@@ -108,7 +136,11 @@ def build(pool: list[dict], wanted: dict, now: datetime) -> int:
         if spec["at_prospect"]:
             prospect_company = company = prospect_company or Company(name=PROSPECT, employees=300)
         else:
-            company = Company(name=f"Customer {number}", employees=300)
+            company = Company(
+                name=f"Customer {number}", employees=spec.get("employees", 300),
+                industry=industries[spec.get("industry")] if spec.get("industry") else None,
+                region=regions[spec.get("region")] if spec.get("region") else None,
+            )
         advocate = Advocate(
             account=account, company=company, tier=tiers.get(spec["tier"]) if spec["tier"] else None,
             status=AdvocateStatus(spec["status"]), quarterly_cap=spec["cap"],
@@ -117,7 +149,11 @@ def build(pool: list[dict], wanted: dict, now: datetime) -> int:
             refused_companies=[PROSPECT.upper()] if spec["refuses"] else [],
             min_days_between_calls=spec["min_days"], max_calls_per_day=spec["per_day"],
             formats=[formats[code] for code in sorted(spec["formats"])],
+            use_cases=[use_cases[name] for name in sorted(spec.get("use_cases", ()))],
         )
+        for name in sorted(spec.get("competitors", ())):
+            advocate.competitors.append(AdvocateCompetitor(competitor=competitors[name],
+                                                           relation=CompetitorRelation.EVALUATED))
         for name in spec["avoids"]:
             advocate.topics.append(AdvocateTopic(topic=topics[name], stance=TopicStance.AVOID))
         for name in spec["glad"] - spec["avoids"]:
@@ -163,11 +199,45 @@ def test_the_match_rows_and_the_sql_rules_rank_as_the_engine_does_over_full_prof
         request = db.session.get(ReferenceRequest, request_id)
         expected = reference(request, now)
         got = rank(request, now=now, named=1000)
+        assert got.candidates.ranking == [(c.score, c.advocate_id) for c in expected.candidates]
         assert [(c.advocate_id, c.score, c.reasons) for c in got.candidates] == [
             (c.advocate_id, c.score, c.reasons) for c in expected.candidates]
         assert [(e.advocate_id, e.rule, e.detail) for e in got.excluded] == [
             (e.advocate_id, e.rule, e.detail) for e in expected.excluded]
         assert got.excluded_by_rule == dict(Counter(e.rule for e in expected.excluded))
+        db.session.rollback()
+
+
+# Advocates every rule lets through for a written reference, differing in all that scoring reads.
+eligible_advocates = st.lists(st.fixed_dictionaries({
+    "status": st.just("active"), "consent": st.just(True), "snoozed": st.none(),
+    "tier": st.just("Active"), "cap": st.none() | st.integers(3, 6), "formats": st.just({"written"}),
+    "at_prospect": st.just(False), "refuses": st.just(False), "avoids": st.just(set()),
+    "glad": st.sets(st.sampled_from(TOPICS)), "windows": st.just([]), "blackout": st.none(),
+    "calls": st.lists(st.tuples(st.integers(-80, -1), st.integers(0, 23), st.just("completed")),
+                      max_size=2, unique_by=lambda c: c[0]),
+    "min_days": st.just(0), "per_day": st.just(1), "asked": st.just(False),
+    "zone": st.sampled_from(ZONES),
+    "use_cases": st.sets(st.sampled_from(USE_CASES)),
+    "competitors": st.sets(st.sampled_from(COMPETITORS)),
+    "industry": st.none() | st.sampled_from(INDUSTRIES),
+    "region": st.none() | st.sampled_from(REGIONS),
+    "employees": st.sampled_from([None, 40, 300, 2500, 20_000]),
+}), min_size=2, max_size=8)
+
+
+@SETTINGS
+@given(pool=eligible_advocates, wanted=requests.map(lambda r: {**r, "format": "written"}))
+def test_the_scoring_facts_the_sql_works_out_score_as_the_engine_does(app, pool, wanted):
+    with app.app_context():
+        request_id = build(pool, wanted, utcnow())
+        now = utcnow()
+        request = db.session.get(ReferenceRequest, request_id)
+        expected = reference(request, now)
+        got = rank(request, now=now)
+        assert len(expected.candidates) == len(pool)
+        assert got.candidates.ranking == [(c.score, c.advocate_id) for c in expected.candidates]
+        assert list(got.candidates) == list(expected.candidates)
         db.session.rollback()
 
 

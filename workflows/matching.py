@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import gc
 import threading
-from collections import OrderedDict, defaultdict
+from collections import Counter, OrderedDict, defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from matching.engine import (
     LIVE_FORMATS,
+    RULES,
     AdvocateProfile,
     Exclusion,
     KnownSlot,
@@ -32,8 +33,10 @@ from matching.engine import (
     ScoringFacts,
     Weights,
     _rules_for,
+    best_first,
     exclusion,
-    scores,
+    score,
+    scoring_facts,
 )
 from matching.slots import DateRange, Interval, SlotRules, Window, first_free_slot
 from models import (
@@ -659,19 +662,27 @@ _TRACKED_CLASSES = (Advocate, Account, Company, Tier, Feedback, Setting, *_BY_AD
 # --- ranking from the match rows ------------------------------------------------------------------
 
 EXCLUDED_NAMED = 300  # excluded advocates named one by one, by advocate number
-_SCORING_COLUMNS = ("advocate_id", "name", "company", "industry", "sector", "size_band", "region", "timezone",
-                    "job_level_rank", "use_cases", "glad_topics", "competitors", "calls", "quarterly_limit",
-                    "last_call_us", "feedback_average")
+# What the SQL answers for each row, as the small integer its CASE gives: eligible, to be decided by
+# the engine from the full profile (RECHECK), or the code of the first rule that fails.
+OUTCOMES = ("", RECHECK, *(code for code, _ in RULES))
+_OUTCOME = {outcome: number for number, outcome in enumerate(OUTCOMES)}
 _ALL_COLUMNS = tuple(c.name for c in MatchRow.__table__.columns)
+# Where the eligible query puts what is not a ``ScoringFacts`` field as such.
+_ZONE = ScoringFacts._fields.index("utc_offset_hours")  # the time zone's name
+_LAST_CALL = ScoringFacts._fields.index("last_call_at")  # microseconds since 1970
+_STALE = len(ScoringFacts._fields)
+_ADVOCATE_ID = _STALE + 1
 
 
 class MatchQueries(NamedTuple):
-    """The SQL one match issues, in the driver's own parameter style: the rules in ``RULES``
-    order that a row can answer by itself, as one CASE naming the first that fails."""
+    """The SQL one match issues, in the driver's own parameter style. The rules in ``RULES``
+    order that a row can answer by itself are one CASE giving the first that fails."""
 
-    counts: str  # (rule, how many) for everyone; NULL is eligible
-    ranked: str  # the scoring columns of the eligible, and the ids of the ones to recheck
-    named: str  # every column of the first excluded, by id
+    outcomes: str  # the CASE's answer for everyone: how many each rule excludes
+    # The eligible: their scoring facts (``ScoringFacts``, with the time zone and the last call as
+    # stored), whether to recheck them, and the advocate id.
+    eligible: str
+    named: str  # every column of the first excluded, by id, and the outcome
     parameters: dict
 
 
@@ -687,50 +698,78 @@ def match_queries(dialect: str, request: RequestProfile, now: datetime, slot_rul
         "prospect_framed": _framed([request.prospect_company]), "request_id": request.id,
         "named": named,
     }
+
+    def has(column: str, name: str, key: str) -> str:
+        parameters[name] = _framed([key])
+        return f"{contains}({column}, {ph(name)}) > 0"
+
+    def equal(column: str, name: str, value) -> str:
+        if not value:
+            return "0"
+        parameters[name] = value
+        return f"CASE WHEN {column} = {ph(name)} THEN 1 ELSE 0 END"
+
+    def covered(column: str, prefix: str, keys) -> str:
+        return " + ".join(f"CASE WHEN {has(column, f'{prefix}{n}', key)} THEN 1 ELSE 0 END"
+                          for n, key in enumerate(sorted(keys))) or "0"
+
+    # Computed after this moment, in another quarter, or a call has begun since: the count of calls,
+    # the last call and the slot need the full profile.
+    stale = f"computed_us > {ph('now')} OR calls_quarter <> {ph('quarter')} OR next_call_us <= {ph('now')}"
     whens = [
-        "WHEN status <> 'active' THEN 'not_active'",
-        "WHEN NOT consented THEN 'no_consent'",
-        f"WHEN snoozed_until_day >= {ph('today')} THEN 'snoozed'",
-        # Computed after this moment, in another quarter, or a call has begun since: the count of
-        # calls, the last call and the slot need the full profile.
-        f"WHEN computed_us > {ph('now')} OR calls_quarter <> {ph('quarter')} OR next_call_us <= {ph('now')} "
-        f"THEN '{RECHECK}'",
-        "WHEN calls >= quarterly_limit THEN 'quota_reached'",
-        f"WHEN too_soon_until_us > {ph('now')} THEN 'too_soon'",
-        f"WHEN {contains}(formats, {ph('format')}) = 0 THEN 'format_not_accepted'",
-        f"WHEN company_key = {ph('prospect')} THEN 'own_company'",
-        f"WHEN {contains}(refused_companies, {ph('prospect_framed')}) > 0 THEN 'refused_company'",
-        f"WHEN advocate_id IN (SELECT advocate_id FROM {Ask.__tablename__} "
-        f"WHERE request_id = {ph('request_id')}) THEN 'already_asked'",
+        ("status <> 'active'", "not_active"),
+        ("NOT consented", "no_consent"),
+        (f"snoozed_until_day >= {ph('today')}", "snoozed"),
+        (stale, RECHECK),
+        ("calls >= quarterly_limit", "quota_reached"),
+        (f"too_soon_until_us > {ph('now')}", "too_soon"),
+        (f"{contains}(formats, {ph('format')}) = 0", "format_not_accepted"),
+        (f"company_key = {ph('prospect')}", "own_company"),
+        (f"{contains}(refused_companies, {ph('prospect_framed')}) > 0", "refused_company"),
+        (f"advocate_id IN (SELECT advocate_id FROM {Ask.__tablename__} "
+         f"WHERE request_id = {ph('request_id')})", "already_asked"),
     ]
     if request.topics:
-        avoided = []
-        for number, topic in enumerate(sorted(request.topics)):
-            parameters[f"topic{number}"] = _framed([topic])
-            avoided.append(f"{contains}(avoided_topics, {ph(f'topic{number}')}) > 0")
-        whens.append(f"WHEN {' OR '.join(avoided)} THEN 'avoided_topic'")
+        avoided = [has("avoided_topics", f"topic{n}", key) for n, key in enumerate(sorted(request.topics))]
+        whens.append((" OR ".join(avoided), "avoided_topic"))
     if request.format in LIVE_FORMATS:
         parameters["earliest"] = _us(now + slot_rules.notice)
-        whens.append("WHEN NOT has_windows THEN 'no_free_slot'")
+        whens.append(("NOT has_windows", "no_free_slot"))
         if request.needed_by is not None:
             # Nothing free up to the horizon when the row was computed, which reaches past the
             # needed-by date: nothing can be free before it now either.
             parameters["needed_by"] = _us(request.needed_by)
             parameters["horizon"] = slot_rules.horizon_days * 86_400_000_000
-            whens.append(f"WHEN slot_start_us IS NULL AND computed_us + {ph('horizon')} >= {ph('needed_by')} "
-                         "THEN 'no_free_slot'")
-        whens.append(f"WHEN slot_start_us IS NULL OR slot_start_us < {ph('earliest')} THEN '{RECHECK}'")
+            whens.append((f"slot_start_us IS NULL AND computed_us + {ph('horizon')} >= {ph('needed_by')}",
+                          "no_free_slot"))
+        slot_stale = f"slot_start_us IS NULL OR slot_start_us < {ph('earliest')}"
+        whens.append((slot_stale, RECHECK))
+        stale = f"{stale} OR {slot_stale}"
         if request.needed_by is not None:
-            whens.append(f"WHEN slot_end_us > {ph('needed_by')} THEN 'no_free_slot'")
-    case = "CASE " + " ".join(whens) + " END"
+            whens.append((f"slot_end_us > {ph('needed_by')}", "no_free_slot"))
+    case = ("CASE " + " ".join(f"WHEN {condition} THEN {_OUTCOME[outcome]}" for condition, outcome in whens)
+            + f" ELSE {_OUTCOME['']} END")
+    facts = (
+        equal("industry", "industry", request.industry),
+        equal("sector", "sector", request.sector),
+        "size_band",
+        equal("region", "region", request.region),
+        "timezone",
+        "job_level_rank",
+        covered("use_cases", "use_case", request.use_cases),
+        covered("glad_topics", "topic", request.topics),
+        f"CASE WHEN {covered('competitors', 'competitor', request.competitors)} > 0 THEN 1 ELSE 0 END"
+        if request.competitors else "0",
+        "calls", "quarterly_limit", "last_call_us", "feedback_average",
+        # A row that passes the CASE was rechecked by it exactly when it is stale.
+        f"CASE WHEN {stale} THEN 1 ELSE 0 END",
+    )
     table = MatchRow.__tablename__
-    rows = (f"(SELECT {', '.join(_ALL_COLUMNS)}, {case} AS rule FROM {table} "
-            "WHERE status <> 'retired') AS ranked")
     return MatchQueries(
-        counts=f"SELECT rule, count(*) FROM {rows} GROUP BY rule",
-        ranked=f"SELECT {', '.join(_SCORING_COLUMNS)}, rule FROM {rows} "
-               f"WHERE rule IS NULL OR rule = '{RECHECK}'",
-        named=f"SELECT {', '.join(_ALL_COLUMNS)}, rule FROM {rows} WHERE rule <> '{RECHECK}' "
+        outcomes=f"SELECT {case} FROM {table} WHERE status <> 'retired'",
+        eligible=f"SELECT {', '.join(facts)}, advocate_id FROM {table} WHERE {case} <= {_OUTCOME[RECHECK]}",
+        named=f"SELECT * FROM (SELECT {', '.join(_ALL_COLUMNS)}, {case} AS outcome FROM {table} "
+              f"WHERE status <> 'retired') AS ranked WHERE outcome > {_OUTCOME[RECHECK]} "
               f"ORDER BY advocate_id LIMIT {ph('named')}",
         parameters=parameters,
     )
@@ -742,7 +781,8 @@ def rank(request: ReferenceRequest, now: datetime | None = None, *,
     first ``named`` of those left out with the rule and its detail.
 
     The match rows answer most of it in three queries; the engine scores the eligible and decides
-    the few rows the SQL cannot (``RECHECK``) from their full profiles.
+    the few rows the SQL cannot (``RECHECK``) from their full profiles. A candidate's reasons are
+    written from its match row when it is first looked at.
     """
     return _rank(request_profile(request), now or utcnow(), named, booking_rules(), weights())
 
@@ -751,49 +791,63 @@ def _rank(profile: RequestProfile, now: datetime, named: int, slot_rules: SlotRu
           the_weights: Weights) -> MatchResult:
     connection = db.session.connection()
     queries = match_queries(connection.dialect.name, profile, now, slot_rules, named)
+
     def fetch(sql: str) -> list:
-        # The driver's SQL as it is, rows fetched at once: no type processing per row.
-        return connection.exec_driver_sql(sql, queries.parameters).fetchall()
+        # The driver's own cursor on the session's connection, rows fetched at once as the driver
+        # makes them: no type processing or result rows of SQLAlchemy's per row.
+        cursor = connection.connection.cursor()
+        try:
+            cursor.execute(sql, queries.parameters)
+            return cursor.fetchall()
+        finally:
+            cursor.close()
 
     with _no_cyclic_gc():
-        counts = dict(fetch(queries.counts))
-        eligible: dict[int, object] = {}
-        key_sets: dict[str, frozenset[str]] = {}
-
-        def keys(framed: str) -> frozenset[str]:
-            found = key_sets.get(framed)
-            if found is None:
-                found = key_sets[framed] = _keys(framed)
-            return found
-
+        outcomes = Counter(outcome for (outcome,) in fetch(queries.outcomes))
+        ranked: list[tuple[int, int]] = []
         recheck: list[int] = []
         today = now.date()
-        for (advocate_id, name, company, industry, sector, size_band, region, zone, level, use_cases, glad,
-             competitors, calls, limit, last_call, feedback, rule) in fetch(queries.ranked):
-            if rule is None:
-                eligible[advocate_id] = ScoringFacts(
-                    advocate_id, name, company, industry, sector, size_band, region,
-                    _utc_offset_hours(zone, today), level, keys(use_cases), keys(glad), keys(competitors),
-                    calls, limit, None if last_call is None else EPOCH + timedelta(microseconds=last_call),
-                    feedback)
-            else:
-                recheck.append(advocate_id)
-        counts.pop(None, None)
-        counts.pop(RECHECK, None)
+        scored: dict[tuple, int] = {}  # many advocates share the same facts: each is scored once
+        append = ranked.append
+        for row in fetch(queries.eligible):
+            if row[_STALE]:
+                recheck.append(row[_ADVOCATE_ID])
+                continue
+            stored = row[:_STALE]
+            points = scored.get(stored)
+            if points is None:
+                facts = ScoringFacts._make(stored)._replace(
+                    utc_offset_hours=_utc_offset_hours(stored[_ZONE], today),
+                    last_call_at=_moment(stored[_LAST_CALL]))
+                points = scored[stored] = score(profile, facts, weights=the_weights, now=now)
+            append((points, row[_ADVOCATE_ID]))
+        counts = {OUTCOMES[outcome]: count for outcome, count in outcomes.items()
+                  if outcome > _OUTCOME[RECHECK]}
         rechecked: list[Exclusion] = []
+        fresh: dict[int, AdvocateProfile] = {}
         for full in (_load_pool(connection, now, recheck) if recheck else ()):
             left_out = exclusion(profile, full, now=now, slot_rules=slot_rules)
             if left_out is None:
-                eligible[full.id] = full
+                fresh[full.id] = full
+                ranked.append((score(profile, scoring_facts(profile, full), weights=the_weights, now=now),
+                               full.id))
             else:
                 rechecked.append(left_out)
                 counts[left_out.rule] = counts.get(left_out.rule, 0) + 1
         named_rows = fetch(queries.named) if named else []
         excluded = _named_exclusions(connection, profile, named_rows, now, slot_rules) + rechecked
         excluded.sort(key=lambda e: e.advocate_id)
-        ranked = scores(profile, eligible.values(), weights=the_weights, now=now)
+        best_first(ranked)
+
+    def profiles(ids: list[int]) -> dict[int, AdvocateProfile]:
+        found = {i: fresh[i] for i in ids if i in fresh}
+        missing = [i for i in ids if i not in found]
+        if missing:
+            found.update((p.id, p) for p in _row_profiles(db.session.connection(), missing, today))
+        return found
+
     return MatchResult(
-        RankedCandidates(profile, ranked, eligible, weights=the_weights, now=now),
+        RankedCandidates(profile, ranked, profiles, weights=the_weights, now=now),
         tuple(excluded[:named]),
         {rule: counts[rule] for rule in sorted(counts)},
     )
@@ -843,12 +897,13 @@ def _named_exclusions(connection, request: RequestProfile, rows, now: datetime,
     detail needs the slot search get their full profile."""
     found: list[Exclusion] = []
     searched: list[int] = []
+    today = now.date()
     for row in rows:
         values = dict(zip(_ALL_COLUMNS, row, strict=False))
-        if row[-1] == "no_free_slot" and values["has_windows"] and values["slot_start_us"] is None:
+        if OUTCOMES[row[-1]] == "no_free_slot" and values["has_windows"] and values["slot_start_us"] is None:
             searched.append(values["advocate_id"])
             continue
-        left_out = exclusion(request, _row_profile(values), now=now, slot_rules=slot_rules)
+        left_out = exclusion(request, _row_profile(values, today), now=now, slot_rules=slot_rules)
         if left_out is not None:
             found.append(left_out)
     for full in (_load_pool(connection, now, searched) if searched else ()):
@@ -858,7 +913,17 @@ def _named_exclusions(connection, request: RequestProfile, rows, now: datetime,
     return found
 
 
-def _row_profile(row: dict) -> AdvocateProfile:
+def _row_profiles(connection, ids: list[int], today: date) -> list[AdvocateProfile]:
+    """The advocates' profiles from their match rows, still valid at this moment."""
+    found = []
+    table = MatchRow.__table__
+    for start in range(0, len(ids), _IN_CHUNK):
+        query = select(*table.columns).where(table.c.advocate_id.in_(ids[start:start + _IN_CHUNK]))
+        found.extend(_row_profile(row._asdict(), today) for row in connection.execute(query))
+    return found
+
+
+def _row_profile(row: dict, today: date) -> AdvocateProfile:
     """An advocate as the engine sees it, from a match row still valid at this moment."""
     slot = None
     if row["slot_start_us"] is not None:
@@ -872,6 +937,7 @@ def _row_profile(row: dict) -> AdvocateProfile:
         last_call_at=_moment(row["last_call_us"]), min_days_between_calls=row["min_days_between_calls"],
         formats=_keys(row["formats"]), industry=row["industry"], sector=row["sector"],
         size_band=row["size_band"], region=row["region"], job_level_rank=row["job_level_rank"],
+        utc_offset_hours=_utc_offset_hours(row["timezone"], today),
         use_cases=_keys(row["use_cases"]), glad_topics=_keys(row["glad_topics"]),
         avoided_topics=_keys(row["avoided_topics"]), competitors=_keys(row["competitors"]),
         refused_companies=_keys(row["refused_companies"]), feedback_average=row["feedback_average"],
