@@ -92,7 +92,7 @@ def expire_asks() -> None:
 def rebuild_match_rows() -> None:
     """Recompute every advocate's match row from the full profile (they are kept current as
     profiles change; this is for after a restore, or a check)."""
-    from workflows.matching import rebuild
+    from workflows.match_rows import rebuild
 
     with click.progressbar(length=1, label="Rebuilding match rows") as bar:
         def progress(done: int, total: int) -> None:
@@ -107,7 +107,7 @@ def rebuild_match_rows() -> None:
 def refresh_match_rows() -> None:
     """Recompute the rows time has overtaken (a slot now inside the notice period, a new
     quarter); run it now and then, e.g. beside ``flask jobs run``."""
-    from workflows.matching import refresh_stale
+    from workflows.match_rows import refresh_stale
 
     refreshed = refresh_stale()
     click.echo(f"refreshed {refreshed} match row{'' if refreshed == 1 else 's'}")

@@ -17,7 +17,7 @@ redirects back to the request. A refusal re-renders the page with the reason and
 
 Every page issues the same number of queries whatever the number of requests, asks, events or
 advocates: lists are read with eager loading, and the pool for the ranking in a fixed number of
-queries (``workflows.matching.load_pool``).
+queries (``workflows.match_rows.load_pool``).
 """
 
 from __future__ import annotations

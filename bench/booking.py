@@ -33,7 +33,10 @@ from datetime import time as clock
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# The project's root first, and not this folder: here ``http.py`` would stand in for the standard
+# library's ``http``.
+sys.path[:] = [str(Path(__file__).resolve().parent.parent),
+               *(p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent)]
 
 ROUNDS = 25
 WARM_UP = 3

@@ -27,7 +27,10 @@ import time
 from email.message import EmailMessage
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# The project's root first, and not this folder: here ``http.py`` would stand in for the standard
+# library's ``http``.
+sys.path[:] = [str(Path(__file__).resolve().parent.parent),
+               *(p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent)]
 
 N = 500
 ROUNDS = 5

@@ -23,7 +23,10 @@ from pathlib import Path
 
 from sqlalchemy.exc import OperationalError
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# The project's root first, and not this folder: here ``http.py`` would stand in for the standard
+# library's ``http``.
+sys.path[:] = [str(Path(__file__).resolve().parent.parent),
+               *(p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent)]
 
 SIZES = (1_000, 10_000, 100_000)
 RUNS = {1_000: 7, 10_000: 5, 100_000: 3}
@@ -153,11 +156,12 @@ def plain_driver(url: str):
 def bench(n: int, url: str, db_name: str) -> dict:
     from flask_migrate import upgrade
 
+    from admin.requests import CANDIDATES_SHOWN
     from app import create_app
     from models import db
     from models.types import utcnow
-    from admin.requests import CANDIDATES_SHOWN
-    from workflows.matching import match_queries, rank, refresh_match_rows, request_profile
+    from workflows.match_rows import refresh_match_rows
+    from workflows.matching import match_queries, rank, request_profile
     from workflows.slots import booking_rules
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": url})

@@ -42,7 +42,10 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# The project's root first, and not this folder: here ``http.py`` would stand in for the standard
+# library's ``http``.
+sys.path[:] = [str(Path(__file__).resolve().parent.parent),
+               *(p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent)]
 
 ADVOCATES = int(os.environ.get("BENCH_ADVOCATES", 10_000))
 ENGAGEMENTS = int(os.environ.get("BENCH_ENGAGEMENTS", 50_000))

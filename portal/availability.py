@@ -220,7 +220,13 @@ def set_limits():
         form, flow.set_limits,
         form.quarterly_cap.data, form.min_days_between_calls.data, form.max_calls_per_day.data,
     ):
-        return _done("Limits saved.")
+        use = flow.quarter_use(current_advocate_id())
+        if use.full:
+            # A cap below the calls already had is allowed: it means no more this quarter.
+            return _done(f"Limits saved. You have had {use.used} {'call' if use.used == 1 else 'calls'} in "
+                         f"{use.label}, as many as your limit of {use.limit} allows: no new asks until "
+                         "next quarter.")
+        return _done(f"Limits saved: {use.left} of {use.limit} calls left in {use.label}.")
     return _page(400, limits_form=form)
 
 

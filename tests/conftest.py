@@ -157,9 +157,9 @@ def clean_database() -> None:
         db.session.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
         # TRUNCATE passes the session's hooks by: give the emptied pool a version of its own, as
         # the deletes on SQLite do through them, so no kept ranking of the test before passes.
-        from workflows.matching import _bump_pool_version
+        from workflows.match_rows import bump_pool_version
 
-        _bump_pool_version(db.session.connection())
+        bump_pool_version(db.session.connection())
     else:
         for table in tables:
             db.session.execute(table.delete())

@@ -45,17 +45,8 @@ from models.advocates import CompetitorRelation
 from models.types import utcnow
 from tests.conftest import clean_database
 from workflows import availability, errors
-from workflows.matching import (
-    _load_pool,
-    _moment,
-    booking_rules,
-    load_pool,
-    match_row,
-    pool_version,
-    rank,
-    request_profile,
-    weights,
-)
+from workflows.match_rows import load_pool, load_profiles, match_row, moment, pool_version
+from workflows.matching import booking_rules, rank, request_profile, weights
 
 PROSPECT = "Prospect Health GmbH"
 ZONES = ("UTC", "Europe/Berlin", "America/New_York", "Asia/Singapore")
@@ -260,8 +251,8 @@ def stored_rows_match_a_full_recomputation() -> None:
     assert set(rows) == advocate_ids
     columns = [c.name for c in MatchRow.__table__.columns]
     for advocate_id, row in rows.items():
-        computed = _moment(row.computed_us)
-        profile = _load_pool(db.session.connection(), computed, [advocate_id], retired=True)[0]
+        computed = moment(row.computed_us)
+        profile = load_profiles(db.session.connection(), computed, [advocate_id], retired=True)[0]
         assert {c: getattr(row, c) for c in columns} == match_row(profile, computed, booking_rules())
 
 
@@ -359,10 +350,11 @@ def test_the_rebuild_command_recomputes_every_row_and_the_refresh_only_the_stale
     result = app.test_cli_runner().invoke(args=["matching", "refresh"])
     assert "refreshed 0 match rows" in result.output  # nothing stale yet
     with app.app_context():
-        from workflows.matching import refresh_stale
+        from workflows import jobs
 
-        # A week on, each stored slot lies in the past: every row is recomputed for that moment.
-        assert refresh_stale(utcnow() + timedelta(days=7)) == 3
+        # A week on, each stored slot lies in the past: the periodic jobs recompute every row for
+        # that moment (``flask jobs run``, and the mail worker's timer).
+        assert jobs.run_due(utcnow() + timedelta(days=7))["match_rows_refreshed"] == 3
         later = db.session.scalars(select(MatchRow.slot_start_us)).all()
-        assert all(start is not None and _moment(start) > utcnow() + timedelta(days=8) for start in later)
+        assert all(start is not None and moment(start) > utcnow() + timedelta(days=8) for start in later)
         db.session.rollback()

@@ -5,7 +5,8 @@ from datetime import UTC, datetime, time, timedelta
 from sqlalchemy import select
 
 from models import Advocate, AdvocateTopic, Format, Topic, TopicStance, WeeklyWindow, db
-from workflows.matching import load_pool, rank
+from workflows.match_rows import load_pool
+from workflows.matching import rank
 
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
 

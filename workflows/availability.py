@@ -25,7 +25,7 @@ from models import Advocate, AdvocateStatus, Blackout, Engagement, Submission, W
 from models.advocates import WEEKDAYS
 from models.engagements import CALENDAR_STATUSES
 from models.types import zone_or_utc
-from workflows import errors, settings, submissions
+from workflows import errors, quota, settings, submissions
 from workflows.slots import booking_rules
 from workflows.submissions import Once
 from workflows.transaction import transaction
@@ -284,6 +284,11 @@ def set_limits(
         advocate.quarterly_cap = quarterly_cap
         advocate.min_days_between_calls = min_days_between_calls
         advocate.max_calls_per_day = max_calls_per_day
+
+
+def quarter_use(advocate_id: int) -> quota.QuarterUse:
+    """The advocate's calls this quarter against their limit, as it is now."""
+    return quota.quarter_use(db.session.get(Advocate, advocate_id))
 
 
 # --- the page and its preview ----------------------------------------------------------------

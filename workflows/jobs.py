@@ -11,14 +11,16 @@ from __future__ import annotations
 from datetime import datetime
 
 from models.types import utcnow
-from workflows import followup, nudges, outreach, requests, tiers
+from workflows import followup, match_rows, nudges, outreach, requests, tiers
 from workflows.text import counted
 
 # What ``run_due`` reports, in the order the jobs run: an ask expires before anything else reads
 # the request, a call is asked for feedback before it may complete; an unanswered program
-# invitation gets its one reminder; tier suggestions run once a day, after the calls completed.
+# invitation gets its one reminder; tier suggestions run once a day, after the calls completed;
+# last, the match rows that time has overtaken are recomputed (ranking is right without it, but
+# reads such rows' full profiles: the refresh keeps them few).
 JOBS = ("asks_expired", "ask_reminders", "reminders", "feedback_requests", "completed", "nudges",
-        "invitations_reminded", "tier_suggestions")
+        "invitations_reminded", "tier_suggestions", "match_rows_refreshed")
 
 
 def run_due(now: datetime | None = None) -> dict[str, int]:
@@ -33,6 +35,7 @@ def run_due(now: datetime | None = None) -> dict[str, int]:
         "nudges": nudges.send_due_nudges(now),
         "invitations_reminded": outreach.send_due_reminders(now),
         "tier_suggestions": tiers.suggest_tiers(now),
+        "match_rows_refreshed": match_rows.refresh_stale(now),
     }
 
 
@@ -48,4 +51,5 @@ def describe(counts: dict[str, int]) -> str:
         f"nudged {counted(counts['nudges'], 'advocate', 'advocates')} to review their availability",
         f"reminded {counted(counts['invitations_reminded'], 'invitation', 'invitations')} to the program",
         f"suggested {counted(counts['tier_suggestions'], 'tier change', 'tier changes')}",
+        f"refreshed {counted(counts['match_rows_refreshed'], 'match row', 'match rows')} time had overtaken",
     ])

@@ -1,4 +1,4 @@
-"""The WSGI app that ``bench/http_pages.py`` serves with gunicorn: the app as deployed, plus
+"""The WSGI app that ``bench/http.py`` serves with gunicorn: the app as deployed, plus
 ``/bare``, a bare Flask endpoint in an app of its own (no extensions, no hooks, no database) under
 the same server: the least a request through gunicorn and Flask costs. Only the benchmark uses it.
 

@@ -61,7 +61,7 @@ def upgrade():
     op.execute("INSERT INTO pool_version (id, version) VALUES (1, 1)")
     # A data migration: the rows of the advocates already there, by the same code that keeps
     # them current afterwards.
-    from workflows.matching import refresh_match_rows
+    from workflows.match_rows import refresh_match_rows
 
     refresh_match_rows(op.get_bind())
 

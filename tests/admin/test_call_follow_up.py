@@ -72,7 +72,9 @@ def test_a_past_call_cannot_be_cancelled_but_can_be_marked_a_no_show(app, call, 
         assert quota.quarter_use(db.session.get(Advocate, call.advocate_id), gone.quarter).used == 0
         db.session.remove()
     with time_machine.travel(call.starts_at + timedelta(days=5), tick=False), app.app_context():
-        assert jobs.run_due() == dict.fromkeys(jobs.JOBS, 0)  # a no-show is asked nothing, completes never
+        done = jobs.run_due()
+        done.pop("match_rows_refreshed")  # five days on, the match rows are recomputed: not about the call
+        assert done == dict.fromkeys(done, 0)  # a no-show is asked nothing, completes never
         db.session.remove()
 
 

@@ -374,7 +374,7 @@ def limits(cap="2", gap="14", per_day="2") -> dict:
 
 def test_save_limits(client, app, advocate):
     response = post(client, f"{PAGE}/limits", limits(), follow=True)
-    assert "Limits saved." in response.get_data(as_text=True)
+    assert "Limits saved: 2 of 2 calls left in Q" in response.get_data(as_text=True)
     assert state(app, advocate.id)["limits"] == (2, 14, 2)
     # The edges are allowed; an empty cap means "as many as the tier allows".
     assert post(client, f"{PAGE}/limits", limits("4", "90", "5")).status_code == 302
@@ -383,6 +383,18 @@ def test_save_limits(client, app, advocate):
     assert state(app, advocate.id)["limits"] == (None, 0, 1)
     assert post(client, f"{PAGE}/limits", limits("0", "0", "1")).status_code == 302
     assert state(app, advocate.id)["limits"] == (0, 0, 1)
+
+
+def test_a_cap_below_the_calls_already_had_is_saved_and_says_no_more_asks_this_quarter(client, app, advocate):
+    now = datetime.now(UTC)
+    calls = [booked_call(now + timedelta(days=1)), booked_call(now + timedelta(days=1, hours=2))]
+    for call in calls:
+        call.quarter = quarter_of(now)  # counted in this quarter, whatever day it is
+    add_rows(app, advocate.id, *calls)
+    html = post(client, f"{PAGE}/limits", limits(cap="1"), follow=True).get_data(as_text=True)
+    assert state(app, advocate.id)["limits"] == (1, 14, 2)
+    assert "You have had 2 calls in Q" in html
+    assert "as many as your limit of 1 allows: no new asks until next quarter." in html
 
 
 @pytest.mark.parametrize(
@@ -610,7 +622,7 @@ def test_a_change_commits_in_a_bounded_number_of_queries(client, app, advocate, 
         )
     assert response.status_code == 302
     # The change itself, then the advocate's match row recomputed in the same transaction
-    # (a fixed number whatever the pool: workflows.matching.refresh_match_rows).
+    # (a fixed number whatever the pool: workflows.match_rows.refresh_match_rows).
     assert len(queries) <= 8 + 14
 
 

@@ -46,11 +46,12 @@ def run(app, moment) -> dict[str, int]:
     with time_machine.travel(moment, tick=False), app.app_context():
         counts = jobs.run_due()
         db.session.remove()
+    del counts["match_rows_refreshed"]  # time moves the match rows on too: not what these tests count
     return counts
 
 
 def nothing_but(**counts) -> dict[str, int]:
-    return {**dict.fromkeys(jobs.JOBS, 0), **counts}
+    return {**{job: 0 for job in jobs.JOBS if job != "match_rows_refreshed"}, **counts}
 
 
 @pytest.fixture()
@@ -206,7 +207,8 @@ def test_the_cli_runs_every_due_job_once_and_says_what_it_did(app, runner, calls
                                          "completed 0 calls",
                                          "nudged 0 advocates to review their availability",
                                          "reminded 0 invitations to the program",
-                                         "suggested 0 tier changes"]
+                                         "suggested 0 tier changes",
+                                         "refreshed 0 match rows time had overtaken"]
     assert "reminded 0 calls" in again.output
 
 

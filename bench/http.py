@@ -1,9 +1,6 @@
 """Pages under load: gunicorn with 2 workers, 20 concurrent clients, against a bare Flask endpoint
 and the sign-in page served in the same run (DESIGN.md §8).
 
-(Named ``http_pages.py``, not ``http.py``: a script's folder comes first on ``sys.path``, so a
-``bench/http.py`` would stand in for the standard library's ``http`` in every benchmark here.)
-
 A scratch SQLite file (and, when ``BENCH_DATABASE_URL`` is set, a PostgreSQL schema of its own,
 ``vouch_bench_http``, dropped afterwards) is migrated (``flask db upgrade``'s own function), filled with
 ``BENCH_ADVOCATES`` advocates (default 10 000) by ``bench/reports.py``'s bulk builder, with
@@ -33,7 +30,6 @@ used. Targets: p95 < 100 ms, every main page ≥ 0.5 of the sign-in page's throu
 
 from __future__ import annotations
 
-import http.client
 import json
 import logging
 import os
@@ -49,7 +45,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+# The project's root first, and not this folder: here ``http.py`` would stand in for the standard
+# library's ``http``.
+sys.path[:] = [str(Path(__file__).resolve().parent.parent),
+               *(p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent)]
 
 ADVOCATES = int(os.environ.get("BENCH_ADVOCATES", 10_000))
 ENGAGEMENTS = int(os.environ.get("BENCH_HTTP_ENGAGEMENTS", 0))
@@ -173,7 +172,9 @@ def start_server(url: str, scratch: str) -> tuple[subprocess.Popen, int, Path]:
 
 
 def get(port: int, path: str, cookie: str | None) -> tuple[int, bytes]:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    from http.client import HTTPConnection
+
+    connection = HTTPConnection("127.0.0.1", port, timeout=60)
     try:
         connection.request("GET", path, headers={"Cookie": cookie} if cookie else {})
         answer = connection.getresponse()
@@ -184,6 +185,7 @@ def get(port: int, path: str, cookie: str | None) -> tuple[int, bytes]:
 
 def drive(port: int, path: str, cookie: str | None, seconds: float) -> tuple[list[float], int, float, float]:
     """CLIENTS threads sending GET path for ``seconds``; → (latencies, errors, wall s, client CPU s)."""
+    from http.client import HTTPConnection, HTTPException  # here: see the note on sys.path above
     latencies: list[list[float]] = [[] for _ in range(CLIENTS)]
     errors = [0] * CLIENTS
     ready = threading.Barrier(CLIENTS + 1)
@@ -191,7 +193,7 @@ def drive(port: int, path: str, cookie: str | None, seconds: float) -> tuple[lis
     stop = [0.0]
 
     def client(number: int) -> None:
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        connection = HTTPConnection("127.0.0.1", port, timeout=60)
         ready.wait()
         while time.perf_counter() < stop[0]:
             began = time.perf_counter()
@@ -200,7 +202,7 @@ def drive(port: int, path: str, cookie: str | None, seconds: float) -> tuple[lis
                 answer = connection.getresponse()
                 answer.read()
                 failed = answer.status != 200
-            except (OSError, http.client.HTTPException):
+            except (OSError, HTTPException):
                 connection.close()
                 failed = True
             latencies[number].append(time.perf_counter() - began)
