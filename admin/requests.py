@@ -67,7 +67,7 @@ from models import (
 )
 from models.types import utcnow
 from pages import OnceForm, date_and_time, show_refusal, viewer_zone, whole_number
-from workflows import bookings, errors, followup
+from workflows import bookings, errors, followup, request_submission
 from workflows import requests as flow
 from workflows.audit import record_access_denied
 from workflows.engagements import current_engagement
@@ -312,7 +312,7 @@ def new_request():
         abort(400)
     try:
         data = parse_request(request.form)  # the form's text as typed: the workflow reads it
-        created = flow.submit_request(data, by=current_user, once=form.once("request-form"))
+        created = request_submission.submit_request(data, by=current_user, once=form.once("request-form"))
     except AlreadySubmitted as again:
         flash("This form was already sent: here is the request it created. Nothing new was saved.",
               "info")
@@ -654,7 +654,8 @@ def edit_request(request_id: int):
     if not form.validate_on_submit():
         abort(400)
     try:
-        changed = flow.edit_request(request_id, parse_request_edit(request.form), by=current_user)
+        changed = request_submission.edit_request(request_id, parse_request_edit(request.form),
+                                                  by=current_user)
     except RequestInvalid as invalid:
         form.show_errors(invalid.errors)
         flash("Nothing was changed: see the messages beside the fields.", "error")

@@ -21,7 +21,7 @@ from models import AskStatus, size_band
 from models.types import ID_MAX, utcnow
 from pages import int_arg, viewer_zone
 from portal import bp, current_advocate_id
-from workflows import quota
+from workflows import ask_inbox, quota
 from workflows import requests as flow
 
 # --- forms -----------------------------------------------------------------------------------
@@ -72,10 +72,10 @@ def asks():
     advocate_id = current_advocate_id()
     page = int_arg(request.args, "page", 1, high=ID_MAX // ANSWERED_PER_PAGE)
     now = utcnow()
-    answered, more = flow.answered_asks(advocate_id, now, page, ANSWERED_PER_PAGE)
+    answered, more = ask_inbox.answered_asks(advocate_id, now, page, ANSWERED_PER_PAGE)
     return render_template(
         "portal/asks.html",
-        pending=flow.pending_asks(advocate_id, now) if page == 1 else [],
+        pending=ask_inbox.pending_asks(advocate_id, now) if page == 1 else [],
         answered=answered,
         page=page,
         more=more,
@@ -134,7 +134,7 @@ def _page(ask_id: int, status: int = 200, *, refusal: str | None = None,
           decline_form: DeclineForm | None = None):
     advocate_id = current_advocate_id()
     now = utcnow()
-    the_ask, engagement = flow.advocate_ask(ask_id, advocate_id)
+    the_ask, engagement = ask_inbox.advocate_ask(ask_id, advocate_id)
     overdue = flow.is_overdue(the_ask, now)
     answerable = the_ask.status is AskStatus.PENDING and not overdue
     if refusal:

@@ -29,8 +29,7 @@ from models.types import utcnow
 from pages import viewer_zone
 from portal import bp
 from portal.auth import home_for
-from workflows import points, quota
-from workflows import requests as requests_flow
+from workflows import ask_inbox, points, quota
 
 
 @bp.route("/")
@@ -92,7 +91,7 @@ def _home_page(advocate: Advocate, use: quota.QuarterUse, now: datetime) -> Home
     standing = points.standing(advocate, now)
     return HomePage(
         advocate=advocate,
-        asks=requests_flow.pending_asks(advocate.id, now),
+        asks=ask_inbox.pending_asks(advocate.id, now),
         upcoming=[e for e in engagements if e.status is EngagementStatus.BOOKED],
         in_progress=[e for e in engagements if e.status is EngagementStatus.AWAITING_BOOKING],
         use=use,

@@ -34,7 +34,7 @@ from models import (
 )
 from models.types import utcnow
 from tests.conftest import first_link, html_body, text_body
-from workflows import quota, request_mail
+from workflows import quota, request_mail, request_submission
 from workflows import requests as flow
 from workflows.matching import rank
 from workflows.request_input import parse_request
@@ -149,7 +149,7 @@ def test_submitting_saves_a_new_request_with_its_timeline_and_audit(app_context,
         "questions": ["How long did the rollout take?"],
     })
 
-    request = flow.submit_request(data, by=seller)
+    request = request_submission.submit_request(data, by=seller)
 
     db.session.expire_all()
     request = load(request.id)
@@ -177,15 +177,15 @@ def test_tags_are_reused_whatever_their_case_and_created_when_first_used(app_con
         "use_cases": ["CLAIMS   automation", "Fraud detection"], "competitors": ["acme cloud", "Globex"],
     })
 
-    request = flow.submit_request(data, by=seller)
+    request = request_submission.submit_request(data, by=seller)
 
     request = load(request.id)
     assert [u.name for u in request.use_cases] == ["Claims automation", "Fraud detection"]
     assert [c.name for c in request.competitors] == ["Acme Cloud", "Globex"]
     assert count(UseCase) == 2 and count(Competitor) == 2
-    again = flow.submit_request(parse_request({"prospect_company": "Initech", "industry": "Retail",
-                                               "format": "call",
-                                               "use_cases": ["fraud DETECTION"]}), by=seller)
+    again = request_submission.submit_request(
+        parse_request({"prospect_company": "Initech", "industry": "Retail", "format": "call",
+                       "use_cases": ["fraud DETECTION"]}), by=seller)
     assert [u.id for u in load(again.id).use_cases] == [request.use_cases[1].id]
     assert count(UseCase) == 2
 
@@ -197,9 +197,9 @@ def test_a_failed_submission_leaves_nothing_behind(app_context, seller, monkeypa
     def broken(*_args, **_kwargs):
         raise RuntimeError("the disk is full")
 
-    monkeypatch.setattr(flow, "add_event", broken)
+    monkeypatch.setattr(request_submission, "add_event", broken)
     with pytest.raises(RuntimeError):
-        flow.submit_request(data, by=seller)
+        request_submission.submit_request(data, by=seller)
 
     assert (count(ReferenceRequest), count(UseCase), count(RequestEvent)) == (0, 0, 0)
 

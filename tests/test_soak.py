@@ -146,7 +146,7 @@ def build(app, url: str) -> Program:
 
     from models import Account, Advocate, Role, db
     from tests.helpers import sign_in_directly
-    from workflows import accounts, availability
+    from workflows import accounts, availability, request_submission
     from workflows import requests as flow
     from workflows.imports import import_advocates
     from workflows.request_input import parse_request
@@ -174,7 +174,7 @@ def build(app, url: str) -> Program:
                 "format": "call", "topics": ["Implementation"],
                 "needed_by": (date.today() + timedelta(days=25)).isoformat(),
             })
-            request_ids.append(flow.submit_request(data, by=seller).id)
+            request_ids.append(request_submission.submit_request(data, by=seller).id)
             db.session.remove()
             seller = db.session.get(Account, seller_id)
         # The popular advocates have accepted asks, one after the other: their prospects'

@@ -15,7 +15,7 @@ reads its errors in the person's words ("Pick a format") where the API names the
 
 ``parse_request(raw)`` checks every rule at once and either returns a typed ``RequestInput`` —
 catalogue names resolved to their rows — or raises ``RequestInvalid``, whose ``errors`` map each
-field to what is wrong with it. It changes nothing (``workflows.requests.submit_request`` saves
+field to what is wrong with it. It changes nothing (``workflows.request_submission.submit_request`` saves
 what it returns) and runs a fixed number of queries whatever the input.
 """
 

@@ -8,16 +8,17 @@ below, which check the state machines and only flush. Other workflows (leaving t
 the booking workflows) call the same steps inside their own transaction. A refusal raises a
 ``workflows.errors`` refusal and leaves nothing behind, except where it says otherwise (an ask
 found overdue is recorded as expired before the answer is refused). The e-mails the changes
-cause are written in ``workflows.request_mail``, queued in the same transaction.
+cause are written in ``workflows.request_mail``, queued in the same transaction. A request
+arrives and is edited in ``workflows.request_submission``; an advocate reads their asks through
+``workflows.ask_inbox``.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime, timedelta
-from typing import Any
 
-from sqlalchemy import Select, false, or_, select
+from sqlalchemy import Select, false, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -27,7 +28,6 @@ from models import (
     Advocate,
     Ask,
     AskStatus,
-    Competitor,
     Engagement,
     EngagementStatus,
     ReferenceRequest,
@@ -35,25 +35,20 @@ from models import (
     RequestOutcome,
     RequestStatus,
     Role,
-    Topic,
-    UseCase,
     db,
     quarter_of,
 )
 from models.engagements import LIVE_STATUSES
 from models.types import utcnow
-from workflows import errors, quota, request_mail, settings, submissions
+from workflows import errors, quota, request_mail, settings
 from workflows.audit import add_event
 from workflows.engagements import cancel_engagement_step
 from workflows.introductions import introduce_step
 from workflows.matching import rank, standing
-from workflows.request_input import RequestEdit, RequestInput
 from workflows.request_view import (
     DECLINE_REASONS,
     decline_reason_text,
 )
-from workflows.submissions import Once
-from workflows.tags import tag_list
 from workflows.timeline import record
 from workflows.transaction import transaction
 
@@ -366,97 +361,6 @@ def decline_ask(
 # --- the coordinator's and the seller's changes ----------------------------------------------
 
 
-def submit_request(data: RequestInput, *, by: Account, now: datetime | None = None,
-                   once: Once | None = None) -> ReferenceRequest:
-    """Save a request checked by ``request_input.parse_request``, as ``by``'s: status "new",
-    use cases and competitors reused when known (compared case-insensitively) and created when
-    first used, "submitted" on the timeline, the audit log, and an e-mail to each coordinator who
-    wants one. One commit; then, where the program asks by itself, the best eligible advocate is
-    asked (``ask_automatically``, a transaction of its own).
-
-    ``once``: the form's submission key or the API's ``Idempotency-Key``; the same key again
-    raises ``submissions.AlreadySubmitted`` naming the request it created."""
-    now = now or utcnow()
-    # Read what the input holds before the transaction (on SQLite its write lock starts a new
-    # transaction, which expires what the session holds).
-    industry_id = data.industry.id if data.industry is not None else None
-    region_id = data.region.id if data.region is not None else None
-    format_code = data.format.code
-    topic_ids = list(dict.fromkeys(topic.id for topic in data.topics))
-    with transaction():
-        claimed = submissions.claim(by.id, once.scope, once.key, content=once.content) if once else None
-        request = ReferenceRequest(
-            requested_by_id=by.id,
-            opportunity_id=data.opportunity_id,
-            opportunity_name=data.opportunity_name,
-            amount=data.amount,
-            prospect_company=data.prospect_company,
-            industry_id=industry_id,
-            employees=data.employees,
-            region_id=region_id,
-            contact_name=data.contact_name,
-            contact_email=data.contact_email,
-            format_code=format_code,
-            needed_by=data.needed_by,
-            questions=list(data.questions),
-            notes=data.notes,
-            status=RequestStatus.NEW,
-            outcome=RequestOutcome.OPEN,
-            use_cases=tag_list(UseCase, data.use_cases),
-            topics=_topics(topic_ids),
-            competitors=tag_list(Competitor, data.competitors),
-            created_at=now,
-            updated_at=now,
-        )
-        db.session.add(request)
-        db.session.flush()
-        if claimed is not None:
-            submissions.done(claimed, request.id)
-        record(request.id, "submitted", by, now, format=format_code)
-        add_event("request.submitted", actor=by, subject=f"request:{request.id}", format=format_code)
-        request_mail.tell_coordinators(request, by)
-    ask_automatically(request.id, now=now)
-    return request
-
-
-def edit_request(request_id: int, changes: RequestEdit, *, by: Account,
-                 now: datetime | None = None) -> list[str]:
-    """Change the needed-by date, notes, topics or contact of a request nobody has accepted yet
-    (``IllegalTransition`` after that: the advocate agreed to what they read). → the fields that
-    changed, named on the timeline as "edited"."""
-    now = now or utcnow()
-    topic_ids = list(dict.fromkeys(topic.id for topic in changes.topics))
-    with transaction():
-        request = lock_request(request_id, visible_to=by)
-        if request.status not in ASKABLE:
-            raise IllegalTransition(
-                f"This request is {request.status.value}: an advocate has taken it on, so it can no "
-                "longer be changed. Nothing was changed."
-            )
-        before = _editable(request)
-        request.needed_by = changes.needed_by
-        request.notes = changes.notes
-        request.contact_name = changes.contact_name
-        request.contact_email = changes.contact_email
-        request.topics = _topics(topic_ids)
-        changed = [name for name, value in _editable(request).items() if before[name] != value]
-        if changed:
-            request.updated_at = now
-            record(request.id, "edited", by, now, changed=changed)
-            add_event("request.edited", actor=by, subject=f"request:{request.id}", changed=changed)
-    return changed
-
-
-def _editable(request: ReferenceRequest) -> dict[str, Any]:
-    return {
-        "needed_by": request.needed_by,
-        "notes": request.notes,
-        "topics": sorted(t.id for t in request.topics),
-        "contact_name": request.contact_name,
-        "contact_email": request.contact_email,
-    }
-
-
 def ask(request_id: int, advocate_id: int, *, by: Account | None, now: datetime | None = None) -> Ask:
     """Ask an advocate to give the reference: checked under the advocate's row lock, then the
     request's. The request must still need an advocate ("new" or "asking", else
@@ -678,59 +582,7 @@ def record_outcome(request_id: int, outcome: RequestOutcome | str, *, by: Accoun
     return request
 
 
-# --- reading, for the portal -----------------------------------------------------------------
-
-
-def _with_context(query):
-    """The prospect context an ask page or list shows, eagerly loaded (a fixed number of queries)."""
-    return query.options(
-        joinedload(Ask.request).options(
-            joinedload(ReferenceRequest.industry),
-            joinedload(ReferenceRequest.region),
-            joinedload(ReferenceRequest.format),
-            selectinload(ReferenceRequest.topics),
-            selectinload(ReferenceRequest.use_cases),
-        )
-    )
-
-
-def pending_asks(advocate_id: int, now: datetime) -> list[Ask]:
-    """The advocate's asks waiting for an answer (not past their time), soonest due first."""
-    query = (
-        select(Ask)
-        .where(Ask.advocate_id == advocate_id, Ask.status == AskStatus.PENDING, Ask.expires_at > now)
-        .order_by(Ask.expires_at, Ask.id)
-    )
-    return list(db.session.scalars(_with_context(query)).unique())
-
-
-def answered_asks(advocate_id: int, now: datetime, page: int, per_page: int) -> tuple[list[Ask], bool]:
-    """One page of the advocate's other asks: answered, withdrawn, expired or past their time,
-    newest first, with the request's format and industry (and whether a next page exists)."""
-    query = (
-        select(Ask)
-        .where(Ask.advocate_id == advocate_id, or_(Ask.status != AskStatus.PENDING, Ask.expires_at <= now))
-        .options(joinedload(Ask.request).options(joinedload(ReferenceRequest.industry),
-                                                 joinedload(ReferenceRequest.format)))
-        .order_by(Ask.created_at.desc(), Ask.id.desc())
-        .limit(per_page + 1)
-        .offset((page - 1) * per_page)
-    )
-    found = list(db.session.scalars(query))
-    return found[:per_page], len(found) > per_page
-
-
-def advocate_ask(ask_id: int, advocate_id: int) -> tuple[Ask, Engagement | None]:
-    """One of the advocate's own asks with its context, and the engagement if accepted."""
-    ask = db.session.scalars(
-        _with_context(select(Ask).where(Ask.id == ask_id, Ask.advocate_id == advocate_id))
-    ).unique().one_or_none()
-    if ask is None:
-        raise AskNotFound("There is no such ask among yours.")
-    engagement = None
-    if ask.status is AskStatus.ACCEPTED:
-        engagement = db.session.scalar(select(Engagement).where(Engagement.ask_id == ask.id))
-    return ask, engagement
+# --- who may see which request --------------------------------------------------------------
 
 
 def request_for(account: Account, request_id: int) -> ReferenceRequest:
@@ -855,10 +707,3 @@ def _candidate(request: ReferenceRequest, advocate: Advocate, name: str, now: da
         f"{name} cannot be asked for this request right now: {RULE_TEXT[rule]}{detail}. Nothing was changed.",
         rule,
     )
-
-
-def _topics(topic_ids: list[int]) -> list[Topic]:
-    if not topic_ids:
-        return []
-    by_id = {t.id: t for t in db.session.scalars(select(Topic).where(Topic.id.in_(topic_ids)))}
-    return [by_id[i] for i in topic_ids if i in by_id]

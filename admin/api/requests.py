@@ -33,7 +33,7 @@ from admin.api.schemas import MATCH_LIMIT_DEFAULT, MATCH_LIMIT_MAX, AskBody, Out
 from models import Account, Advocate, Ask, Engagement, ReferenceRequest, db
 from models.types import ID_MAX
 from pages import int_arg
-from workflows import errors, request_input
+from workflows import errors, request_input, request_submission
 from workflows import requests as flow
 from workflows.engagements import current_engagement
 from workflows.matching import cached_rank
@@ -53,7 +53,7 @@ def create_request():
     once = _idempotency(raw)
     data = request_input.parse_request(raw)
     try:
-        submitted = flow.submit_request(data, by=current_account(), once=once)
+        submitted = request_submission.submit_request(data, by=current_account(), once=once)
     except AlreadySubmitted as again:
         response = _request_response(again.submission.resource_id, again.submission.status_code or 201)
         response.headers["Idempotent-Replayed"] = "true"

@@ -684,7 +684,7 @@ def test_an_unexpected_failure_answers_json_and_changes_nothing(app, api, monkey
     def broken(*_args, **_kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(views.flow, "submit_request", broken)
+    monkeypatch.setattr(views.request_submission, "submit_request", broken)
     client, _account = api("sales")
     body = assert_error(client.post("/api/v1/requests", json=VALID), 500, set())
     assert "boom" not in body["error"]

@@ -25,6 +25,7 @@ from workflows import (
     outreach,
     perks,
     privacy,
+    request_submission,
     tiers,
     written,
 )
@@ -86,7 +87,7 @@ def test_every_e_mail_links_to_the_page_it_is_about(
 
     with app.app_context():
         auth.request_link(coordinator.email)
-        submitted = flow.submit_request(
+        submitted = request_submission.submit_request(
             parse_request({"prospect_company": "Zephyr Hospitals AG", "industry": "Healthcare",
                            "format": "call", "contact_name": "Pat Prospect",
                            "contact_email": "pat@prospect.example"}),

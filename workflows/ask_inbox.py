@@ -1,0 +1,65 @@
+"""An advocate's asks as they read them: the ones waiting for an answer, the answered ones a page
+at a time, and one ask with its prospect's context; always only their own. The answers
+themselves are ``workflows.requests``' changes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import joinedload, selectinload
+
+from models import Ask, AskStatus, Engagement, ReferenceRequest, db
+from workflows.requests import AskNotFound
+
+
+def _with_context(query):
+    """The prospect context an ask page or list shows, eagerly loaded (a fixed number of queries)."""
+    return query.options(
+        joinedload(Ask.request).options(
+            joinedload(ReferenceRequest.industry),
+            joinedload(ReferenceRequest.region),
+            joinedload(ReferenceRequest.format),
+            selectinload(ReferenceRequest.topics),
+            selectinload(ReferenceRequest.use_cases),
+        )
+    )
+
+
+def pending_asks(advocate_id: int, now: datetime) -> list[Ask]:
+    """The advocate's asks waiting for an answer (not past their time), soonest due first."""
+    query = (
+        select(Ask)
+        .where(Ask.advocate_id == advocate_id, Ask.status == AskStatus.PENDING, Ask.expires_at > now)
+        .order_by(Ask.expires_at, Ask.id)
+    )
+    return list(db.session.scalars(_with_context(query)).unique())
+
+
+def answered_asks(advocate_id: int, now: datetime, page: int, per_page: int) -> tuple[list[Ask], bool]:
+    """One page of the advocate's other asks: answered, withdrawn, expired or past their time,
+    newest first, with the request's format and industry (and whether a next page exists)."""
+    query = (
+        select(Ask)
+        .where(Ask.advocate_id == advocate_id, or_(Ask.status != AskStatus.PENDING, Ask.expires_at <= now))
+        .options(joinedload(Ask.request).options(joinedload(ReferenceRequest.industry),
+                                                 joinedload(ReferenceRequest.format)))
+        .order_by(Ask.created_at.desc(), Ask.id.desc())
+        .limit(per_page + 1)
+        .offset((page - 1) * per_page)
+    )
+    found = list(db.session.scalars(query))
+    return found[:per_page], len(found) > per_page
+
+
+def advocate_ask(ask_id: int, advocate_id: int) -> tuple[Ask, Engagement | None]:
+    """One of the advocate's own asks with its context, and the engagement if accepted."""
+    ask = db.session.scalars(
+        _with_context(select(Ask).where(Ask.id == ask_id, Ask.advocate_id == advocate_id))
+    ).unique().one_or_none()
+    if ask is None:
+        raise AskNotFound("There is no such ask among yours.")
+    engagement = None
+    if ask.status is AskStatus.ACCEPTED:
+        engagement = db.session.scalar(select(Engagement).where(Engagement.ask_id == ask.id))
+    return ask, engagement
