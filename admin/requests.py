@@ -78,7 +78,7 @@ from workflows.submissions import AlreadySubmitted
 
 QUEUE_LIMIT = 200  # rows on one queue page; the filters narrow it down
 CANDIDATES_SHOWN = 10  # the best ones; "show all" lists every eligible advocate
-EXCLUDED_SHOWN = 300
+EXCLUDED_SHOWN = 100  # a page of the advocates left out, by advocate number; every one is counted
 CLOSED = (RequestStatus.COMPLETED, RequestStatus.CANCELLED)
 # Statuses in which the request still needs an advocate: the candidates are worth ranking.
 LOOKING = (RequestStatus.NEW, RequestStatus.ASKING)

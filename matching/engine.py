@@ -314,21 +314,51 @@ def scores(
 ) -> list[tuple[int, int]]:
     """(score, advocate id) of each eligible advocate, best first, ties on the id: the ranking
     without writing any reason's text (``candidate`` writes it for the ones shown)."""
-    scored: dict[ScoringFacts, int] = {}
-    ranked = []
-    for advocate in advocates:
-        facts = scoring_facts(request, advocate)
-        points = scored.get(facts)
-        if points is None:
-            points = scored[facts] = score(request, facts, weights=weights, now=now)
-        ranked.append((points, advocate.id))
-    return best_first(ranked)
+    scorer = Scorer(request, weights=weights, now=now)
+    return best_first([(scorer(scoring_facts(request, advocate)), advocate.id) for advocate in advocates])
 
 
 def score(request: RequestProfile, facts: ScoringFacts, *, weights: Weights = Weights(),
           now: datetime) -> int:
     """The score of an advocate with these facts: what ``candidate``'s reasons add up to."""
     return sum(fact_parts(request, facts, weights, now).values())
+
+
+class Scorer:
+    """``score`` for one request, many advocates: the parts come in three groups (the company and
+    the person, the request's needs, the load) whose facts take few values that many advocates
+    share, so each group's points are worked out once per combination of its facts."""
+
+    def __init__(self, request: RequestProfile, *, weights: Weights = Weights(), now: datetime) -> None:
+        self._request, self._weights, self._now = request, weights, now
+        self._fixed: dict[tuple, int] = {}
+        self._need: dict[tuple, int] = {}
+        self._load: dict[tuple, int] = {}
+
+    def __call__(self, facts: ScoringFacts | tuple) -> int:
+        (same_industry, same_sector, size_band, same_region, utc_offset, level,
+         use_cases, topics, competitors, calls, limit, last_call, feedback) = facts
+        request, weights = self._request, self._weights
+        key = (same_industry, same_sector, size_band, same_region, utc_offset, level)
+        fixed = self._fixed.get(key)
+        if fixed is None:
+            parts: dict[str, int] = {}
+            _company_parts(parts, request, weights, same_industry, same_sector, size_band)
+            _person_parts(parts, request, weights, same_region, utc_offset, level)
+            fixed = self._fixed[key] = sum(parts.values())
+        key = (use_cases, topics, competitors)
+        need = self._need.get(key)
+        if need is None:
+            parts = {}
+            _need_parts(parts, request, weights, use_cases, topics, competitors)
+            need = self._need[key] = sum(parts.values())
+        key = (calls, limit, last_call, feedback)
+        load = self._load.get(key)
+        if load is None:
+            parts = {}
+            _load_parts(parts, weights, self._now, calls, limit, last_call, feedback)
+            load = self._load[key] = sum(parts.values())
+        return fixed + need + load
 
 
 def best_first(ranked: list[tuple[int, int]]) -> list[tuple[int, int]]:

@@ -10,7 +10,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import NamedTuple
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import inspect, select
+from sqlalchemy.orm import joinedload, selectinload
 
 from matching.engine import (
     LIVE_FORMATS,
@@ -21,11 +22,11 @@ from matching.engine import (
     MatchResult,
     RankedCandidates,
     RequestProfile,
+    Scorer,
     ScoringFacts,
     Weights,
     best_first,
     exclusion,
-    score,
     scoring_facts,
 )
 from matching.slots import Interval, SlotRules
@@ -61,7 +62,17 @@ def weights() -> Weights:
     return Weights(**configured)
 
 
+_REQUEST_PARTS = (ReferenceRequest.format, ReferenceRequest.industry, ReferenceRequest.region,
+                  ReferenceRequest.use_cases, ReferenceRequest.topics, ReferenceRequest.competitors)
+
+
 def request_profile(request: ReferenceRequest) -> RequestProfile:
+    if inspect(request).unloaded & {part.key for part in _REQUEST_PARTS}:
+        # Read what is missing at once rather than one lazy load after another.
+        db.session.scalars(select(ReferenceRequest).where(ReferenceRequest.id == request.id).options(
+            *(joinedload(part) for part in _REQUEST_PARTS[:3]),
+            *(selectinload(part) for part in _REQUEST_PARTS[3:]),
+        )).unique().one()
     already_asked = db.session.scalars(select(Ask.advocate_id).where(Ask.request_id == request.id)).all()
     needed_by = None
     if request.needed_by is not None:
@@ -88,7 +99,7 @@ def request_profile(request: ReferenceRequest) -> RequestProfile:
 
 # --- ranking from the match rows ------------------------------------------------------------------
 
-EXCLUDED_NAMED = 300  # excluded advocates named one by one, by advocate number
+EXCLUDED_NAMED = 100  # excluded advocates named one by one, by advocate number: a page of them
 FIRST_CANDIDATES = 10  # candidates whose reasons are written with the ranking; the rest when looked at
 # What the SQL answers for each row, as the small integer its CASE gives: eligible, to be decided by
 # the engine from the full profile (RECHECK), or the code of the first rule that fails.
@@ -208,9 +219,10 @@ def rank(request: ReferenceRequest, now: datetime | None = None, *,
     """Every eligible advocate for the request, best first, how many each rule left out, and the
     first ``named`` of those left out with the rule and its detail.
 
-    The match rows answer most of it in three queries; the engine scores the eligible and decides
-    the few rows the SQL cannot (``RECHECK``) from their full profiles. A candidate's reasons are
-    written from its match row when it is first looked at.
+    The match rows answer most of it in three queries; the engine scores each distinct set of the
+    eligible's facts and decides the few rows the SQL cannot (``RECHECK``) from their full
+    profiles. A candidate's reasons are written from its match row when it is first looked at
+    (the first ``FIRST_CANDIDATES`` at once, in a fourth query).
     """
     return _rank(request_profile(request), now or utcnow(), named, booking_rules(), weights())
 
@@ -235,6 +247,7 @@ def _rank(profile: RequestProfile, now: datetime, named: int, slot_rules: SlotRu
         ranked: list[tuple[int, int]] = []
         recheck: list[int] = []
         today = now.date()
+        scorer = Scorer(profile, weights=the_weights, now=now)
         scored: dict[tuple, int] = {}  # many advocates share the same facts: each is scored once
         append = ranked.append
         for row in fetch(queries.eligible):
@@ -247,7 +260,7 @@ def _rank(profile: RequestProfile, now: datetime, named: int, slot_rules: SlotRu
                 facts = ScoringFacts._make(stored)._replace(
                     utc_offset_hours=utc_offset_hours(stored[_ZONE], today),
                     last_call_at=moment(stored[_LAST_CALL]))
-                points = scored[stored] = score(profile, facts, weights=the_weights, now=now)
+                points = scored[stored] = scorer(facts)
             append((points, row[_ADVOCATE_ID]))
         counts = {OUTCOMES[outcome]: count for outcome, count in outcomes.items()
                   if outcome > _OUTCOME[RECHECK]}
@@ -257,8 +270,7 @@ def _rank(profile: RequestProfile, now: datetime, named: int, slot_rules: SlotRu
             left_out = exclusion(profile, full, now=now, slot_rules=slot_rules)
             if left_out is None:
                 fresh[full.id] = full
-                ranked.append((score(profile, scoring_facts(profile, full), weights=the_weights, now=now),
-                               full.id))
+                ranked.append((scorer(scoring_facts(profile, full)), full.id))
             else:
                 rechecked.append(left_out)
                 counts[left_out.rule] = counts.get(left_out.rule, 0) + 1
