@@ -318,14 +318,9 @@ def scores(
     return best_first([(scorer(scoring_facts(request, advocate)), advocate.id) for advocate in advocates])
 
 
-def score(request: RequestProfile, facts: ScoringFacts, *, weights: Weights = Weights(),
-          now: datetime) -> int:
-    """The score of an advocate with these facts: what ``candidate``'s reasons add up to."""
-    return sum(fact_parts(request, facts, weights, now).values())
-
-
 class Scorer:
-    """``score`` for one request, many advocates: the parts come in three groups (the company and
+    """Scores for one request, many advocates, as ``candidate``'s reasons add them up (the parts
+    of ``fact_parts``, without their text). The parts come in three groups (the company and
     the person, the request's needs, the load) whose facts take few values that many advocates
     share, so each group's points are worked out once per combination of its facts."""
 
