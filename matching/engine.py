@@ -104,9 +104,12 @@ class RequestProfile:
     prospect_company_name: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class AdvocateProfile:
-    """One advocate as the engine sees it. Names are case-folded keys."""
+    """One advocate as the engine sees it. Names are case-folded keys.
+
+    Not frozen, though nothing changes one once it is made: profiles are built by the thousand
+    per match, and a frozen dataclass's ``__init__`` takes four times as long."""
 
     id: int
     name: str

@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from models import Advocate, AdvocateTopic, Format, Topic, TopicStance, WeeklyWindow, db
 from workflows.match_rows import load_pool
-from workflows.matching import rank
+from workflows.matching import rank, request_profile
 
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
 
@@ -106,3 +106,23 @@ def test_a_booked_call_keeps_the_advocates_gap_before_the_needed_by_date(
         result = rank(db.session.get(ReferenceRequest, request.id), now=datetime.now(UTC))
     assert [c.name for c in result.candidates] == ["Any Day"]
     assert {e.name: e.rule for e in result.excluded} == {"Needs Space": "no_free_slot"}
+
+
+
+def test_ranking_reads_the_request_as_this_transaction_has_changed_it(app, make_advocate, make_request):
+    written_only = make_advocate(name="Only Written")
+    give_profile(app, written_only, formats=("written",))
+    request = make_request(format="video", topics=[])
+
+    with app.app_context():
+        from models import ReferenceRequest
+
+        loaded = db.session.get(ReferenceRequest, request.id)
+        assert [e.rule for e in rank(loaded).excluded] == ["format_not_accepted"]
+        loaded.format_code = "written"  # not flushed yet
+        loaded.topics = [db.session.scalar(select(Topic).where(Topic.name == "Security"))]
+        assert request_profile(loaded).topics == {"security"}
+        assert [c.name for c in rank(loaded).candidates] == ["Only Written"]
+        db.session.rollback()  # the request object is expired now: its id is all that is read
+        assert request_profile(loaded).topics == frozenset()
+        assert [e.rule for e in rank(loaded).excluded] == ["format_not_accepted"]

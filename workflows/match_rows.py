@@ -261,6 +261,7 @@ def _aware(moment: datetime | None) -> datetime | None:
 
 
 @lru_cache(maxsize=1024)
+@lru_cache(maxsize=1024)
 def utc_offset_hours(zone: str, day: date) -> float | None:
     try:
         offset = datetime.combine(day, datetime.min.time(), ZoneInfo(zone)).utcoffset()
@@ -309,6 +310,7 @@ def framed(keys) -> str:
 _NO_KEYS: frozenset[str] = frozenset()
 
 
+@lru_cache(maxsize=4096)  # the same few sets of keys come back on row after row
 def framed_keys(framed: str) -> frozenset[str]:
     return frozenset(framed[1:-1].split(_FRAME)) if len(framed) > 1 else _NO_KEYS
 

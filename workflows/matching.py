@@ -7,11 +7,11 @@ from __future__ import annotations
 import threading
 from collections import Counter, OrderedDict
 from datetime import UTC, date, datetime, timedelta
+from functools import cache
 from typing import NamedTuple
 
 from flask import current_app
-from sqlalchemy import inspect, select
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy import String, bindparam, cast, inspect, literal, select, union_all
 
 from matching.engine import (
     LIVE_FORMATS,
@@ -33,13 +33,20 @@ from matching.slots import Interval, SlotRules
 from models import (
     AdvocateStatus,
     Ask,
+    Competitor,
+    Format,
+    Industry,
     MatchRow,
     ReferenceRequest,
+    Region,
+    Topic,
+    UseCase,
     db,
     quarter_of,
 )
 from models._columns import name_key as name_key_of
 from models.catalogues import size_band_index
+from models.requests import request_competitors, request_topics, request_use_cases
 from models.types import utcnow
 from workflows.match_rows import (
     IN_CHUNK,
@@ -62,37 +69,76 @@ def weights() -> Weights:
     return Weights(**configured)
 
 
-_REQUEST_PARTS = (ReferenceRequest.format, ReferenceRequest.industry, ReferenceRequest.region,
-                  ReferenceRequest.use_cases, ReferenceRequest.topics, ReferenceRequest.competitors)
+_TAG_LINKS = (
+    ("use_case", request_use_cases, UseCase),
+    ("topic", request_topics, Topic),
+    ("competitor", request_competitors, Competitor),
+)
+_ASKED = "asked"  # the advocates asked already, their ids as text beside the tags
+
+
+@cache
+def request_queries():
+    """The request's own columns; its tags and who has been asked already: built once."""
+    requests, formats = ReferenceRequest.__table__, Format.__table__
+    industries, regions = Industry.__table__, Region.__table__
+    request_id = bindparam("request_id")
+    the_request = (
+        select(requests.c.prospect_company, requests.c.format_code, requests.c.employees,
+               requests.c.needed_by, formats.c.name, industries.c.key, industries.c.sector, regions.c.key)
+        .select_from(requests.outerjoin(formats, formats.c.code == requests.c.format_code)
+                     .outerjoin(industries, industries.c.id == requests.c.industry_id)
+                     .outerjoin(regions, regions.c.id == requests.c.region_id))
+        .where(requests.c.id == request_id))
+    asks = Ask.__table__
+    tags_and_asked = union_all(
+        *(select(literal(kind).label("kind"), tag.__table__.c.key, tag.__table__.c.name)
+          .join_from(link, tag.__table__, tag.__table__.c.id == link.c[f"{kind}_id"])
+          .where(link.c.request_id == request_id)
+          for kind, link, tag in _TAG_LINKS),
+        select(literal(_ASKED), cast(asks.c.advocate_id, String), literal(""))
+        .where(asks.c.request_id == request_id))
+    return the_request, tags_and_asked
 
 
 def request_profile(request: ReferenceRequest) -> RequestProfile:
-    if inspect(request).unloaded & {part.key for part in _REQUEST_PARTS}:
-        # Read what is missing at once rather than one lazy load after another.
-        db.session.scalars(select(ReferenceRequest).where(ReferenceRequest.id == request.id).options(
-            *(joinedload(part) for part in _REQUEST_PARTS[:3]),
-            *(selectinload(part) for part in _REQUEST_PARTS[3:]),
-        )).unique().one()
-    already_asked = db.session.scalars(select(Ask.advocate_id).where(Ask.request_id == request.id)).all()
+    """The request as matching reads it, from the database: what this transaction has changed of
+    it is flushed first. Read in a few small queries of its columns, without building the
+    request's objects again (one the caller holds may have been expired)."""
+    session = db.session
+    if session.new or session.dirty or session.deleted:
+        session.flush()
+    request_id = inspect(request).identity[0]
+    connection, parameters = session.connection(), {"request_id": request_id}
+    the_request, tags_and_asked = request_queries()
+    prospect, format_code, employees, needed_by_day, format_name, industry, sector, region = (
+        connection.execute(the_request, parameters).one())
+    named: dict[str, list[tuple[str, str]]] = {kind: [] for kind, _, _ in _TAG_LINKS}
+    already_asked = []
+    for kind, key, name in connection.execute(tags_and_asked, parameters):
+        if kind == _ASKED:
+            already_asked.append(int(key))
+        else:
+            named[kind].append((key, name))
     needed_by = None
-    if request.needed_by is not None:
+    if needed_by_day is not None:
         # The call has to happen by the end of the needed-by day (UTC).
-        needed_by = datetime.combine(request.needed_by + timedelta(days=1), datetime.min.time(), UTC)
+        needed_by = datetime.combine(needed_by_day + timedelta(days=1), datetime.min.time(), UTC)
     return RequestProfile(
-        id=request.id,
-        prospect_company=name_key_of(request.prospect_company),
-        prospect_company_name=request.prospect_company,
-        format=request.format_code,
-        format_name=request.format.name if request.format else request.format_code,
-        industry=request.industry.key if request.industry else None,
-        sector=request.industry.sector if request.industry else None,
-        size_band=size_band_index(request.employees),
-        region=request.region.key if request.region else None,
-        use_cases=frozenset(u.key for u in request.use_cases),
-        topics=frozenset(t.key for t in request.topics),
-        topic_names=tuple((t.key, t.name) for t in request.topics),
-        competitors=frozenset(c.key for c in request.competitors),
-        competitor_names=tuple((c.key, c.name) for c in request.competitors),
+        id=request_id,
+        prospect_company=name_key_of(prospect),
+        prospect_company_name=prospect,
+        format=format_code,
+        format_name=format_name or format_code,
+        industry=industry,
+        sector=sector,
+        size_band=size_band_index(employees),
+        region=region,
+        use_cases=frozenset(key for key, _ in named["use_case"]),
+        topics=frozenset(key for key, _ in named["topic"]),
+        topic_names=tuple(sorted(named["topic"])),
+        competitors=frozenset(key for key, _ in named["competitor"]),
+        competitor_names=tuple(sorted(named["competitor"])),
         needed_by=needed_by,
         already_asked=frozenset(already_asked),
     )
@@ -105,7 +151,15 @@ FIRST_CANDIDATES = 10  # candidates whose reasons are written with the ranking; 
 # the engine from the full profile (RECHECK), or the code of the first rule that fails.
 OUTCOMES = ("", RECHECK, *(code for code, _ in RULES))
 _OUTCOME = {outcome: number for number, outcome in enumerate(OUTCOMES)}
-_ALL_COLUMNS = tuple(c.name for c in MatchRow.__table__.columns)
+# What of a match row makes the advocate's profile, in the order ``_row_profile`` reads it.
+_PROFILE_COLUMNS = (
+    "advocate_id", "name", "company", "company_key", "status", "consented", "snoozed_until_day", "calls",
+    "quarterly_limit", "last_call_us", "min_days_between_calls", "max_calls_per_day", "formats", "industry",
+    "sector", "size_band", "region", "timezone", "job_level_rank", "use_cases", "glad_topics",
+    "avoided_topics", "competitors", "refused_companies", "feedback_average", "has_windows", "slot_start_us",
+    "slot_end_us",
+)
+_HAS_WINDOWS, _SLOT_START = _PROFILE_COLUMNS.index("has_windows"), _PROFILE_COLUMNS.index("slot_start_us")
 # Where the eligible query puts what is not a ``ScoringFacts`` field as such.
 _ZONE = ScoringFacts._fields.index("utc_offset_hours")  # the time zone's name
 _LAST_CALL = ScoringFacts._fields.index("last_call_at")  # microseconds since 1970
@@ -121,7 +175,7 @@ class MatchQueries(NamedTuple):
     # The eligible: their scoring facts (``ScoringFacts``, with the time zone and the last call as
     # stored), whether to recheck them, and the advocate id.
     eligible: str
-    named: str  # every column of the first excluded, by id, and the outcome
+    named: str  # the first excluded, by id: their ``_PROFILE_COLUMNS`` and the outcome
     parameters: dict
 
 
@@ -207,7 +261,7 @@ def match_queries(dialect: str, request: RequestProfile, now: datetime, slot_rul
     return MatchQueries(
         outcomes=f"SELECT {case} FROM {table} WHERE status <> 'retired'",
         eligible=f"SELECT {', '.join(facts)}, advocate_id FROM {table} WHERE {case} <= {_OUTCOME[RECHECK]}",
-        named=f"SELECT * FROM (SELECT {', '.join(_ALL_COLUMNS)}, {case} AS outcome FROM {table} "
+        named=f"SELECT * FROM (SELECT {', '.join(_PROFILE_COLUMNS)}, {case} AS outcome FROM {table} "
               f"WHERE status <> 'retired') AS ranked WHERE outcome > {_OUTCOME[RECHECK]} "
               f"ORDER BY advocate_id LIMIT {ph('named')}",
         parameters=parameters,
@@ -257,10 +311,9 @@ def _rank(profile: RequestProfile, now: datetime, named: int, slot_rules: SlotRu
             stored = row[:_STALE]
             points = scored.get(stored)
             if points is None:
-                facts = ScoringFacts._make(stored)._replace(
-                    utc_offset_hours=utc_offset_hours(stored[_ZONE], today),
-                    last_call_at=moment(stored[_LAST_CALL]))
-                points = scored[stored] = scorer(facts)
+                points = scored[stored] = scorer((
+                    *stored[:_ZONE], utc_offset_hours(stored[_ZONE], today),
+                    *stored[_ZONE + 1:_LAST_CALL], moment(stored[_LAST_CALL]), *stored[_LAST_CALL + 1:]))
             append((points, row[_ADVOCATE_ID]))
         counts = {OUTCOMES[outcome]: count for outcome, count in outcomes.items()
                   if outcome > _OUTCOME[RECHECK]}
@@ -340,12 +393,12 @@ def _named_exclusions(connection, request: RequestProfile, rows, now: datetime,
     found: list[Exclusion] = []
     searched: list[int] = []
     today = now.date()
+    no_free_slot = _OUTCOME["no_free_slot"]
     for row in rows:
-        values = dict(zip(_ALL_COLUMNS, row, strict=False))
-        if OUTCOMES[row[-1]] == "no_free_slot" and values["has_windows"] and values["slot_start_us"] is None:
-            searched.append(values["advocate_id"])
+        if row[-1] == no_free_slot and row[_HAS_WINDOWS] and row[_SLOT_START] is None:
+            searched.append(row[0])
             continue
-        left_out = exclusion(request, _row_profile(values, today), now=now, slot_rules=slot_rules)
+        left_out = exclusion(request, _row_profile(row, today), now=now, slot_rules=slot_rules)
         if left_out is not None:
             found.append(left_out)
     for full in (load_profiles(connection, now, searched) if searched else ()):
@@ -355,36 +408,47 @@ def _named_exclusions(connection, request: RequestProfile, rows, now: datetime,
     return found
 
 
+@cache
+def _profile_rows():
+    table = MatchRow.__table__
+    return (select(*(table.c[name] for name in _PROFILE_COLUMNS))
+            .where(table.c.advocate_id.in_(bindparam("ids", expanding=True))))
+
+
 def _row_profiles(connection, ids: list[int], today: date) -> list[AdvocateProfile]:
     """The advocates' profiles from their match rows, still valid at this moment."""
     found = []
-    table = MatchRow.__table__
     for start in range(0, len(ids), IN_CHUNK):
-        query = select(*table.columns).where(table.c.advocate_id.in_(ids[start:start + IN_CHUNK]))
-        found.extend(_row_profile(row._asdict(), today) for row in connection.execute(query))
+        rows = connection.execute(_profile_rows(), {"ids": ids[start:start + IN_CHUNK]})
+        found.extend(_row_profile(row, today) for row in rows)
     return found
 
 
-def _row_profile(row: dict, today: date) -> AdvocateProfile:
-    """An advocate as the engine sees it, from a match row still valid at this moment."""
+def _row_profile(row, today: date) -> AdvocateProfile:
+    """An advocate as the engine sees it, from a match row still valid at this moment (its
+    ``_PROFILE_COLUMNS`` in that order)."""
+    (advocate_id, name, company, company_key, status, consented, snoozed, calls, quarterly_limit,
+     last_call_us, min_days_between_calls, max_calls_per_day, formats, industry, sector, size_band,
+     region, timezone, job_level_rank, use_cases, glad_topics, avoided_topics, competitors,
+     refused_companies, feedback_average, has_windows, slot_start_us, slot_end_us) = (
+        row[:len(_PROFILE_COLUMNS)])
     slot = None
-    if row["slot_start_us"] is not None:
-        slot = Interval(moment(row["slot_start_us"]), moment(row["slot_end_us"]))
-    snoozed = row["snoozed_until_day"]
+    if slot_start_us is not None:
+        slot = Interval(moment(slot_start_us), moment(slot_end_us))
     return AdvocateProfile(
-        id=row["advocate_id"], name=row["name"], company=row["company"], company_key=row["company_key"],
-        active=row["status"] == AdvocateStatus.ACTIVE, status=row["status"], consented=bool(row["consented"]),
+        id=advocate_id, name=name, company=company, company_key=company_key,
+        active=status == AdvocateStatus.ACTIVE, status=status, consented=bool(consented),
         snoozed_until=date.fromordinal(snoozed) if snoozed is not None else None,
-        calls_this_quarter=row["calls"], quarterly_limit=row["quarterly_limit"],
-        last_call_at=moment(row["last_call_us"]), min_days_between_calls=row["min_days_between_calls"],
-        formats=framed_keys(row["formats"]), industry=row["industry"], sector=row["sector"],
-        size_band=row["size_band"], region=row["region"], job_level_rank=row["job_level_rank"],
-        utc_offset_hours=utc_offset_hours(row["timezone"], today),
-        use_cases=framed_keys(row["use_cases"]), glad_topics=framed_keys(row["glad_topics"]),
-        avoided_topics=framed_keys(row["avoided_topics"]), competitors=framed_keys(row["competitors"]),
-        refused_companies=framed_keys(row["refused_companies"]), feedback_average=row["feedback_average"],
-        timezone=row["timezone"], max_calls_per_day=row["max_calls_per_day"],
-        first_slot=KnownSlot(bool(row["has_windows"]), slot),
+        calls_this_quarter=calls, quarterly_limit=quarterly_limit,
+        last_call_at=moment(last_call_us), min_days_between_calls=min_days_between_calls,
+        formats=framed_keys(formats), industry=industry, sector=sector,
+        size_band=size_band, region=region, job_level_rank=job_level_rank,
+        utc_offset_hours=utc_offset_hours(timezone, today),
+        use_cases=framed_keys(use_cases), glad_topics=framed_keys(glad_topics),
+        avoided_topics=framed_keys(avoided_topics), competitors=framed_keys(competitors),
+        refused_companies=framed_keys(refused_companies), feedback_average=feedback_average,
+        timezone=timezone, max_calls_per_day=max_calls_per_day,
+        first_slot=KnownSlot(bool(has_windows), slot),
     )
 
 
