@@ -156,6 +156,8 @@ def configure_template_filters(app: Flask) -> None:
     app.add_template_filter(pages.tier_name, "tier_name")
     app.add_template_filter(counted, "counted")
     app.add_template_global(pages.render_select, "render_select")
+    app.add_template_global(pages.render_checkboxes, "render_checkboxes")
+    app.add_template_global(pages.id_path, "id_path")
     app.add_template_global(settings.value, "setting")
 
 

@@ -154,7 +154,7 @@ def search(form: PoolFilters, quarter: str, today: date, page: int) -> tuple[lis
 
     ids = db.session.scalars(
         picked(select(Advocate.id), Account)
-        .order_by(func.lower(Account.name), Advocate.id)
+        .order_by(func.lower(Account.name), Account.id)  # ix_accounts_name_order's order
         .limit(PAGE_SIZE)
         .offset((page - 1) * PAGE_SIZE)
     ).all()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import warnings
 from collections.abc import Iterator
 
 import psycopg
@@ -82,7 +83,11 @@ def fresh_app(fresh_database_url) -> Iterator[Flask]:
 
 def schema_differences() -> list:
     """What autogenerate would put in a new migration: nothing, if the models match."""
-    with db.engine.connect() as connection:
+    with db.engine.connect() as connection, warnings.catch_warnings():
+        # SQLite's reflection cannot read an index on an expression (ix_accounts_name_order), so
+        # there only PostgreSQL's run compares it.
+        warnings.filterwarnings("ignore", "Skipped unsupported reflection of expression-based index")
+        warnings.filterwarnings("ignore", "autogenerate skipping metadata-specified expression-based index")
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         return compare_metadata(context, db.metadata)
 
@@ -101,7 +106,7 @@ def test_upgrade_from_empty_builds_exactly_the_schema_of_the_models(fresh_app):
 
     upgrade()
 
-    assert current_revision() == "0013"
+    assert current_revision() == "0014"
     assert table_names() == set(db.metadata.tables) | {"alembic_version"}
     assert schema_differences() == []
 

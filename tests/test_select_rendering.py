@@ -1,6 +1,6 @@
-"""``pages.render_select``, the ``field`` macro's way of drawing a select, gives exactly the HTML of
-WTForms' own widget, for every kind of select the forms have, and leaves the kinds it does not
-draw itself to WTForms."""
+"""``pages.render_select``, the ``field`` macro's way of drawing a select, and
+``pages.render_checkboxes`` give exactly the HTML of WTForms' own widgets, for every kind the forms
+have, and leave the kinds they do not draw themselves to WTForms."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import pytest
 from werkzeug.datastructures import MultiDict
 from wtforms import Form, SelectChoice, SelectField, SelectMultipleField
 from wtforms.validators import InputRequired, Optional
-from wtforms.widgets import Select
+from wtforms.widgets import CheckboxInput, ListWidget, Select
 
-from pages import render_select
+from pages import render_checkboxes, render_select
 
 ODD = '<b>"Tom & Jerry\'s"</b>'
 
@@ -78,3 +78,36 @@ def test_the_filter_forms_of_the_pages_draw_the_same(app, make_account, make_req
         for field in form:
             if field.type == "SelectField":
                 assert render_select(field) == field(), field.name
+
+
+class Boxes(Form):
+    plain = SelectMultipleField("Plain",
+                                choices=choices(("a", "Alpha"), ("b", "Beta"), (ODD, ODD), ("e", "")),
+                                widget=ListWidget(prefix_label=False), option_widget=CheckboxInput())
+    numbers = SelectMultipleField("Numbers", choices=choices((1, "One"), (2, "Two")), coerce=int,
+                                  widget=ListWidget(prefix_label=False), option_widget=CheckboxInput())
+    required = SelectMultipleField("Required", choices=choices(("x", "X")), validators=[InputRequired()],
+                                   widget=ListWidget(prefix_label=False), option_widget=CheckboxInput())
+    attributes = SelectMultipleField("Attributes", choices=choices(("x", "X")), render_kw={"class": "wide"},
+                                     widget=ListWidget(prefix_label=False), option_widget=CheckboxInput())
+    label_first = SelectMultipleField("Label first", choices=choices(("x", "X")),
+                                      widget=ListWidget(), option_widget=CheckboxInput())
+    empty = SelectMultipleField("Empty", choices=[], widget=ListWidget(prefix_label=False),
+                                option_widget=CheckboxInput())
+    select = SelectMultipleField("A select", choices=choices(("x", "X")))
+
+
+@pytest.mark.parametrize("data", [{}, {"plain": ["b", ODD], "numbers": ["2"], "required": ["x"]}])
+@pytest.mark.parametrize("attrs", [{}, {"aria-invalid": "true"}, {"class_": "boxes"}])
+def test_every_list_of_checkboxes_is_drawn_as_wtforms_draws_it(data, attrs):
+    form = Boxes(MultiDict(data))
+    form.validate()
+    for field in form:
+        assert render_checkboxes(field, **attrs) == field(**attrs), field.name
+
+
+def test_a_checked_box_is_marked_and_its_text_escaped():
+    drawn = render_checkboxes(Boxes(MultiDict({"plain": ["b"]})).plain)
+    assert ('<input checked id="plain-1" name="plain" type="checkbox" value="b"> '
+            '<label for="plain-1">Beta</label>') in drawn
+    assert ODD not in drawn and '<label for="plain-3">e</label>' in drawn  # no label: the value shows

@@ -588,7 +588,9 @@ def record_outcome(request_id: int, outcome: RequestOutcome | str, *, by: Accoun
 def request_for(account: Account, request_id: int) -> ReferenceRequest:
     """The request, if ``account`` may see it (staff: any; sales: their own; others: none), with
     what its pages and the API show loaded in a fixed number of queries: catalogue entries,
-    tags, the seller, the asks with their advocates, the timeline with its actors.
+    the seller, the asks with their advocates, the timeline with its actors; each list of tags
+    in a query of its own when it is first read (for one request, SQLAlchemy's lazy load of a
+    short list costs half what its ``selectinload`` does).
     ``RequestNotFound`` otherwise, the same for someone else's request as for no request."""
     query = _visible(select(ReferenceRequest).where(ReferenceRequest.id == request_id), account)
     request = db.session.scalars(
@@ -597,9 +599,6 @@ def request_for(account: Account, request_id: int) -> ReferenceRequest:
             joinedload(ReferenceRequest.industry),
             joinedload(ReferenceRequest.region),
             joinedload(ReferenceRequest.format),
-            selectinload(ReferenceRequest.use_cases),
-            selectinload(ReferenceRequest.topics),
-            selectinload(ReferenceRequest.competitors),
             selectinload(ReferenceRequest.asks).options(
                 joinedload(Ask.advocate).options(joinedload(Advocate.account), joinedload(Advocate.company))
             ),
