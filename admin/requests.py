@@ -22,6 +22,8 @@ queries (``workflows.match_rows.load_pool``).
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -29,6 +31,7 @@ from typing import Any
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from markupsafe import Markup
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import joinedload
 from wtforms import (
@@ -71,7 +74,7 @@ from workflows import bookings, errors, followup, request_submission
 from workflows import requests as flow
 from workflows.audit import record_access_denied
 from workflows.engagements import current_engagement
-from workflows.matching import cached_rank
+from workflows.matching import RANKINGS_KEPT, cached_rank
 from workflows.request_input import RequestInvalid, parse_request, parse_request_edit
 from workflows.request_view import AskView, RequestView, TimelineEntry, view_request
 from workflows.submissions import AlreadySubmitted
@@ -707,9 +710,29 @@ def _page(request_id: int, status: int = 200, *, outcome_form: OutcomeForm | Non
         call_cancel_form=call_cancel_form or CallCancelForm(formdata=None, prefix="call"),
         edit_form=edit or (edit_form(req) if page.editable else None),
         shown=CANDIDATES_SHOWN,
-        excluded_shown=EXCLUDED_SHOWN,
+        excluded_html=excluded_html(page.match) if page.match is not None else "",
         **section_context(page.engagement, return_form),
     ), status
+
+
+# The excluded list of each kept ranking as drawn (``workflows.matching.cached_rank`` keeps a
+# ranking while it holds; this keeps its list for as long, by the ranking's identity).
+_excluded_drawn: OrderedDict[int, tuple[MatchResult, Markup]] = OrderedDict()
+_excluded_lock = threading.Lock()
+
+
+def excluded_html(match: MatchResult) -> Markup:
+    """``_excluded.html`` for the ranking, drawn once: it shows the same to everyone who sees it."""
+    with _excluded_lock:
+        kept = _excluded_drawn.get(id(match))
+    if kept is not None and kept[0] is match:
+        return kept[1]
+    html = Markup(render_template("admin/_excluded.html", match=match, excluded_shown=EXCLUDED_SHOWN))
+    with _excluded_lock:
+        _excluded_drawn[id(match)] = (match, html)
+        while len(_excluded_drawn) > RANKINGS_KEPT:
+            _excluded_drawn.popitem(last=False)
+    return html
 
 
 def detail_page(req: ReferenceRequest, *, all_candidates: bool = False) -> DetailPage:
