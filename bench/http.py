@@ -1,12 +1,13 @@
 """Pages under load: gunicorn with 2 workers, 20 concurrent clients, against a bare Flask endpoint
 and the sign-in page served in the same run (DESIGN.md §8).
 
-A scratch SQLite file (and, when ``BENCH_DATABASE_URL`` is set, a PostgreSQL schema of its own,
-``vouch_bench_http``, dropped afterwards) is migrated (``flask db upgrade``'s own function), filled with
-``BENCH_ADVOCATES`` advocates (default 10 000) by ``bench/reports.py``'s bulk builder, with
-``BENCH_HTTP_ENGAGEMENTS`` engagements (default none: the pool alone), then the demo program
-(``flask demo load``'s own function) on top. gunicorn then serves ``bench/apps/http_app.py`` — the app
-in the development settings plus ``/bare`` — with 2 sync workers.
+A scratch SQLite file (and, when ``BENCH_DATABASE_URL`` or ``TEST_DATABASE_URL`` is set, a
+PostgreSQL schema of its own, ``vouch_bench_http``, dropped afterwards) is migrated (``flask db
+upgrade``'s own function), filled with ``BENCH_ADVOCATES`` advocates (default 10 000) by
+``bench/reports.py``'s bulk builder, with ``BENCH_HTTP_ENGAGEMENTS`` engagements (default none:
+the pool alone), then the demo program (``flask demo load``'s own function) on top. gunicorn then
+serves ``bench/apps/http_app.py`` — the app in the development settings plus ``/bare`` — with 2
+sync workers.
 
 Sessions are made as a sign-in link makes them (``tests.helpers.sign_in_directly``) in a test
 client of the same app and secret; the clients send that cookie. The pages:
@@ -281,10 +282,10 @@ def main() -> None:
     logging.disable(logging.WARNING)
     with tempfile.TemporaryDirectory() as scratch:
         bench(f"sqlite:///{scratch}/bench.sqlite3", "sqlite", scratch)
-        url = os.environ.get("BENCH_DATABASE_URL")
-        if url:
-            from bench.reports import scratch_schema
+        from bench.reports import postgres_url, scratch_schema
 
+        url = postgres_url()
+        if url:
             with scratch_schema(url, SCHEMA) as scoped:
                 bench(scoped, "postgresql", scratch)
 
