@@ -103,6 +103,9 @@ class Config:
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = False
+    # The cookie is written again when the session changes, not on every answer: the time last
+    # seen changes at most once a minute (portal.auth), and signing the cookie costs each page.
+    SESSION_REFRESH_EACH_REQUEST = False
     WTF_CSRF_TIME_LIMIT = None  # the session's own lifetime bounds the token
     MAX_CONTENT_LENGTH = 5 * 1024 * 1024
 

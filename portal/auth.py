@@ -209,6 +209,9 @@ def end_session() -> None:
     session.clear()
 
 
+SEEN_AT_STEP = 60  # seconds: how finely the idle time of a session is kept
+
+
 @login_manager.user_loader
 def load_account(session_id: str) -> Account | None:
     """The account of a session cookie, if the cookie's session version is still current."""
@@ -242,7 +245,8 @@ def init_session_handling(app) -> None:
             g.session_expired = True
             flash("Your session has ended. Sign in again to go on.", "info")
             return None
-        session["seen_at"] = now
+        if now - seen_at >= SEEN_AT_STEP:
+            session["seen_at"] = now
         if (current_user.is_staff and not session.get(SECOND_FACTOR_GIVEN)
                 and second_factor.required(current_user)):
             # Signed in before the account needed a second factor (the setting was turned on,

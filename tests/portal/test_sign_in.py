@@ -583,6 +583,21 @@ def test_staff_activity_within_thirty_minutes_keeps_the_session(client, make_acc
             assert client.get("/admin/").status_code == 200
 
 
+def test_the_session_cookie_is_written_again_only_when_the_time_last_seen_moves_on(
+    client, make_account, sign_in
+):
+    with time_machine.travel(START, tick=False) as clock:
+        sign_in(make_account(role="coordinator"))
+        client.get("/admin/")  # the first answer after sign-in writes the time last seen
+        clock.shift(timedelta(seconds=30))
+        assert "Set-Cookie" not in client.get("/admin/").headers
+        clock.shift(timedelta(seconds=31))
+        assert "Set-Cookie" in client.get("/admin/").headers
+        for _ in range(3):  # a minute at a time, the idle time keeps up with the activity
+            clock.shift(timedelta(minutes=29))
+            assert client.get("/admin/").status_code == 200
+
+
 @pytest.mark.parametrize("role", ["advocate", "sales"])
 def test_other_sessions_survive_idle_time(client, make_account, sign_in, role):
     with time_machine.travel(START, tick=False) as clock:
