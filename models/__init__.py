@@ -147,7 +147,10 @@ __all__ = [
 
 def init_app(app) -> None:
     db.init_app(app)
-    from models.locking import configure_sqlite
+    from models.locking import configure_sqlite, end_reading
+
+    # Registered after Flask-SQLAlchemy's own teardown, so it runs before the session is removed.
+    app.teardown_appcontext(lambda _error: end_reading())
 
     with app.app_context():
         for engine in db.engines.values():
