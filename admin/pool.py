@@ -103,10 +103,10 @@ class PoolRow:
 
 
 def search(form: PoolFilters, quarter: str, today: date, page: int) -> tuple[list[PoolRow], int]:
-    """The advocates the filters pick, by name, one page of them, in three queries whatever the
-    size of the pool: the page's ids (the pool sorted by name, joined only to what the filters
-    read), those advocates with what the rows show and their quarter's use (an index lookup
-    each), and the total."""
+    """The advocates the filters pick, by name, one page of them, in two queries whatever the
+    size of the pool: the page's rows with what they show and their quarter's use (the pool
+    walked in ``ix_accounts_name_order``'s order until the page is full, an index lookup per row
+    for the rest), and the total (joined only to what the filters read)."""
     used = quota.used_in_quarter(quarter)
     conditions = []
     joins = set()  # of Account, Company, Tier: what the conditions read
@@ -152,28 +152,19 @@ def search(form: PoolFilters, quarter: str, today: date, page: int) -> tuple[lis
             query = query.outerjoin(Tier, Tier.id == Advocate.tier_id)
         return query.where(*conditions)
 
-    ids = db.session.scalars(
-        picked(select(Advocate.id), Account)
+    shown = select(Advocate.id, Account.name, Company.name.label("company"), Industry.name.label("industry"),
+                   Tier.name.label("tier"), Tier.quarterly_quota, Advocate.quarterly_cap, Advocate.status,
+                   Advocate.snoozed_until, used.label("used"))
+    found = db.session.execute(
+        picked(shown, Account, Company, Tier)
+        .outerjoin(Industry, Industry.id == Company.industry_id)
         .order_by(func.lower(Account.name), Account.id)  # ix_accounts_name_order's order
         .limit(PAGE_SIZE)
         .offset((page - 1) * PAGE_SIZE)
     ).all()
-    found = {
-        row.id: row
-        for row in db.session.execute(
-            select(Advocate.id, Account.name, Company.name.label("company"), Industry.name.label("industry"),
-                   Tier.name.label("tier"), Tier.quarterly_quota, Advocate.quarterly_cap, Advocate.status,
-                   Advocate.snoozed_until, used.label("used"))
-            .join(Account, Account.id == Advocate.account_id)
-            .outerjoin(Company, Company.id == Advocate.company_id)
-            .outerjoin(Industry, Industry.id == Company.industry_id)
-            .outerjoin(Tier, Tier.id == Advocate.tier_id)
-            .where(Advocate.id.in_(ids))
-        )
-    }
     total = db.session.scalar(picked(select(func.count()).select_from(Advocate)))
     rows = []
-    for row in (found[advocate_id] for advocate_id in ids):
+    for row in found:
         limit = quarterly_limit(row.quarterly_quota, row.quarterly_cap)
         rows.append(PoolRow(row.id, row.name, row.company, row.industry, row.tier, row.status,
                             row.snoozed_until, quota.QuarterUse(quarter, int(row.used), limit)))
