@@ -79,7 +79,12 @@ def end_reading(session: Session | None = None) -> None:
     try:
         unwritten = session.connection().exec_driver_sql(UNWRITTEN_CHECK).scalar()
         if unwritten:
-            session.commit()
+            # Nothing to expire: the objects read keep what they hold, as closing leaves them.
+            expire, session.expire_on_commit = session.expire_on_commit, False
+            try:
+                session.commit()
+            finally:
+                session.expire_on_commit = expire
     except SQLAlchemyError:
         session.rollback()
 

@@ -65,3 +65,10 @@ def test_a_transaction_that_wrote_or_locked_is_left_to_the_rollback(app_context,
     assert db.session().in_transaction()  # not committed: closing the session rolls it back
     db.session.rollback()
     assert db.session.get(Advocate, advocate.id).job_title != "Changed"
+
+
+def test_what_was_read_keeps_its_values_after_the_context_ends(app, make_account):
+    account = make_account(name="Dana Read")
+    with app.app_context():
+        found = db.session.get(Account, account.id)
+    assert found.name == "Dana Read"  # as after a rollback: the commit expired nothing
