@@ -13,15 +13,14 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from sqlalchemy import select
 from wtforms import SelectChoice, SelectField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
 from admin import bp
-from models import Tier, db
 from pages import ALREADY_SENT, OnceForm, first_error, show_refusal, whole_number
 from workflows import advocate_management as flow
 from workflows import errors, tiers
+from workflows.catalogue_choices import Choice, catalogue_choices
 from workflows.submissions import AlreadySubmitted
 
 PICK = "Pick one from the list."
@@ -32,10 +31,11 @@ REASON_LENGTH = Length(max=REASON, message=f"Keep it to {REASON} characters or f
 # --- forms -----------------------------------------------------------------------------------
 
 
-def tier_choices(empty: str = "Pick a tier") -> list[SelectChoice]:
-    rows = db.session.execute(select(Tier.id, Tier.name, Tier.quarterly_quota).order_by(Tier.rank)).all()
-    return [SelectChoice("", empty)] + [SelectChoice(str(i), f"{name} ({quota} calls a quarter)")
-                                        for i, name, quota in rows]
+def tier_choices(empty: str = "Pick a tier", tiers: list[Choice] | None = None) -> list[SelectChoice]:
+    """The tiers as options, from ``tiers`` (``catalogue_choices``' "tier") or read now."""
+    tiers = catalogue_choices("tier")["tier"] if tiers is None else tiers
+    return [SelectChoice("", empty)] + [SelectChoice(t.value, f"{t.name} ({t.detail} calls a quarter)")
+                                        for t in tiers]
 
 
 class TierForm(FlaskForm):
@@ -261,9 +261,9 @@ class BulkForm(FlaskForm):
                            validators=[REASON_LENGTH],
                            render_kw={"rows": 2, "maxlength": REASON})
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args, tiers: list[Choice] | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.tier.choices = tier_choices("Keep it (not changing tiers)")
+        self.tier.choices = tier_choices("Keep it (not changing tiers)", tiers)
 
     def validate(self, extra_validators=None) -> bool:
         valid = super().validate(extra_validators)

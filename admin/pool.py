@@ -34,10 +34,8 @@ from models import (
     AdvocateStatus,
     AdvocateTopic,
     Company,
-    Format,
     Industry,
     Tier,
-    Topic,
     TopicStance,
     db,
 )
@@ -46,6 +44,7 @@ from models.types import ID_MAX, utcnow
 from pages import ADVOCATE_STATUS_WORDS, date_and_time, int_arg, viewer_zone
 from workflows import advocate_management as management
 from workflows import points, quota
+from workflows.catalogue_choices import Choice, catalogue_choices
 from workflows.request_view import decline_reason_text
 
 PAGE_SIZE = 50
@@ -75,16 +74,16 @@ class PoolFilters(Form):
     available = BooleanField("Available now (active, consented, not snoozed, a call left this quarter)")
 
 
-def pool_filters() -> PoolFilters:
+FILTER_CATALOGUES = ("industry", "topic", "format", "tier")
+
+
+def pool_filters(options: dict[str, list[Choice]]) -> PoolFilters:
+    """The form, its choices from ``options`` (``catalogue_choices(*FILTER_CATALOGUES)``)."""
     form = PoolFilters(request.args)
-    industries = db.session.execute(select(Industry.id, Industry.name).order_by(Industry.name)).all()
-    topics = db.session.execute(select(Topic.id, Topic.name).order_by(Topic.name)).all()
-    formats = db.session.execute(select(Format.code, Format.name).order_by(Format.position)).all()
-    tiers = db.session.execute(select(Tier.id, Tier.name).order_by(Tier.rank)).all()
-    form.industry.choices = select_choices("Any industry", industries)
-    form.topic.choices = select_choices("Any topic", topics)
-    form.format.choices = select_choices("Any format", formats)
-    form.tier.choices = select_choices("Any tier", tiers)
+    form.industry.choices = select_choices("Any industry", options["industry"])
+    form.topic.choices = select_choices("Any topic", options["topic"])
+    form.format.choices = select_choices("Any format", options["format"])
+    form.tier.choices = select_choices("Any tier", options["tier"])
     return form
 
 
@@ -173,7 +172,8 @@ def search(form: PoolFilters, quarter: str, today: date, page: int) -> tuple[lis
 
 @bp.get("/advocates")
 def pool():
-    form = pool_filters()
+    options = catalogue_choices(*FILTER_CATALOGUES)
+    form = pool_filters(options)
     page = int_arg(request.args, "page", 1, high=PAGES_MAX)
     quarter = quota.current_quarter()
     label = quota.QuarterUse(quarter, 0, 0).label
@@ -184,7 +184,7 @@ def pool():
     rows, total = search(form, quarter, today, page)
     return render_template(
         "admin/pool.html", form=form, rows=rows, total=total, invalid=False, page=page, today=today,
-        bulk=actions.BulkForm(formdata=None),
+        bulk=actions.BulkForm(formdata=None, tiers=options["tier"]),
         pages=max(1, -(-total // PAGE_SIZE)), quarter=label,
         filtered=any(request.args.get(name) for name in FILTERS),
         args={name: request.args[name] for name in FILTERS if request.args.get(name)},

@@ -57,14 +57,10 @@ from models import (
     Ask,
     AskStatus,
     EngagementStatus,
-    Format,
-    Industry,
     ReferenceRequest,
-    Region,
     RequestOutcome,
     RequestStatus,
     Role,
-    Topic,
     db,
     size_band,
 )
@@ -73,9 +69,11 @@ from pages import OnceForm, date_and_time, show_refusal, viewer_zone, whole_numb
 from workflows import bookings, errors, followup, request_submission
 from workflows import requests as flow
 from workflows.audit import record_access_denied
+from workflows.catalogue_choices import catalogue_choices
 from workflows.engagements import current_engagement
 from workflows.matching import RANKINGS_KEPT, cached_rank
 from workflows.request_input import RequestInvalid, parse_request, parse_request_edit
+from workflows.request_tags import RequestTags, request_tags
 from workflows.request_view import AskView, RequestView, TimelineEntry, view_request
 from workflows.submissions import AlreadySubmitted
 
@@ -243,8 +241,8 @@ def _queue(form: QueueFilters, today: date) -> tuple[list[QueueRow], int]:
 
 
 def select_choices(empty: str, pairs) -> list[SelectChoice]:
-    """A select's options: "nothing picked" first, then (value, label) pairs."""
-    return [SelectChoice("", empty)] + [SelectChoice(str(value), label) for value, label in pairs]
+    """A select's options: "nothing picked" first, then (value, label) pairs or ``Choice``s."""
+    return [SelectChoice("", empty)] + [SelectChoice(str(value), label) for value, label, *_ in pairs]
 
 
 def _sentence(message: str) -> str:
@@ -284,14 +282,11 @@ class RequestForm(OnceForm):
 
     def fill_choices(self) -> None:
         """The catalogues, by name (what the contract's JSON carries too)."""
-        industries = db.session.scalars(select(Industry.name).order_by(Industry.name)).all()
-        regions = db.session.scalars(select(Region.name).order_by(Region.name)).all()
-        formats = db.session.execute(select(Format.code, Format.name).order_by(Format.position)).all()
-        topics = db.session.scalars(select(Topic.name).order_by(Topic.name)).all()
-        self.industry.choices = select_choices("Pick an industry…", [(n, n) for n in industries])
-        self.region.choices = select_choices("Pick a region…", [(n, n) for n in regions])
-        self.format.choices = select_choices("Pick a format…", formats)
-        self.topics.choices = [SelectChoice(n, n) for n in topics]
+        options = catalogue_choices("industry_name", "region_name", "format", "topic_name")
+        self.industry.choices = select_choices("Pick an industry…", options["industry_name"])
+        self.region.choices = select_choices("Pick a region…", options["region_name"])
+        self.format.choices = select_choices("Pick a format…", options["format"])
+        self.topics.choices = [SelectChoice(c.value, c.name) for c in options["topic_name"]]
 
     def show_errors(self, errors: dict[str, Any]) -> None:
         """The workflow's messages beside their fields; those of no field above the form."""
@@ -341,6 +336,7 @@ class DetailPage:
     match: MatchResult | None  # ranked only for staff, while the request still needs an advocate
     overdue: bool
     all_candidates: bool
+    tags: RequestTags
     follow_up: followup.CallFollowUp | None = None  # a booked call that has begun
 
     @property
@@ -474,18 +470,18 @@ class EditForm(FlaskForm):
     notes = TextAreaField("Notes for the coordinator", render_kw={"rows": 3})
 
     def fill_choices(self) -> None:
-        topics = db.session.scalars(select(Topic.name).order_by(Topic.name)).all()
-        self.topics.choices = [SelectChoice(n, n) for n in topics]
+        topics = catalogue_choices("topic_name")["topic_name"]
+        self.topics.choices = [SelectChoice(c.value, c.name) for c in topics]
 
     show_errors = RequestForm.show_errors
 
 
-def edit_form(req: ReferenceRequest) -> EditForm:
+def edit_form(req: ReferenceRequest, tags: RequestTags) -> EditForm:
     form = EditForm(formdata=None, data={
         "needed_by": req.needed_by.isoformat() if req.needed_by else "",
         "contact_name": req.contact_name,
         "contact_email": req.contact_email,
-        "topics": [t.name for t in req.topics],
+        "topics": list(tags.topics),
         "notes": req.notes,
     })
     form.fill_choices()
@@ -708,7 +704,7 @@ def _page(request_id: int, status: int = 200, *, outcome_form: OutcomeForm | Non
         cancel_form=CancelForm(formdata=None),
         resend_form=resend_form or ResendForm(formdata=None, prefix="resend"),
         call_cancel_form=call_cancel_form or CallCancelForm(formdata=None, prefix="call"),
-        edit_form=edit or (edit_form(req) if page.editable else None),
+        edit_form=edit or (edit_form(req, page.tags) if page.editable else None),
         shown=CANDIDATES_SHOWN,
         excluded_html=excluded_html(page.match) if page.match is not None else "",
         **section_context(page.engagement, return_form),
@@ -749,5 +745,6 @@ def detail_page(req: ReferenceRequest, *, all_candidates: bool = False) -> Detai
         match=cached_rank(req, named=EXCLUDED_SHOWN) if ranked else None,
         overdue=is_overdue(req, utcnow().date()),
         all_candidates=all_candidates,
+        tags=request_tags([req.id])[req.id],
         follow_up=followup.call_follow_up(view.engagement, utcnow()),
     )

@@ -23,6 +23,7 @@ from pages import int_arg, viewer_zone
 from portal import bp, current_advocate_id
 from workflows import ask_inbox, quota
 from workflows import requests as flow
+from workflows.request_tags import request_tags
 
 # --- forms -----------------------------------------------------------------------------------
 
@@ -73,9 +74,11 @@ def asks():
     page = int_arg(request.args, "page", 1, high=ID_MAX // ANSWERED_PER_PAGE)
     now = utcnow()
     answered, more = ask_inbox.answered_asks(advocate_id, now, page, ANSWERED_PER_PAGE)
+    pending = ask_inbox.pending_asks(advocate_id, now) if page == 1 else []
     return render_template(
         "portal/asks.html",
-        pending=ask_inbox.pending_asks(advocate_id, now) if page == 1 else [],
+        pending=pending,
+        tags=request_tags(ask.request_id for ask in pending),
         answered=answered,
         page=page,
         more=more,
@@ -145,6 +148,7 @@ def _page(ask_id: int, status: int = 200, *, refusal: str | None = None,
         "portal/ask.html",
         ask=the_ask,
         req=the_ask.request,
+        tags=request_tags([the_ask.request_id])[the_ask.request_id],
         engagement=engagement,
         size=size_band(the_ask.request.employees),
         overdue=overdue,

@@ -30,6 +30,7 @@ from pages import viewer_zone
 from portal import bp
 from portal.auth import home_for
 from workflows import ask_inbox, points, quota
+from workflows.request_tags import RequestTags, request_tags
 
 
 @bp.route("/")
@@ -54,6 +55,7 @@ def home():
 class HomePage:
     advocate: Advocate
     asks: list[Ask]
+    tags: dict[int, RequestTags]  # of the asks' requests, by request id
     upcoming: list[Engagement]  # booked calls not over yet, soonest first
     in_progress: list[Engagement]  # accepted, waiting for a booking or for written answers
     use: quota.QuarterUse
@@ -89,9 +91,11 @@ class HomePage:
 def _home_page(advocate: Advocate, use: quota.QuarterUse, now: datetime) -> HomePage:
     engagements = _open_engagements(advocate.id, now)
     standing = points.standing(advocate, now)
+    asks = ask_inbox.pending_asks(advocate.id, now)
     return HomePage(
         advocate=advocate,
-        asks=ask_inbox.pending_asks(advocate.id, now),
+        asks=asks,
+        tags=request_tags(ask.request_id for ask in asks),
         upcoming=[e for e in engagements if e.status is EngagementStatus.BOOKED],
         in_progress=[e for e in engagements if e.status is EngagementStatus.AWAITING_BOOKING],
         use=use,

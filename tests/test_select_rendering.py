@@ -58,15 +58,16 @@ def test_the_selected_choice_is_marked_and_text_is_escaped():
 def test_the_filter_forms_of_the_pages_draw_the_same(app, make_account, make_request):
     from flask_login import login_user
 
-    from admin.pool import pool_filters
+    from admin.pool import FILTER_CATALOGUES, pool_filters
     from admin.requests import queue_filters
     from models import Account, Role, db
+    from workflows.catalogue_choices import catalogue_choices
 
     coordinator = make_account(role=Role.COORDINATOR)
     make_request(requested_by=make_account(role=Role.SALES, name='Sam "the seller" <Smith>'))
 
     with app.test_request_context("/admin/advocates?status=active&format=video"):
-        form = pool_filters()
+        form = pool_filters(catalogue_choices(*FILTER_CATALOGUES))
         form.validate()
         for field in form:
             if field.type == "SelectField":

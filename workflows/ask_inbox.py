@@ -7,21 +7,20 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import or_, select
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import joinedload
 
 from models import Ask, AskStatus, Engagement, ReferenceRequest, db
 from workflows.requests import AskNotFound
 
 
 def _with_context(query):
-    """The prospect context an ask page or list shows, eagerly loaded (a fixed number of queries)."""
+    """The prospect context an ask page or list shows, in the ask's own query; the names of the
+    request's tags come from ``workflows.request_tags``."""
     return query.options(
         joinedload(Ask.request).options(
             joinedload(ReferenceRequest.industry),
             joinedload(ReferenceRequest.region),
             joinedload(ReferenceRequest.format),
-            selectinload(ReferenceRequest.topics),
-            selectinload(ReferenceRequest.use_cases),
         )
     )
 

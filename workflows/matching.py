@@ -33,20 +33,16 @@ from matching.slots import Interval, SlotRules
 from models import (
     AdvocateStatus,
     Ask,
-    Competitor,
     Format,
     Industry,
     MatchRow,
     ReferenceRequest,
     Region,
-    Topic,
-    UseCase,
     db,
     quarter_of,
 )
 from models._columns import name_key as name_key_of
 from models.catalogues import size_band_index
-from models.requests import request_competitors, request_topics, request_use_cases
 from models.types import utcnow
 from workflows.match_rows import (
     IN_CHUNK,
@@ -60,6 +56,7 @@ from workflows.match_rows import (
     pool_version,
     utc_offset_hours,
 )
+from workflows.request_tags import TAG_LINKS
 from workflows.slots import booking_rules
 
 
@@ -69,11 +66,6 @@ def weights() -> Weights:
     return Weights(**configured)
 
 
-_TAG_LINKS = (
-    ("use_case", request_use_cases, UseCase),
-    ("topic", request_topics, Topic),
-    ("competitor", request_competitors, Competitor),
-)
 _ASKED = "asked"  # the advocates asked already, their ids as text beside the tags
 
 
@@ -95,7 +87,7 @@ def request_queries():
         *(select(literal(kind).label("kind"), tag.__table__.c.key, tag.__table__.c.name)
           .join_from(link, tag.__table__, tag.__table__.c.id == link.c[f"{kind}_id"])
           .where(link.c.request_id == request_id)
-          for kind, link, tag in _TAG_LINKS),
+          for kind, link, tag in TAG_LINKS),
         select(literal(_ASKED), cast(asks.c.advocate_id, String), literal(""))
         .where(asks.c.request_id == request_id))
     return the_request, tags_and_asked
@@ -113,7 +105,7 @@ def request_profile(request: ReferenceRequest) -> RequestProfile:
     the_request, tags_and_asked = request_queries()
     prospect, format_code, employees, needed_by_day, format_name, industry, sector, region = (
         connection.execute(the_request, parameters).one())
-    named: dict[str, list[tuple[str, str]]] = {kind: [] for kind, _, _ in _TAG_LINKS}
+    named: dict[str, list[tuple[str, str]]] = {kind: [] for kind, _, _ in TAG_LINKS}
     already_asked = []
     for kind, key, name in connection.execute(tags_and_asked, parameters):
         if kind == _ASKED:
