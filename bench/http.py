@@ -20,7 +20,9 @@ client of the same app and secret; the clients send that cookie. The pages:
 - ``healthz``, ``bare`` and ``sign_in`` (GET, no cookie: the template and a CSRF token).
 
 ``BENCH_HTTP_CLIENTS`` threads (default 20), each with its own http.client connection (the sync
-worker closes it after each answer; http.client opens the next), send GETs one after another
+worker closes it after each answer; http.client opens the next) and its own cookie, which it
+replaces with the one an answer sets, as a browser does (a client sending its first cookie for
+ever would have the server write a new session for it on every page), send GETs one after another
 for ``BENCH_HTTP_SECONDS`` per page (default 20), split into ``BENCH_HTTP_ROUNDS`` rounds
 (default 2) with the pages' order reversed every other round, after a warm-up. Latency is from
 sending to the last byte of the answer; p50/p95 over all of a page's requests; ``rps`` the median
@@ -195,14 +197,21 @@ def drive(port: int, path: str, cookie: str | None, seconds: float) -> tuple[lis
 
     def client(number: int) -> None:
         connection = HTTPConnection("127.0.0.1", port, timeout=60)
+        own = dict(headers)  # this client's cookies, kept as a browser keeps them
+        jar = dict(part.strip().partition("=")[::2] for part in cookie.split(";")) if cookie else {}
         ready.wait()
         while time.perf_counter() < stop[0]:
             began = time.perf_counter()
             try:
-                connection.request("GET", path, headers=headers)
+                connection.request("GET", path, headers=own)
                 answer = connection.getresponse()
                 answer.read()
                 failed = answer.status != 200
+                for cookie_set in answer.msg.get_all("Set-Cookie") or ():
+                    name, _, value = cookie_set.split(";", 1)[0].partition("=")
+                    jar[name.strip()] = value
+                if jar:
+                    own["Cookie"] = "; ".join(f"{name}={value}" for name, value in jar.items())
             except (OSError, HTTPException):
                 connection.close()
                 failed = True
