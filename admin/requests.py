@@ -26,13 +26,14 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import cache, lru_cache
 from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from markupsafe import Markup
-from sqlalchemy import func, select, union
+from sqlalchemy import bindparam, func, select, union
 from sqlalchemy.orm import joinedload
 from wtforms import (
     DateField,
@@ -157,14 +158,18 @@ def queue_filters() -> QueueFilters:
     if not current_user.is_staff:
         del form.owner  # sales see their own requests only: there is nobody else to pick
         return form
-    # The sellers by their role's index, and whoever requested by the requests: one OR of the
-    # two read every account of the pool.
+    form.owner.choices = select_choices("Anybody", db.session.execute(_owners_query()).all())
+    return form
+
+
+@cache
+def _owners_query():
+    """The sellers by their role's index, and whoever requested by the requests: one OR of the
+    two read every account of the pool."""
     sellers = select(Account.id, Account.name).where(Account.role == Role.SALES)
     requesters = (select(Account.id, Account.name)
                   .join(ReferenceRequest, ReferenceRequest.requested_by_id == Account.id))
-    owners = db.session.execute(union(sellers, requesters).order_by("name", "id")).all()
-    form.owner.choices = select_choices("Anybody", owners)
-    return form
+    return union(sellers, requesters).order_by("name", "id")
 
 
 @dataclass(frozen=True)
@@ -193,30 +198,52 @@ def queue():
 def _queue(form: QueueFilters, today: date) -> tuple[list[QueueRow], int]:
     """The requests the filters pick (sales: their own only), soonest needed first, in two
     queries: the rows with their owner, industry, format and pending asks, and the total."""
+    status = form.status.data or ""
+    owner = int(form.owner.data) if "owner" in form and form.owner.data else None
+    values = {
+        "viewer_id": current_user.id,
+        "today": today,
+        "status": RequestStatus(status) if status not in ("", "open", "overdue") else None,
+        "owner_id": owner,
+        "since": utcnow() - timedelta(days=int(form.age.data)) if form.age.data else None,
+        "needed_before": form.needed_before.data,
+    }
+    rows_query, total_query = _queue_queries(
+        current_user.role == Role.SALES, status if status in ("", "open", "overdue") else "one",
+        owner is not None, values["since"] is not None, values["needed_before"] is not None)
+    rows = [QueueRow(req, pending_asks, is_overdue(req, today))
+            for req, pending_asks in db.session.execute(rows_query, values).all()]
+    total = len(rows) if len(rows) < QUEUE_LIMIT else db.session.scalar(total_query, values)
+    return rows, total
+
+
+@lru_cache(maxsize=64)
+def _queue_queries(own: bool, status: str, owner: bool, since: bool, needed_before: bool):
+    """The queue's two queries for one shape of filters (``status``: "", "open", "overdue", or
+    "one" status), built once with bound parameters; ``_queue`` gives their values."""
     conditions = []
-    if current_user.role == Role.SALES:
-        conditions.append(ReferenceRequest.requested_by_id == current_user.id)
-    status = form.status.data
+    if own:
+        conditions.append(ReferenceRequest.requested_by_id == bindparam("viewer_id"))
     if status == "open":
         conditions.append(ReferenceRequest.status.not_in(CLOSED))
     elif status == "overdue":
-        conditions += [ReferenceRequest.status.not_in(CLOSED), ReferenceRequest.needed_by < today]
-    elif status:
-        conditions.append(ReferenceRequest.status == RequestStatus(status))
-    if "owner" in form and form.owner.data:
-        conditions.append(ReferenceRequest.requested_by_id == int(form.owner.data))
-    if form.age.data:
-        conditions.append(ReferenceRequest.created_at >= utcnow() - timedelta(days=int(form.age.data)))
-    if form.needed_before.data:
-        conditions.append(ReferenceRequest.needed_by <= form.needed_before.data)
-
+        conditions += [ReferenceRequest.status.not_in(CLOSED),
+                       ReferenceRequest.needed_by < bindparam("today")]
+    elif status == "one":
+        conditions.append(ReferenceRequest.status == bindparam("status"))
+    if owner:
+        conditions.append(ReferenceRequest.requested_by_id == bindparam("owner_id"))
+    if since:
+        conditions.append(ReferenceRequest.created_at >= bindparam("since"))
+    if needed_before:
+        conditions.append(ReferenceRequest.needed_by <= bindparam("needed_before"))
     pending = (
         select(func.count(Ask.id))
         .where(Ask.request_id == ReferenceRequest.id, Ask.status == AskStatus.PENDING)
         .correlate(ReferenceRequest)
         .scalar_subquery()
     )
-    query = (
+    rows = (
         select(ReferenceRequest, pending.label("pending"))
         .where(*conditions)
         .options(
@@ -228,13 +255,7 @@ def _queue(form: QueueFilters, today: date) -> tuple[list[QueueRow], int]:
         .order_by(ReferenceRequest.needed_by.is_(None), ReferenceRequest.needed_by, ReferenceRequest.id)
         .limit(QUEUE_LIMIT)
     )
-    rows = [QueueRow(req, pending_asks, is_overdue(req, today))
-            for req, pending_asks in db.session.execute(query).all()]
-    if len(rows) < QUEUE_LIMIT:
-        total = len(rows)
-    else:
-        total = db.session.scalar(select(func.count(ReferenceRequest.id)).where(*conditions))
-    return rows, total
+    return rows, select(func.count(ReferenceRequest.id)).where(*conditions)
 
 
 # --- the intake form -------------------------------------------------------------------------

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cache
 
 from flask import current_app, redirect, render_template, url_for
 from flask_login import current_user
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import joinedload
 
 from access import EVERYONE_SIGNED_IN, allow
@@ -107,29 +108,33 @@ def _home_page(advocate: Advocate, use: quota.QuarterUse, now: datetime) -> Home
     )
 
 
+@cache
+def _advocate_query():
+    return (select(Advocate, quota.used_in_quarter(bindparam("quarter")))
+            .where(Advocate.account_id == bindparam("account_id"))
+            .options(joinedload(Advocate.company), joinedload(Advocate.tier)))
+
+
 def _advocate_and_use(account_id: int, quarter: str) -> tuple[Advocate, quota.QuarterUse] | None:
     """The account's advocate profile with what the page shows of it (company, tier) and its use
     of ``quarter``, in one query; None for an advocate account not set up yet."""
     found = db.session.execute(
-        select(Advocate, quota.used_in_quarter(quarter))
-        .where(Advocate.account_id == account_id)
-        .options(joinedload(Advocate.company), joinedload(Advocate.tier))
-    ).one_or_none()
+        _advocate_query(), {"account_id": account_id, "quarter": quarter}).one_or_none()
     if found is None:
         return None
     advocate, used = found
     return advocate, quota.QuarterUse(quarter, int(used), advocate.quarterly_limit)
 
 
-def _open_engagements(advocate_id: int, now: datetime) -> list[Engagement]:
-    """Booked calls not over yet, and accepted engagements waiting for their booking/answers."""
-    query = (
+@cache
+def _open_engagements_query():
+    return (
         select(Engagement)
         .where(
-            Engagement.advocate_id == advocate_id,
+            Engagement.advocate_id == bindparam("advocate_id"),
             or_(
                 Engagement.status == EngagementStatus.AWAITING_BOOKING,
-                (Engagement.status == EngagementStatus.BOOKED) & (Engagement.ends_at >= now),
+                (Engagement.status == EngagementStatus.BOOKED) & (Engagement.ends_at >= bindparam("now")),
             ),
         )
         .options(
@@ -138,4 +143,9 @@ def _open_engagements(advocate_id: int, now: datetime) -> list[Engagement]:
         )
         .order_by(Engagement.starts_at, Engagement.created_at, Engagement.id)
     )
-    return list(db.session.scalars(query).unique())
+
+
+def _open_engagements(advocate_id: int, now: datetime) -> list[Engagement]:
+    """Booked calls not over yet, and accepted engagements waiting for their booking/answers."""
+    return list(db.session.scalars(
+        _open_engagements_query(), {"advocate_id": advocate_id, "now": now}).unique())

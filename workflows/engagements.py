@@ -7,8 +7,9 @@ leaving the program, and the booking workflows) owns the transaction and its loc
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 
-from sqlalchemy import case, select
+from sqlalchemy import bindparam, case, select
 
 from models import Engagement, EngagementStatus, db
 from workflows import errors
@@ -64,9 +65,17 @@ def cancel_engagement_step(engagement: Engagement, *, reason: str, now: datetime
 
 def current_engagement(request_id: int, *, fresh: bool = False) -> Engagement | None:
     """The engagement a request is served by: its live one, else the last cancelled one."""
-    query = (
+    query = _current_engagement_query()
+    if fresh:
+        query = query.execution_options(populate_existing=True)
+    return db.session.scalars(query, {"request_id": request_id}).first()
+
+
+@cache
+def _current_engagement_query():
+    return (
         select(Engagement)
-        .where(Engagement.request_id == request_id)
+        .where(Engagement.request_id == bindparam("request_id"))
         .order_by(
             case((Engagement.status == EngagementStatus.CANCELLED, 1), else_=0),
             Engagement.created_at.desc(),
@@ -74,6 +83,3 @@ def current_engagement(request_id: int, *, fresh: bool = False) -> Engagement | 
         )
         .limit(1)
     )
-    if fresh:
-        query = query.execution_options(populate_existing=True)
-    return db.session.scalars(query).first()

@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import and_, bindparam, case, func, select
 
 from models import Advocate, PointsEntry, PointsReason, Tier, db
 from models.points import balance_query
@@ -85,16 +86,22 @@ class Standing:
     progress: TierProgress  # ``tier_progress``
 
 
+@cache
+def _standing_queries():
+    since = bindparam("since")
+    recent = case((and_(PointsEntry.created_at >= since, PointsEntry.delta > 0), PointsEntry.delta), else_=0)
+    sums = (select(func.coalesce(func.sum(PointsEntry.delta), 0), func.coalesce(func.sum(recent), 0))
+            .where(PointsEntry.advocate_id == bindparam("advocate_id")))
+    return sums, select(Tier)
+
+
 def standing(advocate: Advocate, now: datetime | None = None) -> Standing:
     """``balance`` and ``tier_progress`` together, in two queries: the ledger summed once both
     ways, and the tiers."""
-    since = (now or utcnow()) - TIER_WINDOW
-    recent = case((and_(PointsEntry.created_at >= since, PointsEntry.delta > 0), PointsEntry.delta), else_=0)
+    sums, all_tiers = _standing_queries()
     total, earned = db.session.execute(
-        select(func.coalesce(func.sum(PointsEntry.delta), 0), func.coalesce(func.sum(recent), 0))
-        .where(PointsEntry.advocate_id == advocate.id)
-    ).one()
-    tiers = db.session.scalars(select(Tier)).all()
+        sums, {"advocate_id": advocate.id, "since": (now or utcnow()) - TIER_WINDOW}).one()
+    tiers = db.session.scalars(all_tiers).all()
     return Standing(int(total), progress(int(earned), advocate.tier, tiers))
 
 

@@ -11,9 +11,10 @@ refused link says why, with a 4xx status, never a 500.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import cache
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload
 
 from models import Advocate, Engagement, EngagementStatus, FeedbackSide, ReferenceRequest, db
@@ -70,17 +71,7 @@ def read(token_text: str, purpose: Purpose, *, now: datetime | None = None) -> t
     engagement_id = payload.get("e") if isinstance(payload, dict) else None
     if not isinstance(engagement_id, int) or not 1 <= engagement_id <= ID_MAX:
         raise LinkRefused("This link is not valid.", status=400)
-    engagement = db.session.scalars(
-        select(Engagement)
-        .where(Engagement.id == engagement_id)
-        .options(
-            joinedload(Engagement.request).joinedload(ReferenceRequest.requested_by),
-            joinedload(Engagement.advocate).options(
-                joinedload(Advocate.account), joinedload(Advocate.company)
-            ),
-            joinedload(Engagement.format),
-        )
-    ).unique().one_or_none()
+    engagement = db.session.scalars(_engagement_query(), {"id": engagement_id}).unique().one_or_none()
     if engagement is None or engagement.advocate is None:
         raise LinkRefused("This reference no longer exists.")
     closes = closes_at(engagement, purpose)
@@ -89,6 +80,21 @@ def read(token_text: str, purpose: Purpose, *, now: datetime | None = None) -> t
             raise LinkRefused(f"Feedback on this call closed on {closes:%d %B %Y}. Thank you all the same.")
         raise LinkRefused(f"This link expired on {closes:%d %B %Y}.")
     return engagement, payload
+
+
+@cache
+def _engagement_query():
+    return (
+        select(Engagement)
+        .where(Engagement.id == bindparam("id"))
+        .options(
+            joinedload(Engagement.request).joinedload(ReferenceRequest.requested_by),
+            joinedload(Engagement.advocate).options(
+                joinedload(Advocate.account), joinedload(Advocate.company)
+            ),
+            joinedload(Engagement.format),
+        )
+    )
 
 
 def closes_at(engagement: Engagement, purpose: Purpose) -> datetime | None:

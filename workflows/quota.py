@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import and_, bindparam, case, func, select
 from sqlalchemy.orm import Session
 
 from models import Advocate, Engagement, Tier, db, quarter_of
@@ -87,11 +88,13 @@ def current_quarter(now: datetime | None = None) -> str:
 def usage(advocate_id: int, quarter: str, session: Session | None = None) -> int:
     """Engagements that use up a place in ``quarter`` (one query)."""
     session = session or db.session
-    return int(
-        session.scalar(
-            select(func.count(Engagement.id)).where(Engagement.advocate_id == advocate_id, *_counted(quarter))
-        )
-    )
+    return int(session.scalar(_usage_query(), {"advocate_id": advocate_id, "quarter": quarter}))
+
+
+@cache
+def _usage_query():
+    return (select(func.count(Engagement.id))
+            .where(Engagement.advocate_id == bindparam("advocate_id"), *_counted(bindparam("quarter"))))
 
 
 def quarter_use(advocate: Advocate, quarter: str | None = None, session: Session | None = None) -> QuarterUse:

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime, timedelta
+from functools import cache
 
-from sqlalchemy import Select, false, select
+from sqlalchemy import Select, bindparam, false, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -586,6 +587,26 @@ def record_outcome(request_id: int, outcome: RequestOutcome | str, *, by: Accoun
 # --- who may see which request --------------------------------------------------------------
 
 
+@cache
+def _request_queries(scope: str) -> tuple[Select, Select, Select]:
+    """The request (as ``scope`` may see it) and its lists, built once with bound parameters:
+    with loader options a query costs more to build than to run."""
+    request = _visible_in(
+        select(ReferenceRequest).where(ReferenceRequest.id == bindparam("request_id")), scope
+    ).options(
+        joinedload(ReferenceRequest.requested_by),
+        joinedload(ReferenceRequest.industry),
+        joinedload(ReferenceRequest.region),
+        joinedload(ReferenceRequest.format),
+    )
+    asks = (select(Ask).where(Ask.request_id == bindparam("request_id")).order_by(Ask.created_at, Ask.id)
+            .options(joinedload(Ask.advocate).options(joinedload(Advocate.account),
+                                                      joinedload(Advocate.company))))
+    events = (select(RequestEvent).where(RequestEvent.request_id == bindparam("request_id"))
+              .order_by(RequestEvent.at, RequestEvent.id).options(joinedload(RequestEvent.actor)))
+    return request, asks, events
+
+
 def request_for(account: Account, request_id: int) -> ReferenceRequest:
     """The request, if ``account`` may see it (staff: any; sales: their own; others: none), with
     what its pages and the API show loaded in a fixed number of queries: catalogue entries and
@@ -594,27 +615,14 @@ def request_for(account: Account, request_id: int) -> ReferenceRequest:
     ``selectinload``). Each list of tags is loaded when first read (the pages read only their
     names, all in one query: ``workflows.request_tags``).
     ``RequestNotFound`` otherwise, the same for someone else's request as for no request."""
-    query = _visible(select(ReferenceRequest).where(ReferenceRequest.id == request_id), account)
+    the_request, its_asks, its_events = _request_queries(_sight_scope(account))
     request = db.session.scalars(
-        query.options(
-            joinedload(ReferenceRequest.requested_by),
-            joinedload(ReferenceRequest.industry),
-            joinedload(ReferenceRequest.region),
-            joinedload(ReferenceRequest.format),
-        )
-    ).one_or_none()
+        the_request, {"request_id": request_id, "viewer_id": account.id}).one_or_none()
     if request is None:
         raise RequestNotFound("There is no such request among those you may see.")
-    asks = db.session.scalars(
-        select(Ask).where(Ask.request_id == request.id).order_by(Ask.created_at, Ask.id)
-        .options(joinedload(Ask.advocate).options(joinedload(Advocate.account), joinedload(Advocate.company)))
-    ).all()
-    events = db.session.scalars(
-        select(RequestEvent).where(RequestEvent.request_id == request.id)
-        .order_by(RequestEvent.at, RequestEvent.id).options(joinedload(RequestEvent.actor))
-    ).all()
-    set_committed_value(request, "asks", list(asks))
-    set_committed_value(request, "events", list(events))
+    parameters = {"request_id": request.id}
+    set_committed_value(request, "asks", list(db.session.scalars(its_asks, parameters)))
+    set_committed_value(request, "events", list(db.session.scalars(its_events, parameters)))
     return request
 
 
@@ -670,10 +678,21 @@ def _check_still_open(request: ReferenceRequest) -> None:
 
 def _visible(query: Select, account: Account) -> Select:
     """Ownership, decided here only: staff see every request, sales their own, others none."""
+    return _visible_in(query, _sight_scope(account)).params(viewer_id=account.id)
+
+
+def _sight_scope(account: Account) -> str:
     if account.is_staff:
+        return "all"
+    return "own" if account.role is Role.SALES else "none"
+
+
+def _visible_in(query: Select, scope: str) -> Select:
+    """``_visible`` with the viewer's id left a parameter (``viewer_id``), for a query built once."""
+    if scope == "all":
         return query
-    if account.role is Role.SALES:
-        return query.where(ReferenceRequest.requested_by_id == account.id)
+    if scope == "own":
+        return query.where(ReferenceRequest.requested_by_id == bindparam("viewer_id"))
     return query.where(false())
 
 

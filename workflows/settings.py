@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from flask import current_app, g
@@ -92,10 +93,15 @@ class UnknownSetting(KeyError):
 def _stored() -> dict[str, Any]:
     cached = g.get(_CACHE)
     if cached is None:
-        rows = db.session.execute(select(Setting.key, Setting.value).where(Setting.key.in_(BY_KEY)))
+        rows = db.session.execute(_stored_query())
         cached = {key: stored for key, stored in rows}
         setattr(g, _CACHE, cached)
     return cached
+
+
+@cache
+def _stored_query():
+    return select(Setting.key, Setting.value).where(Setting.key.in_(BY_KEY))
 
 
 def value(key: str) -> Any:

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
+from functools import cache
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from matching.slots import DateRange, Interval, SlotRules, Window, free_slots
 from models import Advocate, Blackout, Engagement, WeeklyWindow, db
@@ -45,16 +46,11 @@ def open_slots(advocate: Advocate, *, now: datetime, rules: SlotRules,
     rules = rules_for(advocate, rules)
     tz = zone_or_utc(advocate.account.timezone)
     today = now.astimezone(tz).date()
-    windows = db.session.execute(
-        select(WeeklyWindow.weekday, WeeklyWindow.starts, WeeklyWindow.ends)
-        .where(WeeklyWindow.advocate_id == advocate.id)
-    ).all()
+    windows_query, blackouts_query, _ = _slot_queries()
+    windows = db.session.execute(windows_query, {"advocate_id": advocate.id}).all()
     closed = [
         DateRange(first, last)
-        for first, last in db.session.execute(
-            select(Blackout.starts_on, Blackout.ends_on)
-            .where(Blackout.advocate_id == advocate.id, Blackout.ends_on >= today)
-        )
+        for first, last in db.session.execute(blackouts_query, {"advocate_id": advocate.id, "today": today})
     ]
     if advocate.snoozed_until is not None and advocate.snoozed_until >= today:
         closed.append(DateRange(today, advocate.snoozed_until))
@@ -73,16 +69,32 @@ def busy(advocate: Advocate, now: datetime, rules: SlotRules, *,
     """Booked and completed calls that can touch a slot of the horizon: within the advocate's
     gap between calls of it, on either side, with a day's margin."""
     margin = timedelta(days=1 + rules.min_days_between_calls)
-    query = select(Engagement.starts_at, Engagement.ends_at).where(
-        Engagement.advocate_id == advocate.id,
+    calls = _slot_queries()[2]
+    return [Interval(starts_at, ends_at) for starts_at, ends_at in db.session.execute(calls, {
+        "advocate_id": advocate.id,
+        "after": now - margin,
+        "before": now + timedelta(days=rules.horizon_days) + margin,
+        "ignored": ignore_engagement or 0,  # ids start at 1
+    })]
+
+
+@cache
+def _slot_queries():
+    """The windows, the blackouts and the calls ``open_slots`` reads, built once."""
+    advocate_id = bindparam("advocate_id")
+    windows = (select(WeeklyWindow.weekday, WeeklyWindow.starts, WeeklyWindow.ends)
+               .where(WeeklyWindow.advocate_id == advocate_id))
+    blackouts = (select(Blackout.starts_on, Blackout.ends_on)
+                 .where(Blackout.advocate_id == advocate_id, Blackout.ends_on >= bindparam("today")))
+    calls = select(Engagement.starts_at, Engagement.ends_at).where(
+        Engagement.advocate_id == advocate_id,
         Engagement.status.in_(CALENDAR_STATUSES),
         Engagement.starts_at.is_not(None),
-        Engagement.ends_at > now - margin,
-        Engagement.starts_at < now + timedelta(days=rules.horizon_days) + margin,
+        Engagement.ends_at > bindparam("after"),
+        Engagement.starts_at < bindparam("before"),
+        Engagement.id != bindparam("ignored"),
     )
-    if ignore_engagement is not None:
-        query = query.where(Engagement.id != ignore_engagement)
-    return [Interval(starts_at, ends_at) for starts_at, ends_at in db.session.execute(query)]
+    return windows, blackouts, calls
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,7 @@ each in one query whatever the number of requests or catalogues."""
 
 from sqlalchemy import select
 
-from models import Format, Industry, Region, ReferenceRequest, Tier, Topic, db
+from models import Format, Industry, ReferenceRequest, Region, Tier, Topic, db
 from workflows.catalogue_choices import Choice, catalogue_choices
 from workflows.request_tags import NO_TAGS, RequestTags, request_tags
 
