@@ -17,9 +17,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 
-from flask import abort, render_template, request
-from sqlalchemy import exists, func, or_, select
+from flask import abort, current_app, get_template_attribute, render_template, request
+from markupsafe import Markup
+from sqlalchemy import Integer, bindparam, exists, func, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 from wtforms import BooleanField, Form, SearchField, SelectChoice, SelectField
 from wtforms.validators import Length
@@ -41,7 +43,7 @@ from models import (
 )
 from models.advocates import WEEKDAYS, advocate_formats, quarterly_limit
 from models.types import ID_MAX, utcnow
-from pages import ADVOCATE_STATUS_WORDS, date_and_time, int_arg, viewer_zone
+from pages import ADVOCATE_STATUS_WORDS, date_and_time, id_path, int_arg, viewer_zone
 from workflows import advocate_management as management
 from workflows import points, quota
 from workflows.catalogue_choices import Choice, catalogue_choices
@@ -106,37 +108,66 @@ def search(form: PoolFilters, quarter: str, today: date, page: int) -> tuple[lis
     size of the pool: the page's rows with what they show and their quarter's use (the pool
     walked in ``ix_accounts_name_order``'s order until the page is full, an index lookup per row
     for the rest), and the total (joined only to what the filters read)."""
-    used = quota.used_in_quarter(quarter)
+    wanted = (form.q.data or "").strip().casefold()
+    values = {
+        "quarter": quarter,
+        "today": today,
+        "pattern": "%" + wanted.replace("/", "//").replace("%", "/%").replace("_", "/_") + "%",
+        "industry_id": int(form.industry.data) if form.industry.data else None,
+        "topic_id": int(form.topic.data) if form.topic.data else None,
+        "format_code": form.format.data or None,
+        "tier_id": int(form.tier.data) if form.tier.data else None,
+        "status": AdvocateStatus(form.status.data) if form.status.data else None,
+        "limit": PAGE_SIZE,
+        "offset": (page - 1) * PAGE_SIZE,
+    }
+    shown, counted = _search_queries(bool(wanted), *(values[name] is not None for name in (
+        "industry_id", "topic_id", "format_code", "tier_id", "status")), bool(form.available.data))
+    found = db.session.execute(shown, values).all()
+    total = db.session.scalar(counted, values)
+    rows = []
+    for row in found:
+        limit = quarterly_limit(row.quarterly_quota, row.quarterly_cap)
+        rows.append(PoolRow(row.id, row.name, row.company, row.industry, row.tier, row.status,
+                            row.snoozed_until, quota.QuarterUse(quarter, int(row.used), limit)))
+    return rows, total
+
+
+@lru_cache(maxsize=128)
+def _search_queries(text: bool, industry: bool, topic: bool, format_: bool, tier: bool, status: bool,
+                    available: bool):
+    """``search``'s two queries for one shape of filters, built once with bound parameters."""
+    used = quota.used_in_quarter(bindparam("quarter"))
     conditions = []
     joins = set()  # of Account, Company, Tier: what the conditions read
-    if form.q.data and form.q.data.strip():
-        wanted = form.q.data.strip().casefold()
-        conditions.append(or_(func.lower(Account.name).contains(wanted, autoescape=True),
-                              func.lower(Company.name).contains(wanted, autoescape=True)))
+    if text:
+        pattern = bindparam("pattern")
+        conditions.append(or_(func.lower(Account.name).like(pattern, escape="/"),
+                              func.lower(Company.name).like(pattern, escape="/")))
         joins |= {Account, Company}
-    if form.industry.data:
-        conditions.append(Company.industry_id == int(form.industry.data))
+    if industry:
+        conditions.append(Company.industry_id == bindparam("industry_id"))
         joins.add(Company)
-    if form.topic.data:
+    if topic:
         conditions.append(exists().where(
             AdvocateTopic.advocate_id == Advocate.id,
-            AdvocateTopic.topic_id == int(form.topic.data),
+            AdvocateTopic.topic_id == bindparam("topic_id"),
             AdvocateTopic.stance == TopicStance.GLAD,
         ))
-    if form.format.data:
+    if format_:
         conditions.append(exists().where(
             advocate_formats.c.advocate_id == Advocate.id,
-            advocate_formats.c.format_code == form.format.data,
+            advocate_formats.c.format_code == bindparam("format_code"),
         ))
-    if form.tier.data:
-        conditions.append(Advocate.tier_id == int(form.tier.data))
-    if form.status.data:
-        conditions.append(Advocate.status == AdvocateStatus(form.status.data))
-    if form.available.data:
+    if tier:
+        conditions.append(Advocate.tier_id == bindparam("tier_id"))
+    if status:
+        conditions.append(Advocate.status == bindparam("status"))
+    if available:
         conditions += [
             Advocate.status == AdvocateStatus.ACTIVE,
             Advocate.consent_at.is_not(None),
-            or_(Advocate.snoozed_until.is_(None), Advocate.snoozed_until < today),
+            or_(Advocate.snoozed_until.is_(None), Advocate.snoozed_until < bindparam("today")),
             used < quota.quota_limit(),
         ]
         joins.add(Tier)
@@ -154,20 +185,30 @@ def search(form: PoolFilters, quarter: str, today: date, page: int) -> tuple[lis
     shown = select(Advocate.id, Account.name, Company.name.label("company"), Industry.name.label("industry"),
                    Tier.name.label("tier"), Tier.quarterly_quota, Advocate.quarterly_cap, Advocate.status,
                    Advocate.snoozed_until, used.label("used"))
-    found = db.session.execute(
+    rows = (
         picked(shown, Account, Company, Tier)
         .outerjoin(Industry, Industry.id == Company.industry_id)
         .order_by(func.lower(Account.name), Account.id)  # ix_accounts_name_order's order
-        .limit(PAGE_SIZE)
-        .offset((page - 1) * PAGE_SIZE)
-    ).all()
-    total = db.session.scalar(picked(select(func.count()).select_from(Advocate)))
-    rows = []
-    for row in found:
-        limit = quarterly_limit(row.quarterly_quota, row.quarterly_cap)
-        rows.append(PoolRow(row.id, row.name, row.company, row.industry, row.tier, row.status,
-                            row.snoozed_until, quota.QuarterUse(quarter, int(row.used), limit)))
-    return rows, total
+        .limit(bindparam("limit", type_=Integer))
+        .offset(bindparam("offset", type_=Integer))
+    )
+    return rows, picked(select(func.count()).select_from(Advocate))
+
+
+ROWS_KEPT = 4096  # drawn rows kept per process: some 1 kB each
+
+
+def row_html(row: PoolRow, today: date, advocate_url: str) -> Markup:
+    """``_pool_row.html``'s row, drawn once for what it shows and kept (``ROWS_KEPT``): the same
+    page of the pool is read again and again, and a row changes only when its advocate does."""
+    snoozed = row.snoozed_until is not None and row.snoozed_until >= today
+    return _drawn_row(id(current_app._get_current_object()), row, snoozed, advocate_url)
+
+
+@lru_cache(maxsize=ROWS_KEPT)
+def _drawn_row(_app: int, row: PoolRow, snoozed: bool, advocate_url: str) -> Markup:
+    draw = get_template_attribute("admin/_pool_row.html", "pool_row")
+    return Markup(draw(row, snoozed, advocate_url))
 
 
 @bp.get("/advocates")
@@ -182,8 +223,10 @@ def pool():
         return render_template("admin/pool.html", form=form, rows=[], total=0, invalid=True, bulk=None,
                                page=1, pages=1, quarter=label, filtered=True, args={}, today=today), 400
     rows, total = search(form, quarter, today, page)
+    advocate_path = id_path("admin.advocate", "advocate_id")
     return render_template(
         "admin/pool.html", form=form, rows=rows, total=total, invalid=False, page=page, today=today,
+        row_html=lambda row: row_html(row, today, advocate_path(row.id)),
         bulk=actions.BulkForm(formdata=None, tiers=options["tier"]),
         pages=max(1, -(-total // PAGE_SIZE)), quarter=label,
         filtered=any(request.args.get(name) for name in FILTERS),

@@ -92,6 +92,21 @@ def test_the_pool_lists_each_advocate_with_tier_status_and_this_quarters_use(
     assert row(html, untiered.id).endswith("No tier Paused 0 of 0 none left")
 
 
+def test_a_row_drawn_before_shows_each_change_at_once(app, client, coordinator, make_advocate,
+                                                     make_engagement):
+    dana = make_advocate(name="Dana Example", company="Acme Health", tier="Active")
+    before = row(get(client, "/admin/advocates"), dana.id)
+    assert row(get(client, "/admin/advocates"), dana.id) == before  # drawn once, shown again
+
+    make_engagement(dana, status="booked")
+    assert row(get(client, "/admin/advocates"), dana.id).endswith("1 of 4 3 left")
+    profile(app, dana.id, status="paused", snoozed_until=TODAY)
+    assert "Paused snoozed until" in row(get(client, "/admin/advocates"), dana.id)
+    profile(app, dana.id, snoozed_until=TODAY - timedelta(days=1))  # the snooze is over: not shown
+    assert row(get(client, "/admin/advocates"), dana.id).endswith("Paused 1 of 4 3 left")
+    assert row(get(client, "/admin/advocates"), dana.id).startswith("Choose Dana Example Dana Example Acme")
+
+
 def test_every_search_field_has_a_label(client, coordinator):
     html = get(client, "/admin/advocates")
     for name, label in [("q", "Name or company"), ("industry", "Industry"), ("topic", "Glad to talk about"),
@@ -123,6 +138,7 @@ def test_search_by_industry_topic_format_tier_status_and_text(app, client, coord
     assert search("q=LEDGER") == [bank.id]
     assert search("q=100%25") == [shop.id]  # % is searched for, not a wildcard
     assert search("q=%25") == [shop.id]
+    assert search("q=_") == [] and search("q=/") == []  # neither is a wildcard nor an escape
     assert search("format=call&status=active") == [health.id]
 
 
