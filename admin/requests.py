@@ -29,9 +29,10 @@ from datetime import date, datetime, timedelta
 from functools import cache, lru_cache
 from typing import Any
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 from sqlalchemy import bindparam, func, select, union
 from sqlalchemy.orm import joinedload
@@ -726,30 +727,53 @@ def _page(request_id: int, status: int = 200, *, outcome_form: OutcomeForm | Non
         resend_form=resend_form or ResendForm(formdata=None, prefix="resend"),
         call_cancel_form=call_cancel_form or CallCancelForm(formdata=None, prefix="call"),
         edit_form=edit or (edit_form(req, page.tags) if page.editable else None),
-        shown=CANDIDATES_SHOWN,
-        excluded_html=excluded_html(page.match) if page.match is not None else "",
+        candidates_html=candidates_html(page, req) if page.match is not None else "",
         **section_context(page.engagement, return_form),
     ), status
 
 
-# The excluded list of each kept ranking as drawn (``workflows.matching.cached_rank`` keeps a
-# ranking while it holds; this keeps its list for as long, by the ranking's identity).
-_excluded_drawn: OrderedDict[int, tuple[MatchResult, Markup]] = OrderedDict()
-_excluded_lock = threading.Lock()
+class DrawnWithRanking:
+    """HTML drawn once for a kept ranking (``workflows.matching.cached_rank`` keeps one while it
+    holds) and the little else it shows, kept by the ranking's identity for as long: the same
+    for everyone who sees it. The viewer's CSRF token is written in each time it is shown."""
+
+    _TOKEN = "\x00csrf-token\x00"  # never in HTML drawn from stored text: NUL is refused on input
+
+    def __init__(self) -> None:
+        self._kept: OrderedDict[tuple, tuple[MatchResult, str]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __call__(self, match: MatchResult, key: tuple, draw) -> Markup:
+        found = (id(match), id(current_app._get_current_object()), *key)
+        with self._lock:
+            kept = self._kept.get(found)
+        token = generate_csrf()
+        if kept is not None and kept[0] is match:
+            return Markup(kept[1].replace(self._TOKEN, token))
+        html = str(draw())
+        with self._lock:
+            self._kept[found] = (match, html.replace(token, self._TOKEN))
+            while len(self._kept) > 2 * RANKINGS_KEPT:
+                self._kept.popitem(last=False)
+        return Markup(html)
+
+
+_drawn = DrawnWithRanking()
 
 
 def excluded_html(match: MatchResult) -> Markup:
-    """``_excluded.html`` for the ranking, drawn once: it shows the same to everyone who sees it."""
-    with _excluded_lock:
-        kept = _excluded_drawn.get(id(match))
-    if kept is not None and kept[0] is match:
-        return kept[1]
-    html = Markup(render_template("admin/_excluded.html", match=match, excluded_shown=EXCLUDED_SHOWN))
-    with _excluded_lock:
-        _excluded_drawn[id(match)] = (match, html)
-        while len(_excluded_drawn) > RANKINGS_KEPT:
-            _excluded_drawn.popitem(last=False)
-    return html
+    """``_excluded.html`` for the ranking, drawn once."""
+    return _drawn(match, ("excluded",), lambda: render_template(
+        "admin/_excluded.html", match=match, excluded_shown=EXCLUDED_SHOWN))
+
+
+def candidates_html(page: DetailPage, req: ReferenceRequest) -> Markup:
+    """``_candidates.html`` for the page's ranking, drawn once for each way it can look: all
+    candidates or the first ones, and who has an ask pending (the Ask buttons say so)."""
+    pending = tuple(a.name for a in page.pending)
+    return _drawn(page.match, ("candidates", req.id, page.all_candidates, pending), lambda: render_template(
+        "admin/_candidates.html", page=page, req=req, shown=CANDIDATES_SHOWN,
+        excluded_html=excluded_html(page.match)))
 
 
 def detail_page(req: ReferenceRequest, *, all_candidates: bool = False) -> DetailPage:

@@ -97,3 +97,30 @@ def test_a_kept_ranking_reads_no_match_rows_and_as_many_queries_for_5_as_for_40_
     assert first_matching == again_matching > 0
     assert kept_matching == kept_forty_matching == 0
     assert first == again and kept == kept_forty < first
+
+
+def test_the_candidates_drawn_for_one_coordinator_carry_the_next_ones_own_token(
+    app, signed_in, seller, make_request, make_advocate
+):
+    request = make_request(requested_by=seller, format="call", industry="Healthcare", **ZEPHYR)
+    dana = make_advocate(name="Dana Example", company="Acme Health", tier="Premier")
+    fit(app, dana.id, glad=("Security",))
+    url = f"/admin/requests/{request.id}"
+    first, _ = signed_in("coordinator")
+    second, _ = signed_in("coordinator")
+
+    def ask_tokens(html: str) -> set[str]:
+        found = re.search(r'<section id="candidates".*?</section>', html, re.S).group(0)
+        return set(re.findall(r'name="csrf_token" value="([^"]+)"', found))
+
+    drawn = get(first, url)
+    shown = get(second, url)  # the kept drawing, for someone else
+    assert candidate_ids(shown) == candidate_ids(drawn) == [dana.id]
+    sign_out_token = re.search(r'name="csrf_token" value="([^"]+)"', shown).group(1)  # the page's own
+    assert ask_tokens(shown) == {sign_out_token} != ask_tokens(drawn)
+
+    token = ask_tokens(shown).pop()
+    answer = second.post(f"{url}/asks", data={"csrf_token": token, "advocate_id": dana.id})
+    assert answer.status_code == 302
+    # The ask is pending now: the candidates are drawn again, with the second step.
+    assert candidate_ids(get(first, url)) == []
