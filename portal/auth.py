@@ -4,7 +4,7 @@ account that needs a second factor is half signed in until it is given: ``portal
 from __future__ import annotations
 
 import time
-from functools import partial
+from functools import cache, partial
 from urllib.parse import unquote, urlsplit
 
 from flask import (
@@ -19,10 +19,12 @@ from flask import (
     url_for,
 )
 from flask_login import current_user, login_user, logout_user
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import joinedload
 
 from access import HALF_SIGNED_IN, SECOND_FACTOR_GIVEN, public
 from extensions import limiter, login_manager
-from models import Account, Role, db
+from models import Account, Advocate, Role, db
 from models.accounts import normalize_email
 from portal import bp
 from portal.forms import ConfirmForm, SignInForm, SignOutForm
@@ -218,10 +220,18 @@ def load_account(session_id: str) -> Account | None:
     account_id, _, version = session_id.partition(":")
     if not account_id.isdigit() or not version.isdigit():
         return None
-    account = db.session.get(Account, int(account_id))
+    account = db.session.scalars(_account_query(), {"id": int(account_id)}).one_or_none()
     if account is None or not account.active or account.session_version != int(version):
         return None
     return account
+
+
+@cache
+def _account_query():
+    """The account, with its advocate profile and tier for an advocate (what the portal's pages
+    read of them first) in the same query."""
+    return (select(Account).where(Account.id == bindparam("id"))
+            .options(joinedload(Account.advocate).joinedload(Advocate.tier)))
 
 
 def init_session_handling(app) -> None:
