@@ -5,10 +5,10 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Mapping
 from datetime import datetime, time
-from functools import cache
+from functools import cache, lru_cache
 from zoneinfo import ZoneInfo
 
-from flask import current_app, session, url_for
+from flask import current_app, get_template_attribute, session, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from markupsafe import Markup, escape
@@ -160,6 +160,23 @@ def id_path(endpoint: str, name: str, **values) -> Callable[[int], str]:
     if not marker:
         raise ValueError(f"{endpoint}'s URL does not hold its {name}")
     return lambda value: f"{head}{int(value)}{tail}"
+
+
+ROWS_KEPT = 8192  # drawn rows kept per process: some 1 kB each
+
+
+def drawn_row(template: str, macro: str, *values) -> Markup:
+    """``macro`` of ``template`` called with ``values``, drawn once for them and kept
+    (``ROWS_KEPT``, least recently used out first): for the rows of a list page, which the
+    same people read again and again and which change only when what they show does. The
+    values must be all that the row shows (hashable: plain values, frozen dataclasses), and
+    the macro may read nothing else that differs between viewers or requests."""
+    return _drawn(id(current_app._get_current_object()), template, macro, values)
+
+
+@lru_cache(maxsize=ROWS_KEPT)
+def _drawn(_app: int, template: str, macro: str, values: tuple) -> Markup:
+    return Markup(get_template_attribute(template, macro)(*values))
 
 
 def int_arg(args: Mapping[str, str], name: str, default: int, *, low: int = 1, high: int = ID_MAX) -> int:

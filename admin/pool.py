@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 
-from flask import abort, current_app, get_template_attribute, render_template, request
+from flask import abort, render_template, request
 from markupsafe import Markup
 from sqlalchemy import Integer, bindparam, exists, func, or_, select
 from sqlalchemy.orm import joinedload, selectinload
@@ -43,7 +43,7 @@ from models import (
 )
 from models.advocates import WEEKDAYS, advocate_formats, quarterly_limit
 from models.types import ID_MAX, utcnow
-from pages import ADVOCATE_STATUS_WORDS, date_and_time, id_path, int_arg, viewer_zone
+from pages import ADVOCATE_STATUS_WORDS, date_and_time, drawn_row, id_path, int_arg, viewer_zone
 from workflows import advocate_management as management
 from workflows import points, quota
 from workflows.catalogue_choices import Choice, catalogue_choices
@@ -195,20 +195,10 @@ def _search_queries(text: bool, industry: bool, topic: bool, format_: bool, tier
     return rows, picked(select(func.count()).select_from(Advocate))
 
 
-ROWS_KEPT = 4096  # drawn rows kept per process: some 1 kB each
-
-
 def row_html(row: PoolRow, today: date, advocate_url: str) -> Markup:
-    """``_pool_row.html``'s row, drawn once for what it shows and kept (``ROWS_KEPT``): the same
-    page of the pool is read again and again, and a row changes only when its advocate does."""
+    """``_pool_row.html``'s row, drawn once for what it shows (``pages.drawn_row``)."""
     snoozed = row.snoozed_until is not None and row.snoozed_until >= today
-    return _drawn_row(id(current_app._get_current_object()), row, snoozed, advocate_url)
-
-
-@lru_cache(maxsize=ROWS_KEPT)
-def _drawn_row(_app: int, row: PoolRow, snoozed: bool, advocate_url: str) -> Markup:
-    draw = get_template_attribute("admin/_pool_row.html", "pool_row")
-    return Markup(draw(row, snoozed, advocate_url))
+    return drawn_row("admin/_pool_row.html", "pool_row", row, snoozed, advocate_url)
 
 
 @bp.get("/advocates")

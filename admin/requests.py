@@ -35,7 +35,6 @@ from flask_wtf import FlaskForm
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 from sqlalchemy import bindparam, func, select, union
-from sqlalchemy.orm import joinedload
 from wtforms import (
     DateField,
     EmailField,
@@ -59,6 +58,8 @@ from models import (
     Ask,
     AskStatus,
     EngagementStatus,
+    Format,
+    Industry,
     ReferenceRequest,
     RequestOutcome,
     RequestStatus,
@@ -67,7 +68,7 @@ from models import (
     size_band,
 )
 from models.types import utcnow
-from pages import OnceForm, date_and_time, show_refusal, viewer_zone, whole_number
+from pages import OnceForm, date_and_time, drawn_row, id_path, show_refusal, viewer_zone, whole_number
 from workflows import bookings, errors, followup, request_submission
 from workflows import requests as flow
 from workflows.audit import record_access_denied
@@ -120,8 +121,9 @@ def local(moment: datetime | None, with_time: bool = True) -> str:
     return date_and_time(moment) if with_time else moment.strftime("%d %b %Y")
 
 
-def is_overdue(req: ReferenceRequest, today: date) -> bool:
-    """Needed by a day already past (UTC) and still not completed or called off."""
+def is_overdue(req, today: date) -> bool:
+    """Needed by a day already past (UTC) and still not completed or called off (of a request,
+    or of a row with its ``needed_by`` and ``status``)."""
     return req.needed_by is not None and req.needed_by < today and req.status not in CLOSED
 
 
@@ -175,7 +177,18 @@ def _owners_query():
 
 @dataclass(frozen=True)
 class QueueRow:
-    request: ReferenceRequest
+    """What a row of the queue shows of a request: read as plain columns, no ORM objects."""
+
+    id: int
+    needed_by: date | None
+    prospect_company: str
+    opportunity_name: str | None
+    industry: str | None
+    format: str
+    requested_by: str | None  # None: the account was removed
+    status: RequestStatus
+    status_text: str
+    created: str  # the day it was made, in the viewer's zone
     pending_asks: int
     overdue: bool
 
@@ -188,12 +201,17 @@ def queue():
         if form.needed_before.errors:  # WTForms' own message names no format
             form.needed_before.errors = ["Give a date like 2026-05-31, or leave it empty."]
         return render_template("admin/requests.html", form=form, rows=[], total=0, invalid=True,
-                               filtered=True, words=STATUS_WORDS, local=local), 400
+                               filtered=True), 400
     today = utcnow().date()
     rows, total = _queue(form, today)
     filtered = any(request.args.get(name) for name in ("status", "owner", "age", "needed_before"))
+    request_path, sales = id_path("admin.request", "request_id"), current_user.role == Role.SALES
+
+    def row_html(row: QueueRow) -> Markup:
+        return drawn_row("admin/_queue_row.html", "queue_row", row, sales, request_path(row.id))
+
     return render_template("admin/requests.html", form=form, rows=rows, total=total, invalid=False,
-                           filtered=filtered, words=STATUS_WORDS, local=local)
+                           filtered=filtered, row_html=row_html)
 
 
 def _queue(form: QueueFilters, today: date) -> tuple[list[QueueRow], int]:
@@ -212,8 +230,13 @@ def _queue(form: QueueFilters, today: date) -> tuple[list[QueueRow], int]:
     rows_query, total_query = _queue_queries(
         current_user.role == Role.SALES, status if status in ("", "open", "overdue") else "one",
         owner is not None, values["since"] is not None, values["needed_before"] is not None)
-    rows = [QueueRow(req, pending_asks, is_overdue(req, today))
-            for req, pending_asks in db.session.execute(rows_query, values).all()]
+    zone = viewer_zone()
+    rows = []
+    for row in db.session.execute(rows_query, values):
+        rows.append(QueueRow(row.id, row.needed_by, row.prospect_company, row.opportunity_name, row.industry,
+                             row.format, row.requested_by, row.status, STATUS_WORDS[row.status],
+                             row.created_at.astimezone(zone).strftime("%d %b %Y"), row.pending,
+                             is_overdue(row, today)))
     total = len(rows) if len(rows) < QUEUE_LIMIT else db.session.scalar(total_query, values)
     return rows, total
 
@@ -245,13 +268,14 @@ def _queue_queries(own: bool, status: str, owner: bool, since: bool, needed_befo
         .scalar_subquery()
     )
     rows = (
-        select(ReferenceRequest, pending.label("pending"))
+        select(ReferenceRequest.id, ReferenceRequest.needed_by, ReferenceRequest.prospect_company,
+               ReferenceRequest.opportunity_name, Industry.name.label("industry"),
+               Format.name.label("format"), Account.name.label("requested_by"), ReferenceRequest.status,
+               ReferenceRequest.created_at, pending.label("pending"))
+        .join(Format, Format.code == ReferenceRequest.format_code)
+        .outerjoin(Industry, Industry.id == ReferenceRequest.industry_id)
+        .outerjoin(Account, Account.id == ReferenceRequest.requested_by_id)
         .where(*conditions)
-        .options(
-            joinedload(ReferenceRequest.requested_by),
-            joinedload(ReferenceRequest.industry),
-            joinedload(ReferenceRequest.format),
-        )
         # Soonest needed first; requests without a date last.
         .order_by(ReferenceRequest.needed_by.is_(None), ReferenceRequest.needed_by, ReferenceRequest.id)
         .limit(QUEUE_LIMIT)

@@ -12,7 +12,9 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
+from admin.requests import STATUS_WORDS
 from models import (
+    Account,
     AdvocateTopic,
     Ask,
     AskStatus,
@@ -100,6 +102,26 @@ def test_sales_see_only_their_own_requests_and_no_owner_filter(as_seller, seller
     assert "<h1>My requests</h1>" in html
     # Asking for somebody else's requests by the owner filter changes nothing.
     assert row_ids(get(as_seller, "/admin/requests?owner=999")) == [mine.id]
+
+
+def test_a_row_drawn_for_one_viewer_shows_what_the_next_may_see_and_each_change(
+        app, client, coordinator, seller, as_seller, make_request, make_account):
+    mine = make_request(requested_by=seller, prospect_company="Mine Inc", needed_by=TODAY + timedelta(days=2))
+
+    def row_of(html: str) -> str:
+        return text(re.search(rf'<tr id="request-{mine.id}".*?</tr>', html, re.S).group(0))
+
+    assert "Sam Seller" in row_of(get(client, "/admin/requests"))
+    assert "Sam Seller" not in row_of(get(as_seller, "/admin/requests"))  # a seller's own: no owner
+    with app.app_context():
+        request = db.session.get(ReferenceRequest, mine.id)
+        request.status, request.needed_by = RequestStatus.CANCELLED, TODAY - timedelta(days=1)
+        db.session.get(Account, seller.id).name = "Sam Renamed"
+        db.session.commit()
+    changed = row_of(get(client, "/admin/requests"))
+    assert "Sam Renamed" in changed and "Sam Seller" not in changed
+    assert STATUS_WORDS[RequestStatus.CANCELLED] in changed
+    assert "Overdue" not in changed  # called off: never overdue
 
 
 def test_every_filter_has_a_label(client, coordinator):
