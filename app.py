@@ -142,7 +142,7 @@ def configure_navigation(app: Flask) -> None:
         def nav_sections():
             if not current_user.is_authenticated:
                 return ()
-            return [(e, label) for e, label in by_role[current_user.role] if e in app.view_functions]
+            return tuple((e, label) for e, label in by_role[current_user.role] if e in app.view_functions)
 
         return {"nav_sections": nav_sections}
 
@@ -158,6 +158,7 @@ def configure_template_filters(app: Flask) -> None:
     app.add_template_global(pages.render_select, "render_select")
     app.add_template_global(pages.render_checkboxes, "render_checkboxes")
     app.add_template_global(pages.id_path, "id_path")
+    app.add_template_global(pages.drawn, "drawn")
     app.add_template_global(settings.value, "setting")
 
 

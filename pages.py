@@ -8,9 +8,10 @@ from datetime import datetime, time
 from functools import cache, lru_cache
 from zoneinfo import ZoneInfo
 
-from flask import current_app, get_template_attribute, session, url_for
+from flask import current_app, g, get_template_attribute, session, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup, escape
 from wtforms import HiddenField, StringField
 from wtforms.widgets import CheckboxInput, ListWidget, Select, html_params
@@ -162,21 +163,35 @@ def id_path(endpoint: str, name: str, **values) -> Callable[[int], str]:
     return lambda value: f"{head}{int(value)}{tail}"
 
 
-ROWS_KEPT = 8192  # drawn rows kept per process: some 1 kB each
+DRAWN_KEPT = 8192  # fragments kept per process: rows and headers, some 1 kB each
+_TOKEN_MARK = "\x00csrf-token\x00"  # never in drawn text: NUL is refused in every input
 
 
-def drawn_row(template: str, macro: str, *values) -> Markup:
+def drawn(template: str, macro: str, *values) -> Markup:
     """``macro`` of ``template`` called with ``values``, drawn once for them and kept
-    (``ROWS_KEPT``, least recently used out first): for the rows of a list page, which the
-    same people read again and again and which change only when what they show does. The
-    values must be all that the row shows (hashable: plain values, frozen dataclasses), and
-    the macro may read nothing else that differs between viewers or requests."""
-    return _drawn(id(current_app._get_current_object()), template, macro, values)
+    (``DRAWN_KEPT``, least recently used out first): the rows of a list page and the page's
+    header, which the same people read again and again and which change only when what they
+    show does. The values must be all that the fragment shows (hashable: plain values, frozen
+    dataclasses), and the macro may read nothing else that differs between viewers or requests
+    but the viewer's CSRF token, which is written into each copy (``unmark_token``)."""
+    return unmark_token(_drawn(id(current_app._get_current_object()), template, macro, values))
 
 
-@lru_cache(maxsize=ROWS_KEPT)
-def _drawn(_app: int, template: str, macro: str, values: tuple) -> Markup:
-    return Markup(get_template_attribute(template, macro)(*values))
+@lru_cache(maxsize=DRAWN_KEPT)
+def _drawn(_app: int, template: str, macro: str, values: tuple) -> str:
+    return mark_token(str(get_template_attribute(template, macro)(*values)))
+
+
+def mark_token(html: str) -> str:
+    """``html`` with the viewer's CSRF token, if this request drew one, marked for the next
+    viewer's (``unmark_token``): for HTML kept to be shown to others."""
+    token = g.get(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"))
+    return html.replace(token, _TOKEN_MARK) if token else html
+
+
+def unmark_token(html: str) -> Markup:
+    """Kept HTML with this viewer's own CSRF token where ``mark_token`` marked one."""
+    return Markup(html.replace(_TOKEN_MARK, generate_csrf()) if _TOKEN_MARK in html else html)
 
 
 def int_arg(args: Mapping[str, str], name: str, default: int, *, low: int = 1, high: int = ID_MAX) -> int:

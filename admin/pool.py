@@ -43,7 +43,7 @@ from models import (
 )
 from models.advocates import WEEKDAYS, advocate_formats, quarterly_limit
 from models.types import ID_MAX, utcnow
-from pages import ADVOCATE_STATUS_WORDS, date_and_time, drawn_row, id_path, int_arg, viewer_zone
+from pages import ADVOCATE_STATUS_WORDS, date_and_time, drawn, id_path, int_arg, viewer_zone
 from workflows import advocate_management as management
 from workflows import points, quota
 from workflows.catalogue_choices import Choice, catalogue_choices
@@ -196,9 +196,9 @@ def _search_queries(text: bool, industry: bool, topic: bool, format_: bool, tier
 
 
 def row_html(row: PoolRow, today: date, advocate_url: str) -> Markup:
-    """``_pool_row.html``'s row, drawn once for what it shows (``pages.drawn_row``)."""
+    """``_pool_row.html``'s row, drawn once for what it shows (``pages.drawn``)."""
     snoozed = row.snoozed_until is not None and row.snoozed_until >= today
-    return drawn_row("admin/_pool_row.html", "pool_row", row, snoozed, advocate_url)
+    return drawn("admin/_pool_row.html", "pool_row", row, snoozed, advocate_url)
 
 
 @bp.get("/advocates")

@@ -32,7 +32,6 @@ from typing import Any
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 from sqlalchemy import bindparam, func, select, union
 from wtforms import (
@@ -68,7 +67,17 @@ from models import (
     size_band,
 )
 from models.types import utcnow
-from pages import OnceForm, date_and_time, drawn_row, id_path, show_refusal, viewer_zone, whole_number
+from pages import (
+    OnceForm,
+    date_and_time,
+    drawn,
+    id_path,
+    mark_token,
+    show_refusal,
+    unmark_token,
+    viewer_zone,
+    whole_number,
+)
 from workflows import bookings, errors, followup, request_submission
 from workflows import requests as flow
 from workflows.audit import record_access_denied
@@ -208,7 +217,7 @@ def queue():
     request_path, sales = id_path("admin.request", "request_id"), current_user.role == Role.SALES
 
     def row_html(row: QueueRow) -> Markup:
-        return drawn_row("admin/_queue_row.html", "queue_row", row, sales, request_path(row.id))
+        return drawn("admin/_queue_row.html", "queue_row", row, sales, request_path(row.id))
 
     return render_template("admin/requests.html", form=form, rows=rows, total=total, invalid=False,
                            filtered=filtered, row_html=row_html)
@@ -759,9 +768,7 @@ def _page(request_id: int, status: int = 200, *, outcome_form: OutcomeForm | Non
 class DrawnWithRanking:
     """HTML drawn once for a kept ranking (``workflows.matching.cached_rank`` keeps one while it
     holds) and the little else it shows, kept by the ranking's identity for as long: the same
-    for everyone who sees it. The viewer's CSRF token is written in each time it is shown."""
-
-    _TOKEN = "\x00csrf-token\x00"  # never in HTML drawn from stored text: NUL is refused on input
+    for everyone who sees it but the viewer's CSRF token (``pages.mark_token``)."""
 
     def __init__(self) -> None:
         self._kept: OrderedDict[tuple, tuple[MatchResult, str]] = OrderedDict()
@@ -771,12 +778,11 @@ class DrawnWithRanking:
         found = (id(match), id(current_app._get_current_object()), *key)
         with self._lock:
             kept = self._kept.get(found)
-        token = generate_csrf()
         if kept is not None and kept[0] is match:
-            return Markup(kept[1].replace(self._TOKEN, token))
+            return unmark_token(kept[1])
         html = str(draw())
         with self._lock:
-            self._kept[found] = (match, html.replace(token, self._TOKEN))
+            self._kept[found] = (match, mark_token(html))
             while len(self._kept) > 2 * RANKINGS_KEPT:
                 self._kept.popitem(last=False)
         return Markup(html)
