@@ -177,9 +177,31 @@ def drawn(template: str, macro: str, *values) -> Markup:
     return unmark_token(_drawn(id(current_app._get_current_object()), template, macro, values))
 
 
+def drawn_for(key: tuple, template: str, macro: str, *values) -> Markup:
+    """``drawn`` from values that cannot be the key themselves (a form), kept by ``key``: all
+    that decides what the fragment shows, as plain hashable values."""
+    return unmark_token(_drawn(id(current_app._get_current_object()), template, macro, _Keyed(key, values)))
+
+
+class _Keyed:
+    """Values a fragment is drawn from, hashed and compared by the key that decides them."""
+
+    __slots__ = ("key", "values")
+
+    def __init__(self, key: tuple, values: tuple) -> None:
+        self.key, self.values = key, values
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, _Keyed) and self.key == other.key
+
+
 @lru_cache(maxsize=DRAWN_KEPT)
-def _drawn(_app: int, template: str, macro: str, values: tuple) -> str:
-    return mark_token(str(get_template_attribute(template, macro)(*values)))
+def _drawn(_app: int, template: str, macro: str, values: tuple | _Keyed) -> str:
+    arguments = values.values if isinstance(values, _Keyed) else values
+    return mark_token(str(get_template_attribute(template, macro)(*arguments)))
 
 
 def mark_token(html: str) -> str:

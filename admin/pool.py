@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 
-from flask import abort, render_template, request
+from flask import abort, get_template_attribute, render_template, request
 from markupsafe import Markup
 from sqlalchemy import Integer, bindparam, exists, func, or_, select
 from sqlalchemy.orm import joinedload, selectinload
@@ -43,7 +43,7 @@ from models import (
 )
 from models.advocates import WEEKDAYS, advocate_formats, quarterly_limit
 from models.types import ID_MAX, utcnow
-from pages import ADVOCATE_STATUS_WORDS, date_and_time, drawn, id_path, int_arg, viewer_zone
+from pages import ADVOCATE_STATUS_WORDS, date_and_time, drawn, drawn_for, id_path, int_arg, viewer_zone
 from workflows import advocate_management as management
 from workflows import points, quota
 from workflows.catalogue_choices import Choice, catalogue_choices
@@ -201,6 +201,23 @@ def row_html(row: PoolRow, today: date, advocate_url: str) -> Markup:
     return drawn("admin/_pool_row.html", "pool_row", row, snoozed, advocate_url)
 
 
+def filters_html(form: PoolFilters, options: dict[str, list[Choice]]) -> Markup:
+    """The search form as it stands: drawn once for each search and catalogues while it holds
+    no error (``pages.drawn_for``), drawn each time with its errors."""
+    filtered = any(request.args.get(name) for name in FILTERS)
+    if form.errors:
+        return get_template_attribute("admin/_pool_forms.html", "filters")(form, filtered)
+    key = ("filters", tuple(request.args.get(name, "") for name in FILTERS),
+           tuple(tuple(options[kind]) for kind in FILTER_CATALOGUES))
+    return drawn_for(key, "admin/_pool_forms.html", "filters", form, filtered)
+
+
+def bulk_html(tiers: list[Choice]) -> Markup:
+    """The bulk actions, untouched: the same for everyone while the tiers stay the same."""
+    return drawn_for(("bulk", tuple(tiers)), "admin/_pool_forms.html", "bulk_actions",
+                     lambda: actions.BulkForm(formdata=None, tiers=tiers))
+
+
 @bp.get("/advocates")
 def pool():
     options = catalogue_choices(*FILTER_CATALOGUES)
@@ -210,14 +227,15 @@ def pool():
     label = quota.QuarterUse(quarter, 0, 0).label
     today = utcnow().date()
     if not form.validate():
-        return render_template("admin/pool.html", form=form, rows=[], total=0, invalid=True, bulk=None,
-                               page=1, pages=1, quarter=label, filtered=True, args={}, today=today), 400
+        return render_template("admin/pool.html", filters_html=filters_html(form, options), rows=[], total=0,
+                               invalid=True, page=1, pages=1, quarter=label, filtered=True, args={},
+                               today=today), 400
     rows, total = search(form, quarter, today, page)
     advocate_path = id_path("admin.advocate", "advocate_id")
     return render_template(
-        "admin/pool.html", form=form, rows=rows, total=total, invalid=False, page=page, today=today,
-        row_html=lambda row: row_html(row, today, advocate_path(row.id)),
-        bulk=actions.BulkForm(formdata=None, tiers=options["tier"]),
+        "admin/pool.html", filters_html=filters_html(form, options), rows=rows, total=total, invalid=False,
+        page=page, today=today, row_html=lambda row: row_html(row, today, advocate_path(row.id)),
+        bulk_html=bulk_html(options["tier"]),
         pages=max(1, -(-total // PAGE_SIZE)), quarter=label,
         filtered=any(request.args.get(name) for name in FILTERS),
         args={name: request.args[name] for name in FILTERS if request.args.get(name)},

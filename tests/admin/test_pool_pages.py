@@ -107,6 +107,26 @@ def test_a_row_drawn_before_shows_each_change_at_once(app, client, coordinator, 
     assert row(get(client, "/admin/advocates"), dana.id).startswith("Choose Dana Example Dana Example Acme")
 
 
+def test_the_search_form_shows_each_search_as_asked_and_the_catalogues_as_they_are(
+        app, client, coordinator, make_advocate):
+    make_advocate(name="Dana Example")
+    health = catalogue_id(app, Industry, "Healthcare")
+    for _ in range(2):  # drawn, then shown again
+        searched = get(client, f"/admin/advocates?q=dana&industry={health}")
+        assert 'value="dana"' in searched
+        assert f'<option selected value="{health}">Healthcare</option>' in searched
+        plain = get(client, "/admin/advocates")
+        assert 'value="dana"' not in plain and f'<option selected value="{health}">' not in plain
+    refused = client.get("/admin/advocates?q=" + "x" * 101)
+    assert refused.status_code == 400
+    assert "Keep it under 100 characters." in refused.get_data(as_text=True)
+    assert "Keep it under 100 characters." not in get(client, "/admin/advocates")
+    with app.app_context():  # a topic added to the catalogue is offered at once
+        db.session.add(Topic(name="Sustainability", category="Results"))
+        db.session.commit()
+    assert ">Sustainability</option>" in get(client, "/admin/advocates")
+
+
 def test_every_search_field_has_a_label(client, coordinator):
     html = get(client, "/admin/advocates")
     for name, label in [("q", "Name or company"), ("industry", "Industry"), ("topic", "Glad to talk about"),
