@@ -121,10 +121,15 @@ def test_the_search_form_shows_each_search_as_asked_and_the_catalogues_as_they_a
     assert refused.status_code == 400
     assert "Keep it under 100 characters." in refused.get_data(as_text=True)
     assert "Keep it under 100 characters." not in get(client, "/admin/advocates")
-    with app.app_context():  # a topic added to the catalogue is offered at once
-        db.session.add(Topic(name="Sustainability", category="Results"))
+    with app.app_context():  # a topic added to the catalogue (kept between tests) is offered at once
+        added = Topic(name="Sustainability", category="Results")
+        db.session.add(added)
         db.session.commit()
-    assert ">Sustainability</option>" in get(client, "/admin/advocates")
+        try:
+            assert ">Sustainability</option>" in get(client, "/admin/advocates")
+        finally:
+            db.session.delete(added)
+            db.session.commit()
 
 
 def test_every_search_field_has_a_label(client, coordinator):
