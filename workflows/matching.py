@@ -36,6 +36,7 @@ from models import (
     Format,
     Industry,
     MatchRow,
+    PoolVersion,
     ReferenceRequest,
     Region,
     db,
@@ -53,7 +54,6 @@ from workflows.match_rows import (
     microseconds,
     moment,
     no_cyclic_gc,
-    pool_version,
     utc_offset_hours,
 )
 from workflows.request_tags import TAG_LINKS
@@ -71,13 +71,16 @@ _ASKED = "asked"  # the advocates asked already, their ids as text beside the ta
 
 @cache
 def request_queries():
-    """The request's own columns; its tags and who has been asked already: built once."""
+    """The request's own columns (and the pool version, which a kept ranking is checked against);
+    its tags and who has been asked already: built once."""
     requests, formats = ReferenceRequest.__table__, Format.__table__
     industries, regions = Industry.__table__, Region.__table__
     request_id = bindparam("request_id")
+    version = select(PoolVersion.version).where(PoolVersion.id == 1).scalar_subquery()
     the_request = (
         select(requests.c.prospect_company, requests.c.format_code, requests.c.employees,
-               requests.c.needed_by, formats.c.name, industries.c.key, industries.c.sector, regions.c.key)
+               requests.c.needed_by, formats.c.name, industries.c.key, industries.c.sector, regions.c.key,
+               version)
         .select_from(requests.outerjoin(formats, formats.c.code == requests.c.format_code)
                      .outerjoin(industries, industries.c.id == requests.c.industry_id)
                      .outerjoin(regions, regions.c.id == requests.c.region_id))
@@ -97,13 +100,18 @@ def request_profile(request: ReferenceRequest) -> RequestProfile:
     """The request as matching reads it, from the database: what this transaction has changed of
     it is flushed first. Read in a few small queries of its columns, without building the
     request's objects again (one the caller holds may have been expired)."""
+    return _profile_and_version(request)[0]
+
+
+def _profile_and_version(request: ReferenceRequest) -> tuple[RequestProfile, int]:
+    """``request_profile``, and the pool version read in the same query."""
     session = db.session
     if session.new or session.dirty or session.deleted:
         session.flush()
     request_id = inspect(request).identity[0]
     connection, parameters = session.connection(), {"request_id": request_id}
     the_request, tags_and_asked = request_queries()
-    prospect, format_code, employees, needed_by_day, format_name, industry, sector, region = (
+    prospect, format_code, employees, needed_by_day, format_name, industry, sector, region, version = (
         connection.execute(the_request, parameters).one())
     named: dict[str, list[tuple[str, str]]] = {kind: [] for kind, _, _ in TAG_LINKS}
     already_asked = []
@@ -116,7 +124,7 @@ def request_profile(request: ReferenceRequest) -> RequestProfile:
     if needed_by_day is not None:
         # The call has to happen by the end of the needed-by day (UTC).
         needed_by = datetime.combine(needed_by_day + timedelta(days=1), datetime.min.time(), UTC)
-    return RequestProfile(
+    profile = RequestProfile(
         id=request_id,
         prospect_company=name_key_of(prospect),
         prospect_company_name=prospect,
@@ -134,6 +142,7 @@ def request_profile(request: ReferenceRequest) -> RequestProfile:
         needed_by=needed_by,
         already_asked=frozenset(already_asked),
     )
+    return profile, version or 0
 
 # --- ranking from the match rows ------------------------------------------------------------------
 
@@ -362,9 +371,9 @@ def cached_rank(request: ReferenceRequest, *, named: int = EXCLUDED_NAMED) -> Ma
     """``rank``, answered from the ranking kept for the request while it is still right: every
     write that changes a match row bumps the pool version read here, so a change shows at once."""
     now = utcnow()
-    profile = request_profile(request)
+    profile, version = _profile_and_version(request)
     slot_rules, the_weights = booking_rules(), weights()
-    key = (profile, named, slot_rules, the_weights, pool_version(), db.engine.url)
+    key = (profile, named, slot_rules, the_weights, version, db.engine.url)
     with _kept_lock:
         kept = _kept.get(request.id)
     if kept is not None and kept.key == key and kept.at <= now < kept.at + RANKING_KEPT_FOR:
