@@ -125,11 +125,9 @@ def search(form: PoolFilters, quarter: str, today: date, page: int) -> tuple[lis
         "industry_id", "topic_id", "format_code", "tier_id", "status")), bool(form.available.data))
     found = db.session.execute(shown, values).all()
     total = db.session.scalar(counted, values)
-    rows = []
-    for row in found:
-        limit = quarterly_limit(row.quarterly_quota, row.quarterly_cap)
-        rows.append(PoolRow(row.id, row.name, row.company, row.industry, row.tier, row.status,
-                            row.snoozed_until, quota.QuarterUse(quarter, int(row.used), limit)))
+    rows = [PoolRow(id_, name, company, industry, tier, status, snoozed_until,
+                    quota.QuarterUse(quarter, int(used), quarterly_limit(tier_quota, cap)))
+            for id_, name, company, industry, tier, tier_quota, cap, status, snoozed_until, used in found]
     return rows, total
 
 
