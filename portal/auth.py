@@ -228,10 +228,11 @@ def load_account(session_id: str) -> Account | None:
 
 @cache
 def _account_query():
-    """The account, with its advocate profile and tier for an advocate (what the portal's pages
-    read of them first) in the same query."""
+    """The account, with its advocate profile, tier and company for an advocate (what the
+    portal's pages read of them first) in the same query."""
     return (select(Account).where(Account.id == bindparam("id"))
-            .options(joinedload(Account.advocate).joinedload(Advocate.tier)))
+            .options(joinedload(Account.advocate).options(joinedload(Advocate.tier),
+                                                          joinedload(Advocate.company))))
 
 
 def init_session_handling(app) -> None:

@@ -43,10 +43,11 @@ def index():
 @bp.route("/portal")
 def home():
     now = utcnow()
-    found = _advocate_and_use(current_user.id, quota.current_quarter(now))
-    if found is None:
+    advocate = current_user.advocate  # read with the session's account, its company and tier too
+    if advocate is None:  # an advocate account not set up yet
         return render_template("portal/home.html", page=None)
-    return render_template("portal/home.html", page=_home_page(*found, now), zone=viewer_zone())
+    use = quota.quarter_use(advocate, quota.current_quarter(now))
+    return render_template("portal/home.html", page=_home_page(advocate, use, now), zone=viewer_zone())
 
 
 # --- the page --------------------------------------------------------------------------------
@@ -106,24 +107,6 @@ def _home_page(advocate: Advocate, use: quota.QuarterUse, now: datetime) -> Home
         profile_url=url_for("portal.profile") if "portal.profile" in current_app.view_functions else None,
         today=now.astimezone(viewer_zone()).date(),
     )
-
-
-@cache
-def _advocate_query():
-    return (select(Advocate, quota.used_in_quarter(bindparam("quarter")))
-            .where(Advocate.account_id == bindparam("account_id"))
-            .options(joinedload(Advocate.company), joinedload(Advocate.tier)))
-
-
-def _advocate_and_use(account_id: int, quarter: str) -> tuple[Advocate, quota.QuarterUse] | None:
-    """The account's advocate profile with what the page shows of it (company, tier) and its use
-    of ``quarter``, in one query; None for an advocate account not set up yet."""
-    found = db.session.execute(
-        _advocate_query(), {"account_id": account_id, "quarter": quarter}).one_or_none()
-    if found is None:
-        return None
-    advocate, used = found
-    return advocate, quota.QuarterUse(quarter, int(used), advocate.quarterly_limit)
 
 
 @cache
