@@ -788,12 +788,12 @@ class DrawnWithRanking:
         return Markup(html)
 
 
-_drawn = DrawnWithRanking()
+_kept_with_ranking = DrawnWithRanking()
 
 
 def excluded_html(match: MatchResult) -> Markup:
     """``_excluded.html`` for the ranking, drawn once."""
-    return _drawn(match, ("excluded",), lambda: render_template(
+    return _kept_with_ranking(match, ("excluded",), lambda: render_template(
         "admin/_excluded.html", match=match, excluded_shown=EXCLUDED_SHOWN))
 
 
@@ -801,7 +801,8 @@ def candidates_html(page: DetailPage, req: ReferenceRequest) -> Markup:
     """``_candidates.html`` for the page's ranking, drawn once for each way it can look: all
     candidates or the first ones, and who has an ask pending (the Ask buttons say so)."""
     pending = tuple(a.name for a in page.pending)
-    return _drawn(page.match, ("candidates", req.id, page.all_candidates, pending), lambda: render_template(
+    key = ("candidates", req.id, page.all_candidates, pending)
+    return _kept_with_ranking(page.match, key, lambda: render_template(
         "admin/_candidates.html", page=page, req=req, shown=CANDIDATES_SHOWN,
         excluded_html=excluded_html(page.match)))
 

@@ -13,7 +13,7 @@ from collections import defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from functools import lru_cache
+from functools import cache, lru_cache
 from zoneinfo import ZoneInfo
 
 from flask import current_app, has_app_context
@@ -470,7 +470,13 @@ def _stored_booking_rules(connection) -> SlotRules:
 def pool_version(connection=None) -> int:
     """The number every change to the match rows bumps (0 before the first)."""
     connection = connection or db.session.connection()
-    return connection.execute(select(PoolVersion.version).where(PoolVersion.id == 1)).scalar() or 0
+    return connection.execute(pool_version_query()).scalar() or 0
+
+
+@cache
+def pool_version_query():
+    """The pool version's one row; usable as a scalar subquery in another query."""
+    return select(PoolVersion.version).where(PoolVersion.id == 1)
 
 
 def bump_pool_version(connection) -> None:

@@ -36,7 +36,6 @@ from models import (
     Format,
     Industry,
     MatchRow,
-    PoolVersion,
     ReferenceRequest,
     Region,
     db,
@@ -54,6 +53,7 @@ from workflows.match_rows import (
     microseconds,
     moment,
     no_cyclic_gc,
+    pool_version_query,
     utc_offset_hours,
 )
 from workflows.request_tags import TAG_LINKS
@@ -76,7 +76,7 @@ def request_queries():
     requests, formats = ReferenceRequest.__table__, Format.__table__
     industries, regions = Industry.__table__, Region.__table__
     request_id = bindparam("request_id")
-    version = select(PoolVersion.version).where(PoolVersion.id == 1).scalar_subquery()
+    version = pool_version_query().scalar_subquery()
     the_request = (
         select(requests.c.prospect_company, requests.c.format_code, requests.c.employees,
                requests.c.needed_by, formats.c.name, industries.c.key, industries.c.sector, regions.c.key,
